@@ -1,0 +1,199 @@
+"""The array API standard's array object on ``Tensor``: operators and methods.
+
+Each operator is a call into ``multigrad.ops``, so it records and differentiates like the
+function it names. In-place operators and ``__setitem__`` compute a new array and rebind the
+tensor to it: arrays saved on the tape are never written to, so an in-place update can never make
+a gradient silently wrong. A leaf that requires gradients cannot be updated in place while grad
+mode is on (do it under ``no_grad``, as optimisers do).
+"""
+
+from __future__ import annotations
+
+import operator
+
+from .autograd import Tensor, is_grad_enabled
+from .ops import creation, elementwise, indexing, linalg, manipulation
+
+__all__ = ["Tensor"]
+
+# (operator name, function) for the binary operators; each also gets its reflected and in-place form
+_BINARY = {
+    "add": lambda: elementwise.add,
+    "sub": lambda: elementwise.subtract,
+    "mul": lambda: elementwise.multiply,
+    "truediv": lambda: elementwise.divide,
+    "floordiv": lambda: elementwise.floor_divide,
+    "mod": lambda: elementwise.remainder,
+    "pow": lambda: elementwise.pow,
+    "matmul": lambda: linalg.matmul,
+    "and": lambda: elementwise.bitwise_and,
+    "or": lambda: elementwise.bitwise_or,
+    "xor": lambda: elementwise.bitwise_xor,
+    "lshift": lambda: elementwise.bitwise_left_shift,
+    "rshift": lambda: elementwise.bitwise_right_shift,
+}
+
+_COMPARISON = {
+    "lt": lambda: elementwise.less,
+    "le": lambda: elementwise.less_equal,
+    "gt": lambda: elementwise.greater,
+    "ge": lambda: elementwise.greater_equal,
+    "eq": lambda: elementwise.equal,
+    "ne": lambda: elementwise.not_equal,
+}
+
+_UNARY = {
+    "neg": lambda: elementwise.negative,
+    "pos": lambda: elementwise.positive,
+    "abs": lambda: elementwise.abs,
+    "invert": lambda: elementwise.bitwise_invert,
+}
+
+
+def _operand_ok(other) -> bool:
+    """Operands the operators take; anything else returns NotImplemented (Python's protocol)."""
+    return isinstance(other, (Tensor, int, float, complex, bool)) or hasattr(
+        other, "__array_namespace__")
+
+
+def _binary(fn):
+    def forward(self, other):
+        return fn()(self, other) if _operand_ok(other) else NotImplemented
+
+    def reflected(self, other):
+        return fn()(other, self) if _operand_ok(other) else NotImplemented
+
+    def inplace(self, other):
+        if not _operand_ok(other):
+            return NotImplemented
+        return _rebind(self, fn()(self, other), "an in-place operator")
+
+    return forward, reflected, inplace
+
+
+def _check_inplace(self, what: str) -> None:
+    if self.requires_grad and self.is_leaf and is_grad_enabled():
+        raise RuntimeError(f"{what} on a leaf tensor that requires gradients would change a value "
+                           "the graph may need; do it under multigrad.no_grad(), or on a copy")
+
+
+def _rebind(self, new: Tensor, what: str) -> Tensor:
+    """Make ``self`` hold ``new``'s value (and, when recording, its place on the tape)."""
+    _check_inplace(self, what)
+    if new.shape != self.shape or new.dtype != self.dtype:
+        raise TypeError(f"{what} would change the tensor from shape {self.shape} and dtype "
+                        f"{self.dtype.name} to shape {new.shape} and dtype {new.dtype.name}")
+    self.data = new.data
+    if new.requires_grad:
+        self._node, self._index, self.requires_grad = new._node, new._index, True
+    self._tangents = new._tangents
+    return self
+
+
+for _name, _fn in _BINARY.items():
+    _f, _r, _i = _binary(_fn)
+    setattr(Tensor, f"__{_name}__", _f)
+    setattr(Tensor, f"__r{_name}__", _r)
+    setattr(Tensor, f"__i{_name}__", _i)
+
+for _name, _fn in _COMPARISON.items():
+    setattr(Tensor, f"__{_name}__", _binary(_fn)[0])
+
+for _name, _fn in _UNARY.items():
+    setattr(Tensor, f"__{_name}__", (lambda fn: lambda self: fn()(self))(_fn))
+
+# Tensors define __eq__ elementwise, yet stay usable as dict keys and in sets (by identity).
+Tensor.__hash__ = object.__hash__
+
+
+def _getitem(self, key):
+    return indexing.getitem(self, key)
+
+
+def _setitem(self, key, value):
+    """``x[key] = value``: a differentiable functional update that rebinds ``x``."""
+    _rebind(self, indexing.setitem(self, key, value), "__setitem__")
+
+
+def _to_python(kind):
+    def convert(self):
+        if self.size != 1 and kind is not operator.index:
+            raise TypeError(f"only a tensor with one element converts to a Python scalar; this "
+                            f"one has shape {self.shape}")
+        return kind(self.data)
+    return convert
+
+
+def _len(self) -> int:
+    if self.ndim == 0:
+        raise TypeError("len() of a 0-d tensor")
+    return self.shape[0]
+
+
+def _to(self, device) -> Tensor:
+    """This tensor on ``device`` (differentiable: gradients move back)."""
+    return creation.to_device(self, device)
+
+
+def _to_device(self, device, /, *, stream=None) -> Tensor:
+    """The array API's ``to_device``: this tensor on ``device`` (differentiable)."""
+    return creation.to_device(self, device)
+
+
+def _numpy(self):
+    """A NumPy copy of the values (from any device), outside the graph."""
+    return self.device.to_host(self.data)
+
+
+def _item(self):
+    """The value of a one-element tensor as a Python scalar."""
+    if self.size != 1:
+        raise ValueError(f"item() needs a tensor with one element; this one has shape {self.shape}")
+    return self.device.to_host(self.data).item()
+
+
+def _tolist(self):
+    return self.device.to_host(self.data).tolist()
+
+
+def _array_namespace(self, /, *, api_version=None):
+    import multigrad
+    if api_version not in (None, multigrad.__array_api_version__, "2024.12", "2023.12"):
+        raise ValueError(f"multigrad implements array API version "
+                         f"{multigrad.__array_api_version__}, not {api_version!r}")
+    return multigrad
+
+
+def _dlpack(self, /, **kwargs):
+    return self.data.__dlpack__(**kwargs)
+
+
+def _dlpack_device(self, /):
+    return self.data.__dlpack_device__()
+
+
+Tensor.__getitem__ = _getitem
+Tensor.__setitem__ = _setitem
+Tensor.__bool__ = _to_python(bool)
+Tensor.__float__ = _to_python(float)
+Tensor.__int__ = _to_python(int)
+Tensor.__complex__ = _to_python(complex)
+Tensor.__index__ = _to_python(operator.index)
+Tensor.__len__ = _len
+Tensor.__array_namespace__ = _array_namespace
+Tensor.__dlpack__ = _dlpack
+Tensor.__dlpack_device__ = _dlpack_device
+Tensor.to = _to
+Tensor.to_device = _to_device
+Tensor.numpy = _numpy
+Tensor.item = _item
+Tensor.tolist = _tolist
+Tensor.T = property(lambda self: manipulation.permute_dims(self, (1, 0)) if self.ndim == 2
+                    else _bad_T(self), doc="The transpose of a 2-D tensor.")
+Tensor.mT = property(lambda self: linalg.matrix_transpose(self),
+                     doc="The transpose of the last two dimensions.")
+
+
+def _bad_T(self):
+    raise ValueError(f".T needs a 2-D tensor; this one has shape {self.shape} (use .mT or "
+                     "permute_dims)")

@@ -1,0 +1,268 @@
+"""Reverse mode: pull cotangents back over the tape.
+
+The walk is iterative (a million-node chain needs no recursion), visits nodes in reverse
+topological order (so diamonds and reused values sum their cotangents before going on), sums
+broadcast dimensions back to each input's shape, and frees saved values unless asked to retain
+them. With ``create_graph`` the rules run on tensors in multigrad's namespace, recording, so the
+result can be differentiated again.
+"""
+
+from __future__ import annotations
+
+from ..backends import MixedDeviceError
+from ._grad_mode import set_grad_enabled
+from ._primitive import _SCALARS, namespace
+from ._tensor import LeafNode, Tensor
+
+__all__ = ["backward", "grad"]
+
+_FREED = ("the graph was freed by an earlier backward pass; pass retain_graph=True to the first "
+          "backward (or autograd.grad) to run backward through the same graph again")
+
+
+def backward(outputs, seeds=None, retain_graph=None, create_graph=False) -> None:
+    """Accumulate gradients of ``outputs`` into the ``.grad`` of the leaves they depend on."""
+    roots, cts = _roots(outputs, seeds, "backward")
+    _run(roots, cts, None, create_graph if retain_graph is None else retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned rather than accumulated.
+
+    Parameters
+    ----------
+    outputs : Tensor or sequence of Tensor
+        What to differentiate; the gradients of several outputs are summed.
+    inputs : Tensor or sequence of Tensor
+        Tensors (leaves or intermediate results) to differentiate with respect to.
+    grad_outputs : Tensor or sequence of Tensor, optional
+        Seeds, one per output; needed for outputs with more than one element.
+    retain_graph : bool, optional
+        Keep the graph for another backward pass; defaults to ``create_graph``.
+    create_graph : bool
+        Record the computation, so the result can be differentiated again.
+    allow_unused : bool
+        Return ``None`` for an input the outputs do not depend on, instead of raising.
+
+    Returns
+    -------
+    tuple of Tensor
+        One gradient per input, of that input's shape, dtype and device. ``.grad`` is untouched.
+    """
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    targets = {}
+    for k, x in enumerate(inputs):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"grad: input {k} is a {type(x).__name__}, not a Tensor")
+        if not x.requires_grad:
+            reason = (f"its dtype {x.dtype.name} is not floating-point"
+                      if x.data.dtype not in x.device.grad_dtypes else
+                      "call requires_grad_() on it before computing the outputs")
+            raise ValueError(f"grad: input {k} does not require gradients ({reason})")
+        targets.setdefault((x._node, x._index), []).append(k)
+    roots, cts = _roots(outputs, grad_outputs, "grad")
+    captured = _run(roots, cts, targets, create_graph if retain_graph is None else retain_graph,
+                    create_graph)
+    result = []
+    for k, x in enumerate(inputs):
+        g = captured.get((x._node, x._index))
+        if g is None:
+            if not allow_unused:
+                raise ValueError(f"grad: the outputs do not depend on input {k}; pass "
+                                 "allow_unused=True to get None for it")
+            result.append(None)
+        else:
+            result.append(g if isinstance(g, Tensor) else Tensor(g, x.device))
+    return tuple(result)
+
+
+def _roots(outputs, seeds, caller):
+    """Check outputs and seeds; return the tape positions and raw-or-tensor cotangents."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    if seeds is None or isinstance(seeds, Tensor):
+        seeds = [seeds] * len(outputs) if seeds is None else [seeds]
+    seeds = list(seeds)
+    if len(seeds) != len(outputs):
+        raise ValueError(f"{caller}: {len(outputs)} outputs but {len(seeds)} seeds")
+    roots, cts = [], []
+    for k, (y, s) in enumerate(zip(outputs, seeds)):
+        if not isinstance(y, Tensor):
+            raise TypeError(f"{caller}: output {k} is a {type(y).__name__}, not a Tensor")
+        if not y.requires_grad:
+            raise RuntimeError(f"{caller}: output {k} does not require gradients: it was not "
+                               "computed from a tensor with requires_grad=True while grad mode "
+                               "was on")
+        if s is None:
+            if y.size != 1:
+                raise RuntimeError(f"{caller}: output {k} has shape {y.shape}; a seed (a "
+                                   "cotangent of that shape) is needed for a non-scalar output")
+            s = Tensor(y.device.xp.ones_like(y.data), y.device)
+        elif not isinstance(s, Tensor):
+            raise TypeError(f"{caller}: seed {k} is a {type(s).__name__}; pass a Tensor of the "
+                            f"output's shape {y.shape}, dtype {y.dtype.name} and device "
+                            f"{y.device.name}")
+        if s.shape != y.shape:
+            raise ValueError(f"{caller}: seed {k} has shape {s.shape} but the output has shape "
+                             f"{y.shape}")
+        if s.dtype != y.dtype:
+            raise TypeError(f"{caller}: seed {k} has dtype {s.dtype.name} but the output has "
+                            f"dtype {y.dtype.name}")
+        if s.device is not y.device:
+            raise MixedDeviceError(f"{caller}: seed {k} is on {s.device.name} but the output is "
+                                   f"on {y.device.name}")
+        roots.append((y._node, y._index))
+        cts.append(s)
+    return roots, cts
+
+
+def _toposort(nodes):
+    """Nodes reachable from ``nodes``, each before all of its parents (iterative DFS)."""
+    order = []
+    visited = set(nodes)
+    for root in nodes:
+        if root.args is None:
+            raise RuntimeError(_FREED)
+        stack = [(root, iter(root.edges))]
+        while stack:
+            node, edges = stack[-1]
+            for edge in edges:
+                parent = edge[1]
+                if parent not in visited:
+                    if parent.args is None:
+                        raise RuntimeError(_FREED)
+                    visited.add(parent)
+                    stack.append((parent, iter(parent.edges)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    order.reverse()
+    return order
+
+
+def _add(pending, node, index, ct):
+    """Sum a cotangent into the pending ones of ``node``'s output ``index`` (never in place)."""
+    if index is None:
+        prev = pending.get(node)
+        pending[node] = ct if prev is None else prev + ct
+    else:
+        slots = pending.get(node)
+        if slots is None:
+            slots = pending[node] = [None] * len(node.ans)
+        slots[index] = ct if slots[index] is None else slots[index] + ct
+
+
+def _unbroadcast(xp, ct, shape):
+    """Sum a cotangent over the dimensions that broadcasting added or stretched."""
+    if ct.ndim < len(shape):
+        return xp.broadcast_to(ct, shape)
+    lead = ct.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + k for k, n in enumerate(shape)
+                                      if n == 1 and ct.shape[lead + k] != 1)
+    if axes:
+        ct = xp.sum(ct, axis=axes)
+    return xp.reshape(ct, shape)
+
+
+def _as_tensors(node):
+    """The node's saved arguments and output as tensors wired into the tape (create_graph)."""
+    device = node.device
+    parents = {argpos: (pnode, pidx) for argpos, pnode, pidx in node.edges}
+    args = []
+    for i, r in enumerate(node.args):
+        if r is None or isinstance(r, _SCALARS):
+            args.append(r)
+        elif i in parents:
+            args.append(Tensor(r, device, True, *parents[i]))
+        else:
+            args.append(Tensor(r, device))
+    out_device = node.params["device"] if node.prim.changes_device else device
+    if node.prim.multi_output:
+        ans = tuple(Tensor(a, out_device, a.dtype in out_device.grad_dtypes, node, k)
+                    for k, a in enumerate(node.ans))
+    else:
+        ans = Tensor(node.ans, out_device, True, node)
+    return args, ans
+
+
+def _zeros_for(xp, node, slots, create_graph):
+    """Fill the outputs of a multi-output node that got no cotangent with zeros."""
+    filled = []
+    for s, a in zip(slots, node.ans):
+        if s is None:
+            z = node.device.xp.zeros_like(a)
+            s = Tensor(z, node.device) if create_graph else z
+        filled.append(s)
+    return tuple(filled)
+
+
+def _run(roots, cts, targets, retain_graph, create_graph):
+    """The reverse pass. Accumulates into leaves' ``.grad`` when ``targets`` is None, else
+    returns ``{(node, index): cotangent}`` for the targets and leaves ``.grad`` alone."""
+    ns = namespace()
+    pending = {}
+    for (node, index), s in zip(roots, cts):
+        _add(pending, node, index, s if create_graph else s.data)
+    order = _toposort(list(dict.fromkeys(node for node, _ in roots)))
+    captured = {}
+    with set_grad_enabled(create_graph):
+        for node in order:
+            g = pending.pop(node, None)
+            if g is None:
+                continue
+            if targets is not None:
+                if type(node) is LeafNode:
+                    if (node, None) in targets:
+                        captured[(node, None)] = g
+                    continue
+                for k in (range(len(g)) if isinstance(g, list) else (None,)):
+                    if (node, k) in targets:
+                        captured[(node, k)] = g[k] if k is not None else g
+            elif type(node) is LeafNode:
+                _accumulate(node, g, create_graph)
+                continue
+            _pull_back(node, g, pending, ns, create_graph)
+            if not retain_graph:
+                node.args = node.ans = None
+                node.edges = ()
+    return captured
+
+
+def _accumulate(leaf, g, create_graph):
+    t = leaf.ref()
+    if t is None:
+        return
+    if not create_graph:
+        g = Tensor(g, t.device)
+    t.grad = g if t.grad is None else (t.grad + g if create_graph
+                                       else Tensor(t.grad.data + g.data, t.device))
+
+
+def _pull_back(node, g, pending, ns, create_graph):
+    """Run the VJP rules of one node and pass the cotangents on to its parents."""
+    prim = node.prim
+    if create_graph:
+        xp = ns
+        args, ans = _as_tensors(node)
+    else:
+        xp = node.device.xp
+        args, ans = node.args, node.ans
+    if isinstance(g, list):
+        g = _zeros_for(xp, node, g, create_graph)
+    params = node.params
+    for argpos, pnode, pidx in node.edges:
+        rule = prim.vjp_rule(argpos)
+        if rule is None:
+            continue
+        if prim.variadic:
+            ct = rule(xp, g, ans, *args, argnum=argpos, **params)
+        else:
+            ct = rule(xp, g, ans, *args, **params)
+        arg = args[argpos]
+        if ct.shape != arg.shape:
+            ct = _unbroadcast(xp, ct, arg.shape)
+        if ct.dtype != arg.dtype:
+            ct = xp.astype(ct, arg.dtype)
+        _add(pending, pnode, pidx, ct)

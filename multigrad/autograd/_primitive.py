@@ -1,0 +1,255 @@
+"""Primitives: an op's forward computation with its derivative rules, and applying one.
+
+``defprimitive`` declares an op once; ``apply`` is the hot path of the tape: it checks devices,
+runs the forward on raw arrays with the device's namespace, records a ``Node`` when a gradient
+is needed, and pushes forward-mode tangents through the JVP rules.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+
+from ..backends import MixedDeviceError, device_of
+from ._grad_mode import _state as _grad_state
+from ._tensor import Node, Tensor
+
+__all__ = ["Primitive", "defprimitive", "LINEAR", "REGISTRY", "apply", "namespace",
+           "set_namespace", "new_level"]
+
+
+class _Linear:
+    def __repr__(self):
+        return "LINEAR"
+
+
+#: JVP marker: the op is linear in this argument, so its JVP is the op applied to the tangent.
+LINEAR = _Linear()
+
+#: every primitive by name; the registry test checks each has a spec and complete rules
+REGISTRY: dict[str, "Primitive"] = {}
+
+_SCALARS = (int, float, complex, bool)
+_ns = None
+_levels = itertools.count(1)
+
+
+def set_namespace(ns) -> None:
+    """Register multigrad's own namespace, in which rules run when they must record."""
+    global _ns
+    _ns = ns
+
+
+def namespace():
+    """multigrad's array API namespace (rules run in it under ``create_graph``)."""
+    return _ns
+
+
+def new_level() -> int:
+    """A fresh forward-mode level; later (inner) transforms get higher levels."""
+    return next(_levels)
+
+
+class Primitive:
+    """An op with its own derivative rules; call it like a function on tensors.
+
+    Positional arguments are arrays (tensors, backend arrays or Python scalars); keyword
+    arguments are static parameters passed unchanged to the forward and to every rule.
+    """
+
+    def __init__(self, name, forward, vjp, jvp, variadic, multi_output, changes_device, doc,
+                 module):
+        self.name = self.__name__ = self.__qualname__ = name
+        self.forward = forward
+        self.vjp = vjp
+        self.jvp = jvp
+        self.variadic = variadic
+        self.multi_output = multi_output
+        self.changes_device = changes_device
+        self.__doc__ = doc
+        self.__module__ = module
+
+    @property
+    def differentiable(self) -> bool:
+        return self.vjp is not None
+
+    def vjp_rule(self, argpos):
+        return self.vjp[0 if self.variadic else argpos]
+
+    def jvp_rule(self, argpos):
+        return self.jvp[0 if self.variadic else argpos]
+
+    def __call__(self, *args, **params):
+        return apply(self, args, params)
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+
+def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_output=False,
+                 changes_device=False, doc=None, register=True) -> Primitive:
+    """Declare an op with its forward computation and derivative rules.
+
+    Parameters
+    ----------
+    name : str
+        The op's name (the array API spec's name where it has one).
+    forward : callable
+        ``forward(xp, *arrays, **params)`` on raw arrays of namespace ``xp``.
+    vjp : tuple of callables or None, optional
+        One rule per array argument, ``rule(xp, g, ans, *arrays, **params)`` returning the
+        cotangent of that argument (broadcast dimensions are summed by the engine); ``None`` in
+        the tuple means a zero derivative. ``vjp=None`` declares the op non-differentiable
+        (its results never carry gradients).
+    jvp : tuple of callables or None, optional
+        One rule per array argument, ``rule(xp, t, ans, *arrays, **params)`` returning that
+        argument's contribution to the output tangent; ``LINEAR`` means the op applied with the
+        tangent in that argument's place.
+    variadic : bool
+        The op takes any number of arrays (``concat``); the rules tuples hold one rule, called
+        with the keyword ``argnum`` giving the position.
+    multi_output : bool
+        The forward returns a tuple of arrays; ``g``, ``ans`` and JVP results are tuples too.
+    changes_device : bool
+        The result lives on the ``Device`` given as the parameter ``device`` (moves between
+        devices), not on the inputs' device.
+    register : bool
+        Add the op to ``REGISTRY`` (multigrad's own ops); user-defined ops may stay out.
+
+    Rules are written against ``xp`` only, so the same text runs on raw arrays (first-order
+    backward) and on tensors with multigrad's namespace (higher order).
+    """
+    if vjp is not None and jvp is None:
+        raise ValueError(f"primitive {name!r} has a VJP but no JVP rule: declare both modes")
+    n_rules = len(vjp) if vjp is not None else None
+    if vjp is not None and len(jvp) != n_rules:
+        raise ValueError(f"primitive {name!r}: {n_rules} VJP rule(s) but {len(jvp)} JVP rule(s)")
+    if variadic and vjp is not None and n_rules != 1:
+        raise ValueError(f"variadic primitive {name!r} takes exactly one VJP and one JVP rule")
+    module = inspect.currentframe().f_back.f_globals.get("__name__", __name__)
+    prim = Primitive(name, forward, None if vjp is None else tuple(vjp),
+                     None if jvp is None else tuple(jvp), variadic, multi_output, changes_device,
+                     doc, module)
+    if register:
+        if name in REGISTRY:
+            raise ValueError(f"a primitive named {name!r} is already registered")
+        REGISTRY[name] = prim
+    return prim
+
+
+def _as_tensor(a, prim) -> Tensor:
+    """A raw backend array met among the arguments: treat it as a constant tensor."""
+    try:
+        return Tensor(a, device_of(a))
+    except TypeError:
+        raise TypeError(f"{prim.name}: expected tensors, arrays or Python scalars, "
+                        f"got {type(a).__name__}") from None
+
+
+def apply(prim: Primitive, args: tuple, params: dict):
+    """Run ``prim`` on ``args``: forward, then record and push tangents where needed."""
+    device = None
+    raw = list(args)
+    edges = None
+    tangents = False
+    for i, a in enumerate(args):
+        if not isinstance(a, Tensor):
+            if a is None or isinstance(a, _SCALARS):
+                continue
+            a = _as_tensor(a, prim)
+        if device is None:
+            device = a.device
+        elif a.device is not device:
+            raise MixedDeviceError(f"{prim.name}: arguments are on different devices "
+                                   f"({device.name} and {a.device.name}); move one with .to()")
+        raw[i] = a.data
+        if a.requires_grad:
+            if edges is None:
+                edges = []
+            edges.append((i, a._node, a._index))
+        if a._tangents is not None:
+            tangents = True
+    if device is None:
+        raise TypeError(f"{prim.name}: needs at least one array argument, got only "
+                        f"{', '.join(type(a).__name__ for a in args) or 'none'}")
+    if tangents:
+        return _apply_jvp(prim, args, params)
+
+    out = prim.forward(device.xp, *raw, **params)
+    if prim.changes_device:
+        device, in_device = params["device"], device
+
+    if edges is None or prim.vjp is None or not getattr(_grad_state, "enabled", True):
+        if prim.multi_output:
+            return tuple(Tensor(o, device) for o in out)
+        return Tensor(out, device)
+
+    node = Node(prim, tuple(raw), params, out, tuple(edges),
+                in_device if prim.changes_device else device)
+    grad_dtypes = device.grad_dtypes
+    if prim.multi_output:
+        return tuple(Tensor(o, device, True, node, k) if o.dtype in grad_dtypes
+                     else Tensor(o, device) for k, o in enumerate(out))
+    if out.dtype in grad_dtypes:
+        return Tensor(out, device, True, node)
+    return Tensor(out, device)
+
+
+# -- forward mode ---------------------------------------------------------------------------------
+
+def _strip(a: Tensor, level: int) -> Tensor:
+    """An alias of ``a`` without its tangent at ``level`` (same data, same tape identity)."""
+    alias = Tensor(a.data, a.device, a.requires_grad, a._node, a._index)
+    rest = {k: v for k, v in a._tangents.items() if k != level}
+    alias._tangents = rest or None
+    return alias
+
+
+def _apply_jvp(prim: Primitive, args: tuple, params: dict):
+    """Apply ``prim`` to arguments carrying tangents: the highest level first.
+
+    The primal comes from applying ``prim`` to the arguments without that level's tangents
+    (which handles lower levels and recording); the tangent from the JVP rules, run in
+    multigrad's namespace on those same stripped arguments, so they are recorded and carry the
+    lower levels' tangents in turn.
+    """
+    level = max(k for a in args if isinstance(a, Tensor) and a._tangents for k in a._tangents)
+    stripped = tuple(_strip(a, level) if isinstance(a, Tensor) and a._tangents
+                     and level in a._tangents else a for a in args)
+    out = apply(prim, stripped, params)
+    if prim.jvp is None:
+        return out
+    outs = out if prim.multi_output else (out,)
+    if not any(o.data.dtype in o.device.grad_dtypes for o in outs):
+        return out
+
+    total = [None] * len(outs)
+    for i, a in enumerate(args):
+        if not (isinstance(a, Tensor) and a._tangents and level in a._tangents):
+            continue
+        rule = prim.jvp_rule(i)
+        if rule is None:
+            continue
+        t = a._tangents[level]
+        extra = {"argnum": i} if prim.variadic else {}
+        if rule is LINEAR:
+            swapped = stripped[:i] + (t,) + stripped[i + 1:]
+            contrib = apply(prim, swapped, params)
+        else:
+            contrib = rule(_ns, t, out, *stripped, **params, **extra)
+        contrib = contrib if prim.multi_output else (contrib,)
+        for k, c in enumerate(contrib):
+            if c is not None:
+                total[k] = c if total[k] is None else total[k] + c
+
+    for o, t in zip(outs, total):
+        if t is None or o.data.dtype not in o.device.grad_dtypes:
+            continue
+        if t.shape != o.shape:
+            t = _ns.broadcast_to(t, o.shape)
+        if t.dtype != o.dtype:
+            t = _ns.astype(t, o.dtype)
+        o._tangents = dict(o._tangents or ())
+        o._tangents[level] = t
+    return out
+

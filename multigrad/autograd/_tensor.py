@@ -1,0 +1,156 @@
+"""The Tensor core and the tape's nodes.
+
+A ``Tensor`` holds a backend array (``data``), its ``Device``, ``requires_grad``, the accumulated
+``grad`` of a leaf, and the ``Node`` that made it. The standard's operators and methods are
+installed on this class by ``multigrad/tensor.py``; this module holds only what the engine needs.
+
+Nodes save the *raw* arrays of their inputs and output. Tensor operations never write into an
+array in place (``__setitem__`` copies, then rebinds), so a saved array can never change under the
+tape, and an in-place update of a tensor cannot corrupt a gradient.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from ..backends import as_dtype
+
+__all__ = ["Tensor", "Node", "LeafNode"]
+
+
+class Node:
+    """One application of a primitive on the tape.
+
+    ``edges`` holds ``(argpos, parent_node, parent_index)`` for each input that needs a
+    gradient; ``args`` the raw inputs (arrays and Python scalars) and ``ans`` the raw output
+    (a tuple for multi-output primitives). Both are dropped after a backward pass that does not
+    retain the graph, which is how a freed graph is recognised.
+    """
+
+    __slots__ = ("prim", "args", "params", "ans", "edges", "device", "hooks", "__weakref__")
+
+    def __init__(self, prim, args, params, ans, edges, device):
+        self.prim = prim
+        self.args = args
+        self.params = params
+        self.ans = ans
+        self.edges = edges
+        self.device = device
+        self.hooks = None  # {output index: [hook, ...]} for hooks on non-leaf tensors
+
+    def __repr__(self) -> str:
+        return f"<Node {self.prim.name}>"
+
+
+class LeafNode:
+    """Where gradients of a leaf tensor end: the engine accumulates into ``tensor.grad``.
+
+    Every alias of a leaf (as forward mode makes) shares this node, so gradients reach the
+    user's tensor whichever alias was used.
+    """
+
+    __slots__ = ("ref", "hooks", "__weakref__")
+    edges = ()
+    args = ()
+
+    def __init__(self, tensor):
+        self.ref = weakref.ref(tensor)
+        self.hooks = None
+
+    def __repr__(self) -> str:
+        return "<LeafNode>"
+
+
+class Tensor:
+    """An array on a device that can carry gradients: multigrad's array object.
+
+    Make tensors with ``multigrad.tensor``, ``multigrad.asarray`` or the creation functions; the
+    constructor here is internal.
+    """
+
+    __slots__ = ("data", "device", "requires_grad", "grad", "_node", "_index", "_tangents",
+                 "__weakref__")
+    # numpy must defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__)
+    __array_ufunc__ = None
+    __array_priority__ = 1000
+
+    def __init__(self, data, device, requires_grad=False, node=None, index=None):
+        self.data = data
+        self.device = device
+        self.requires_grad = requires_grad
+        self.grad = None
+        self._node = node
+        self._index = index
+        self._tangents = None  # {forward-mode level: tangent Tensor}
+
+    # -- properties the engine needs ----------------------------------------------------------
+    @property
+    def dtype(self):
+        return as_dtype(self.data.dtype)
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not made by a recorded op (their gradient lands in ``.grad``)."""
+        return self._node is None or type(self._node) is LeafNode
+
+    @property
+    def node(self):
+        """The tape node that made this tensor (``None`` for leaves)."""
+        return None if self.is_leaf else self._node
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Mark a leaf as needing gradients (in place); returns the tensor."""
+        if requires_grad:
+            if self.data.dtype not in self.device.grad_dtypes:
+                raise TypeError(f"only floating-point tensors can require gradients; this "
+                                f"tensor has dtype {self.dtype.name}")
+            if self._node is None:
+                self._node = LeafNode(self)
+        elif not self.is_leaf:
+            raise RuntimeError("requires_grad_(False) applies to leaves only; use detach() to "
+                               "cut a tensor out of the graph")
+        else:
+            self._node = None
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing this one's data, outside the graph and without tangents."""
+        return Tensor(self.data, self.device)
+
+    def backward(self, seed=None, retain_graph=None, create_graph=False) -> None:
+        """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on.
+
+        Parameters
+        ----------
+        seed : Tensor, optional
+            The cotangent to start from, of this tensor's shape, dtype and device; needed unless
+            the tensor has one element (then it is 1).
+        retain_graph : bool, optional
+            Keep the saved values so that backward can run through the graph again. Defaults to
+            ``create_graph``.
+        create_graph : bool
+            Record the backward pass itself, so the gradients can be differentiated again.
+        """
+        from ._backward import backward
+        backward([self], None if seed is None else [seed], retain_graph, create_graph)
+
+
+    def __repr__(self) -> str:
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        return f"tensor({self.device.to_host(self.data)!r}, device={self.device.name!r}{extra})"
+
+    def __str__(self) -> str:
+        return str(self.device.to_host(self.data))

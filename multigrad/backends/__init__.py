@@ -1,0 +1,12 @@
+"""The dispatcher: which array library and device an array lives on.
+
+See ``Device`` for the extension table (scatter-add, random numbers, host transfer,
+synchronisation) that fills the gaps of the array API standard.
+"""
+
+from ._dtypes import DTYPES, DType, as_dtype, dtype_name
+from ._device import (Device, DeviceError, MixedDeviceError, device_of, devices, get_default_device,
+                      get_device, set_default_device)
+
+__all__ = ["DTYPES", "DType", "Device", "DeviceError", "MixedDeviceError", "as_dtype", "device_of",
+           "devices", "dtype_name", "get_default_device", "get_device", "set_default_device"]

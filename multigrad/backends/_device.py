@@ -1,0 +1,374 @@
+"""Devices: one array library on one device, with the kernels the standard lacks.
+
+A ``Device`` bundles the array-api-compat namespace ``xp`` of a library, that library's own
+device object, and an extension table (scatter-add, random numbers, host transfer,
+synchronisation). Every kernel in multigrad runs through ``device.xp``; nothing else in the
+package names numpy or cupy. Devices are cached singletons, so comparing two of them is ``is``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+
+from ._dtypes import DTYPES, DType, as_dtype, dtype_name
+from . import _fallbacks
+
+__all__ = ["Device", "DeviceError", "MixedDeviceError", "get_device", "device_of", "devices",
+           "set_default_device", "get_default_device"]
+
+
+class DeviceError(RuntimeError):
+    """A device was asked for that this machine or installation cannot provide."""
+
+
+class MixedDeviceError(ValueError):
+    """Arrays on different devices (or of different array libraries) met in one op."""
+
+
+class Device:
+    """One array library on one device.
+
+    Attributes
+    ----------
+    name : str
+        Readable name, also accepted wherever a device is: ``"cpu"``, ``"cuda:0"``,
+        ``"array_api_strict:device1"``.
+    library : str
+        ``"numpy"``, ``"cupy"``, ``"array_api_strict"`` or the module name of another library.
+    xp : module
+        The library's array API namespace (through array-api-compat).
+    native : object
+        The library's own device object, as passed to ``device=`` of ``xp`` functions.
+    """
+
+    __slots__ = ("name", "library", "xp", "native", "grad_dtypes", "_native_dtypes",
+                 "_ext", "__weakref__")
+
+    def __init__(self, name, library, xp, native, ext):
+        self.name = name
+        self.library = library
+        self.xp = xp
+        self.native = native
+        self._ext = ext
+        self._native_dtypes = {n: getattr(xp, n) for n in DTYPES if hasattr(xp, n)}
+        # dtypes whose results may carry gradients (looked up once per op on the hot path), as
+        # arrays report them: numpy's array dtype is np.dtype('float32'), not np.float32
+        self.grad_dtypes = frozenset(
+            xp.empty((0,), dtype=self._native_dtypes[n], device=native).dtype
+            for n in ("float32", "float64", "complex64", "complex128")
+            if n in self._native_dtypes)
+
+    def __repr__(self) -> str:
+        return f"Device({self.name!r})"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Device):
+            return self is other
+        try:
+            return get_device(other) is self
+        except (DeviceError, TypeError, ValueError):
+            return False
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __reduce__(self):
+        return (get_device, (self.name,))
+
+    # -- dtypes --------------------------------------------------------------------------
+    def native_dtype(self, dtype):
+        """The library's dtype object for a multigrad ``DType`` (or any dtype spelling)."""
+        if dtype is None:
+            return None
+        name = dtype_name(dtype)
+        try:
+            return self._native_dtypes[name]
+        except KeyError:
+            raise TypeError(f"dtype {dtype!r} is not supported on device {self.name!r}") from None
+
+    def default_dtype(self, kind: str = "real floating") -> DType:
+        """The default dtype of a kind ("real floating", "integral", ...) on this device."""
+        info = self.xp.__array_namespace_info__()
+        return as_dtype(info.default_dtypes(device=self.native)[kind])
+
+    # -- the extension table ---------------------------------------------------------------
+    def scatter_add(self, n: int, indices, values):
+        """Sum ``values[k]`` into row ``indices[k]`` of an ``(n, *values.shape[1:])`` zero array.
+
+        Repeated indices accumulate, which plain ``x[idx] += v`` does not do.
+        """
+        return self._ext.get("scatter_add", _fallbacks.scatter_add)(self.xp, n, indices, values)
+
+    def random(self, seed):
+        """A seeded random generator on this device (``normal``, ``uniform``, ``integers``)."""
+        factory = self._ext.get("random")
+        if factory is None:
+            return _fallbacks.Counter64Generator(self.xp, self.native, seed)
+        return factory(self, seed)
+
+    def to_host(self, x):
+        """Copy a backend array of this device to a NumPy array on the host."""
+        return self._ext["to_host"](x)
+
+    def from_host(self, x):
+        """Copy a NumPy array (or nested sequence) from the host onto this device."""
+        return self._ext.get("from_host", lambda a: self.xp.asarray(a, device=self.native))(x)
+
+    def synchronize(self) -> None:
+        """Wait until all work queued on this device has finished (for honest timing)."""
+        sync = self._ext.get("synchronize")
+        if sync is not None:
+            sync()
+
+
+# ----------------------------------------------------------------------------------------------
+# Backends: how each known library is loaded, named and extended.
+
+def _numpy_device(spec):
+    import numpy as np
+    import array_api_compat.numpy as xp
+
+    def scatter_add(xp_, n, indices, values):
+        out = np.zeros((n,) + tuple(values.shape[1:]), dtype=values.dtype)
+        np.add.at(out, indices, values)
+        return out
+
+    def random(device, seed):
+        return _NumpyStyleGenerator(np.random.default_rng(seed), xp, device.native)
+
+    ext = {"scatter_add": scatter_add, "random": random, "to_host": np.asarray,
+           "from_host": np.asarray}
+    return Device("cpu", "numpy", xp, "cpu", ext)
+
+
+def _cupy_device(index: int):
+    try:
+        import cupy
+    except ImportError as err:
+        raise DeviceError(
+            "device 'cuda' needs CuPy, which is not installed: install multigrad with the "
+            "'cuda12' or 'cuda13' extra (pip install -e '.[cuda12]') matching your CUDA driver"
+        ) from err
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as err:  # cupy raises CUDARuntimeError when no driver/GPU is present
+        raise DeviceError(f"device 'cuda' needs a CUDA GPU, but CuPy found none ({err})") from err
+    if not 0 <= index < count:
+        raise DeviceError(f"device 'cuda:{index}' does not exist: this machine has {count} "
+                          f"CUDA GPU(s) (cuda:0 to cuda:{count - 1})")
+    import array_api_compat.cupy as xp
+    import cupyx
+
+    native = cupy.cuda.Device(index)
+
+    def scatter_add(xp_, n, indices, values):
+        with native:
+            out = cupy.zeros((n,) + tuple(values.shape[1:]), dtype=values.dtype)
+            cupyx.scatter_add(out, indices, values)
+        return out
+
+    def random(device, seed):
+        with native:
+            return _NumpyStyleGenerator(cupy.random.default_rng(seed), xp, native)
+
+    def from_host(a):
+        with native:
+            return cupy.asarray(a)
+
+    ext = {"scatter_add": scatter_add, "random": random, "to_host": cupy.asnumpy,
+           "from_host": from_host, "synchronize": native.synchronize}
+    return Device(f"cuda:{index}", "cupy", xp, native, ext)
+
+
+def _strict_device(native_name: str):
+    import array_api_strict as xp
+    import numpy as np
+
+    native = xp.Device(native_name)
+
+    def to_host(a):
+        # array_api_strict refuses to hand a non-CPU array to NumPy, as CuPy does: move it first.
+        return np.asarray(xp.asarray(a, device=xp.Device("CPU_DEVICE"), copy=True))
+
+    def from_host(a):
+        return xp.asarray(np.asarray(a), device=native)
+
+    ext = {"to_host": to_host, "from_host": from_host}
+    return Device(f"array_api_strict:{native_name}", "array_api_strict", xp, native, ext)
+
+
+def _generic_device(xp, native):
+    import numpy as np
+
+    def to_host(a):
+        try:
+            return np.from_dlpack(a)
+        except Exception:  # libraries without DLPack export for this device: go through the buffer
+            return np.asarray(a)
+
+    name = f"{xp.__name__.rsplit('.', 1)[-1]}:{native}"
+    return Device(name, xp.__name__, xp, native, {"to_host": to_host})
+
+
+class _NumpyStyleGenerator:
+    """Random numbers from a NumPy-style Generator (numpy, cupy), as arrays of the device."""
+
+    def __init__(self, rng, xp, native):
+        self._rng, self._xp, self._native = rng, xp, native
+
+    def normal(self, shape, dtype, mean=0.0, std=1.0):
+        x = self._rng.standard_normal(size=tuple(shape), dtype=_real(dtype)) * std + mean
+        return self._xp.astype(x, x.dtype)  # a 0-d result stays an array
+
+    def uniform(self, shape, dtype, low=0.0, high=1.0):
+        x = self._rng.random(size=tuple(shape), dtype=_real(dtype)) * (high - low) + low
+        return self._xp.astype(x, x.dtype)
+
+    def integers(self, low, high, shape, dtype):
+        return self._rng.integers(low, high, size=tuple(shape), dtype=dtype)
+
+
+def _real(dtype):
+    name = dtype_name(dtype)
+    if name not in ("float32", "float64"):
+        raise TypeError(f"random floats need float32 or float64, not {dtype!r}")
+    return name
+
+
+# ----------------------------------------------------------------------------------------------
+# Resolution: spec -> Device, array -> Device, with caches so the hot path never resolves twice.
+
+_lock = threading.Lock()
+_by_name: dict[str, Device] = {}
+_by_array_type: dict[tuple, Device] = {}
+_STRICT_DEVICES = ("CPU_DEVICE", "device1", "device2")
+
+
+def _parse(spec: str) -> tuple[str, object]:
+    s = spec.strip()
+    if s in ("cpu", "numpy", "numpy:cpu"):
+        return "cpu", lambda: _numpy_device("cpu")
+    if s == "cuda" or s.startswith("cuda:"):
+        idx = s.partition(":")[2] or "0"
+        if not idx.isdigit():
+            raise DeviceError(f"unknown device {spec!r}: a CUDA device is 'cuda' or 'cuda:N'")
+        return f"cuda:{int(idx)}", lambda: _cupy_device(int(idx))
+    for prefix in ("array_api_strict:", "strict:"):
+        if s.startswith(prefix) or s == prefix[:-1]:
+            dev = s[len(prefix):] if s.startswith(prefix) else "CPU_DEVICE"
+            if dev not in _STRICT_DEVICES:
+                raise DeviceError(f"unknown device {spec!r}: array_api_strict's devices are "
+                                  + ", ".join(f"'strict:{d}'" for d in _STRICT_DEVICES))
+            return f"array_api_strict:{dev}", lambda: _strict_device(dev)
+    raise DeviceError(f"unknown device {spec!r}: expected 'cpu', 'cuda', 'cuda:N', "
+                      "'strict:CPU_DEVICE', 'strict:device1' or 'strict:device2' "
+                      "(multigrad.devices() lists this machine's)")
+
+
+def _from_name(spec: str) -> Device:
+    dev = _by_name.get(spec)
+    if dev is not None:
+        return dev
+    name, make = _parse(spec)
+    with _lock:
+        dev = _by_name.get(name)
+        if dev is None:
+            dev = make()
+            _by_name[name] = dev
+        _by_name[spec] = dev
+    return dev
+
+
+def get_device(spec=None) -> Device:
+    """The ``Device`` for a device spec.
+
+    Parameters
+    ----------
+    spec : str, Device, native device object or None
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"strict:device1"``; a ``Device``; a library's own
+        device object (``cupy.cuda.Device(0)``, ``array_api_strict.Device("device1")``);
+        ``None`` for the default device.
+    """
+    if spec is None:
+        return get_default_device()
+    if isinstance(spec, Device):
+        return spec
+    if isinstance(spec, str):
+        return _from_name(spec)
+    module = type(spec).__module__.split(".")[0]
+    if module == "array_api_strict":
+        return _from_name("array_api_strict:" + spec._device)
+    if module == "cupy":
+        return _from_name(f"cuda:{spec.id}")
+    raise DeviceError(f"unknown device {spec!r}: expected a device name such as 'cpu' or "
+                      "'cuda:0', a multigrad Device, or a CuPy or array_api_strict device")
+
+
+def device_of(array) -> Device:
+    """The ``Device`` an array of any supported library lives on."""
+    import array_api_compat
+
+    native = array_api_compat.device(array)
+    key = (type(array), native if _hashable(native) else id(native))
+    dev = _by_array_type.get(key)
+    if dev is not None:
+        return dev
+    xp = array_api_compat.array_namespace(array)
+    module = xp.__name__
+    if module == "array_api_compat.numpy":
+        dev = get_device("cpu")
+    elif module == "array_api_compat.cupy":
+        dev = get_device(f"cuda:{native.id}")
+    elif module == "array_api_strict":
+        dev = get_device(native)
+    else:
+        with _lock:
+            dev = _generic_device(xp, native)
+            _by_name.setdefault(dev.name, dev)
+    _by_array_type[key] = dev
+    return dev
+
+
+def _hashable(obj) -> bool:
+    try:
+        hash(obj)
+    except TypeError:
+        return False
+    return True
+
+
+def devices() -> list[Device]:
+    """The devices this machine can use: the CPU, each CUDA GPU that CuPy sees, and
+    array_api_strict's devices when it is installed."""
+    found = [get_device("cpu")]
+    try:
+        import cupy
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception:  # no CuPy, or no driver or GPU: no CUDA devices
+        count = 0
+    found += [get_device(f"cuda:{i}") for i in range(count)]
+    if importlib.util.find_spec("array_api_strict") is not None:
+        found += [get_device(f"strict:{d}") for d in _STRICT_DEVICES]
+    return found
+
+
+_default = threading.local()
+
+
+def set_default_device(spec) -> Device:
+    """Set the device that new tensors use when none is given (per thread); returns it."""
+    _default.device = get_device(spec) if spec is not None else None
+    return get_default_device()
+
+
+def get_default_device() -> Device:
+    """The default device: ``set_default_device``'s, else ``$MULTIGRAD_DEVICE``, else "cpu"."""
+    dev = getattr(_default, "device", None)
+    if dev is None:
+        dev = get_device(os.environ.get("MULTIGRAD_DEVICE") or "cpu")
+    return dev

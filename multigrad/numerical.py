@@ -1,0 +1,156 @@
+"""Numerical differentiation (forward and central differences) and ``gradcheck``.
+
+Finite differences are the reference every derivative rule is tested against. They evaluate the
+function on tensors without recording, so they work for any multigrad function on any device.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .autograd import Tensor, no_grad
+from .autograd._backward import grad as _reverse_grad
+from .backends import as_dtype
+from .ops.statistical import sum as _sum
+
+__all__ = ["default_step", "derivative", "directional", "numerical_grad", "gradcheck",
+           "GradcheckError"]
+
+_EPS = {"float32": 2.0 ** -23, "float64": 2.0 ** -52}
+
+
+def default_step(dtype, method: str = "central") -> float:
+    """The step that balances truncation and rounding error for a dtype.
+
+    Central differences have error O(h**2) + O(eps/h), best at h ~ eps**(1/3); forward
+    differences have O(h) + O(eps/h), best at h ~ eps**(1/2).
+    """
+    eps = _EPS.get(as_dtype(dtype).name.replace("complex64", "float32")
+                   .replace("complex128", "float64"))
+    if eps is None:
+        raise TypeError(f"finite differences need a floating dtype, not {dtype}")
+    return eps ** (1 / 3) if method == "central" else math.sqrt(eps)
+
+
+def _check_method(method):
+    if method not in ("central", "forward"):
+        raise ValueError(f"method must be 'central' or 'forward', not {method!r}")
+
+
+def directional(f, inputs, directions, *, method="central", step=None):
+    """The derivative of ``f`` at ``inputs`` along ``directions`` by finite differences.
+
+    ``f`` takes the inputs positionally and returns a tensor; the result has ``f``'s output
+    shape. ``step`` defaults to ``default_step`` of the first input's dtype.
+    """
+    _check_method(method)
+    inputs, directions = list(inputs), list(directions)
+    h = step if step is not None else default_step(inputs[0].dtype, method)
+    with no_grad():
+        plus = f(*(x.detach() + h * u.detach() for x, u in zip(inputs, directions)))
+        if method == "central":
+            minus = f(*(x.detach() - h * u.detach() for x, u in zip(inputs, directions)))
+            return (plus - minus) / (2 * h)
+        return (plus - f(*(x.detach() for x in inputs))) / h
+
+
+def derivative(f, x, *, method="central", step=None):
+    """The derivative of a scalar function of a scalar, ``f'(x)``, by finite differences."""
+    return directional(f, [x], [x * 0 + 1], method=method, step=step)
+
+
+def numerical_grad(f, inputs, *, method="central", step=None):
+    """The gradient of a scalar-valued ``f`` with respect to each input, element by element.
+
+    Costs two evaluations of ``f`` per element (one for forward differences, plus one).
+    Returns a tuple of tensors shaped like the inputs.
+    """
+    _check_method(method)
+    inputs = [x.detach() for x in inputs]
+    grads = []
+    for k, x in enumerate(inputs):
+        xp = x.device.xp
+        h = step if step is not None else default_step(x.dtype, method)
+        flat = xp.reshape(x.data, (-1,))
+        g = []
+        for i in range(x.size):
+            unit = xp.zeros_like(flat)
+            unit[i] = 1  # a fresh array of ours, so writing into it is safe
+            u = Tensor(xp.reshape(unit, x.shape), x.device)
+            others = [y if j != k else None for j, y in enumerate(inputs)]
+
+            def along(xk, others=others):
+                return f(*(xk if y is None else y for y in others))
+
+            d = directional(along, [x], [u], method=method, step=h)
+            g.append(d.data if d.ndim == 0 else xp.reshape(d.data, ()))
+        grads.append(Tensor(xp.reshape(xp.stack(g), x.shape) if g else xp.zeros_like(x.data),
+                            x.device))
+    return tuple(grads)
+
+
+class GradcheckError(AssertionError):
+    """Reverse-mode gradients disagree with finite differences."""
+
+
+def gradcheck(f, *inputs, atol=None, rtol=None, step=None, raise_exception=True) -> bool:
+    """Check the reverse-mode gradient of ``f`` against central differences.
+
+    ``f`` takes the inputs positionally; a non-scalar output is reduced with a fixed random
+    weighting so that every output element counts. Every floating input that requires
+    gradients is checked element by element. Use float64 inputs: float32 central differences
+    carry errors near 1e-3.
+
+    Returns True, or raises ``GradcheckError`` naming the input, the worst element and both
+    values (returns False instead with ``raise_exception=False``).
+    """
+    checked = [k for k, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input requires gradients (use "
+                         "multigrad.tensor(..., requires_grad=True))")
+    dtype = inputs[checked[0]].dtype
+    precise = dtype.name in ("float64", "complex128")
+    atol = atol if atol is not None else (1e-6 if precise else 1e-2)
+    rtol = rtol if rtol is not None else (1e-5 if precise else 1e-2)
+
+    out = f(*inputs)
+    weights = _fixed_weights(out)
+
+    def scalar(*xs):
+        y = f(*xs)
+        return _sum(y * weights)
+
+    analytic = _reverse_grad(scalar(*inputs), [inputs[k] for k in checked], allow_unused=True)
+    for k, a in zip(checked, analytic):
+        def of_k(xk, k=k):
+            return scalar(*(xk if j == k else x for j, x in enumerate(inputs)))
+        n = numerical_grad(of_k, [inputs[k]], step=step)[0]
+        a_host = inputs[k].device.to_host(a.data) if a is not None else 0 * n.numpy()
+        n_host = n.numpy()
+        err = abs(a_host - n_host) - (atol + rtol * abs(n_host))
+        if err.size and err.max() > 0:
+            worst = tuple(int(i) for i in _unravel(err.argmax(), err.shape))
+            msg = (f"gradcheck: gradient of input {k} (shape {inputs[k].shape}) disagrees with "
+                   f"central differences at element {worst}: reverse mode {a_host[worst]!r}, "
+                   f"numerical {n_host[worst]!r} (atol={atol}, rtol={rtol})")
+            if raise_exception:
+                raise GradcheckError(msg)
+            return False
+    return True
+
+
+def _unravel(flat_index: int, shape) -> tuple:
+    """A flat index as a tuple of indices into ``shape`` (C order)."""
+    idx = []
+    for n in reversed(shape):
+        flat_index, r = divmod(int(flat_index), n)
+        idx.append(r)
+    return tuple(reversed(idx))
+
+
+def _fixed_weights(out: Tensor) -> Tensor:
+    """Deterministic weights in [0.5, 1.5) of the output's shape (so no element cancels)."""
+    gen = out.device.random(1234)
+    real = "float32" if out.dtype.name in ("float32", "complex64") else "float64"
+    data = gen.uniform(out.shape, out.device.native_dtype(real), 0.5, 1.5)
+    return Tensor(out.device.xp.astype(data, out.data.dtype), out.device)

@@ -1,0 +1,41 @@
+"""Helpers shared by the rules of several op families.
+
+Each works in both namespaces a rule runs in: on raw backend arrays with the backend's ``xp``,
+and on multigrad tensors with multigrad's namespace (where it records).
+"""
+
+from __future__ import annotations
+
+from ..autograd import Tensor
+from ..backends import as_dtype
+
+__all__ = ["is_tensor", "const_like", "native_dtype", "normalize_axis"]
+
+
+def is_tensor(x) -> bool:
+    return isinstance(x, Tensor)
+
+
+def const_like(xp, value, like):
+    """A 0-d array holding ``value`` with the dtype and device of ``like``."""
+    return xp.asarray(value, dtype=like.dtype, device=like.device)
+
+
+def normalize_axis(axis, ndim: int) -> tuple[int, ...]:
+    """``axis`` (None, int or tuple, negative allowed) as a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"axis {a} is out of range for an array of {ndim} dimension(s)")
+        out.append(a % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"axis {axis} repeats an axis")
+    return tuple(sorted(out))
+
+
+def native_dtype(xp, dtype):
+    """``dtype`` (any spelling) as namespace ``xp``'s own dtype object; None stays None."""
+    return None if dtype is None else getattr(xp, as_dtype(dtype).name)

@@ -1,0 +1,194 @@
+"""Creation functions of the array API standard, ``tensor``, and moves between devices.
+
+Primitives: to_device (a move is differentiable: its cotangent moves back to the source).
+
+Creation functions make leaves: their results carry no gradient unless ``tensor(...,
+requires_grad=True)`` or ``requires_grad_()`` asks for one. Without ``device=`` they use the
+default device (``multigrad.set_default_device`` or ``$MULTIGRAD_DEVICE``); the ``*_like``
+functions use their argument's device.
+"""
+
+from __future__ import annotations
+
+from ..autograd import LINEAR, Tensor, defprimitive
+from ..backends import Device, device_of, get_device
+from ._helpers import native_dtype
+
+__all__ = ["asarray", "tensor", "to_device", "arange", "empty", "empty_like", "eye", "from_dlpack",
+           "full", "full_like", "linspace", "ones", "ones_like", "zeros", "zeros_like"]
+
+
+def _move(x, source: Device, target: Device):
+    """Move a raw array between devices: within a library by its own means, else via the host."""
+    if source is target:
+        return x
+    if source.library == target.library:
+        return target.xp.asarray(x, device=target.native, copy=True)
+    return target.from_host(source.to_host(x))
+
+
+def _move_back(xp, g, ans, x, device, source):
+    if isinstance(g, Tensor):
+        return to_device_p(g, device=source, source=device)
+    return _move(g, device, source)
+
+
+to_device_p = defprimitive(
+    "to_device",
+    forward=lambda xp, x, device, source: _move(x, source, device),
+    vjp=(_move_back,),
+    jvp=(LINEAR,),
+    changes_device=True,
+)
+
+
+def to_device(x, device, /):
+    """``x`` on ``device`` (the same tensor if it is there already); gradients move back."""
+    target = get_device(device)
+    if x.device is target:
+        return x
+    return to_device_p(x, device=target, source=x.device)
+
+
+def asarray(obj, /, *, dtype=None, device=None, copy=None):
+    """Convert ``obj`` (a tensor, an array of any supported library, a Python scalar or a nested
+    sequence of them) to a tensor on ``device`` with ``dtype``.
+
+    A tensor stays on the graph: moving or casting it is differentiable.
+    """
+    if isinstance(obj, Tensor):
+        out = obj
+        if device is not None:
+            out = to_device(out, device)
+        if dtype is not None and out.dtype != dtype:
+            from .manipulation import astype
+            out = astype(out, dtype)
+        elif copy and out is obj:
+            from .elementwise import positive
+            out = positive(out)
+        return out
+    if isinstance(obj, (list, tuple)) and _holds_tensor(obj):
+        return _stack_nested(obj, dtype, device)
+    if hasattr(obj, "__array_namespace__") or hasattr(obj, "__dlpack__"):
+        source = device_of(obj)
+        target = source if device is None else get_device(device)
+        data = _move(obj, source, target)
+        if copy is False and data is not obj:
+            raise ValueError(f"asarray: copy=False, but moving from {source.name} to "
+                             f"{target.name} needs a copy")
+        data = target.xp.asarray(data, dtype=native_dtype(target.xp, dtype),
+                                 copy=None if data is not obj else copy)
+        return Tensor(data, target)
+    target = get_device(device)
+    if copy is False:
+        raise ValueError("asarray: copy=False cannot be honoured for a Python scalar or sequence")
+    return Tensor(target.xp.asarray(obj, dtype=native_dtype(target.xp, dtype),
+                                    device=target.native), target)
+
+
+def _holds_tensor(obj) -> bool:
+    return any(isinstance(o, Tensor) or (isinstance(o, (list, tuple)) and _holds_tensor(o))
+               for o in obj)
+
+
+def _stack_nested(obj, dtype, device):
+    """A nested sequence holding tensors: stack it, so gradients reach those tensors."""
+    from .manipulation import stack
+    return stack([asarray(o, dtype=dtype, device=device) for o in obj])
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A new leaf tensor holding a copy of ``data``.
+
+    Parameters
+    ----------
+    data : array_like
+        A Python scalar, nested sequence, array of any supported library, or tensor (whose
+        values are copied; the result is a new leaf).
+    dtype : DType, optional
+        Default: inferred from ``data`` (Python floats take the device's default float).
+    device : str or Device, optional
+        Default: the default device (``set_default_device``, ``$MULTIGRAD_DEVICE``, "cpu").
+    requires_grad : bool
+        Record operations on this tensor so that gradients reach it.
+    """
+    if isinstance(data, Tensor):
+        data = data.detach()
+    out = asarray(data, dtype=dtype, device=device, copy=True).detach()
+    return out.requires_grad_() if requires_grad else out
+
+
+def _create(fn_name, shape_or_args, dtype, device, **kw):
+    target = get_device(device)
+    xp = target.xp
+    return Tensor(getattr(xp, fn_name)(*shape_or_args, dtype=native_dtype(xp, dtype),
+                                       device=target.native, **kw), target)
+
+
+def zeros(shape, *, dtype=None, device=None) -> Tensor:
+    """A tensor of zeros."""
+    return _create("zeros", (shape,), dtype, device)
+
+
+def ones(shape, *, dtype=None, device=None) -> Tensor:
+    """A tensor of ones."""
+    return _create("ones", (shape,), dtype, device)
+
+
+def empty(shape, *, dtype=None, device=None) -> Tensor:
+    """An uninitialised tensor."""
+    return _create("empty", (shape,), dtype, device)
+
+
+def full(shape, fill_value, *, dtype=None, device=None) -> Tensor:
+    """A tensor filled with ``fill_value``."""
+    return _create("full", (shape, fill_value), dtype, device)
+
+
+def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None) -> Tensor:
+    """A 2-D tensor with ones on the ``k``-th diagonal."""
+    return _create("eye", (n_rows, n_cols), dtype, device, k=k)
+
+
+def arange(start, /, stop=None, step=1, *, dtype=None, device=None) -> Tensor:
+    """Evenly spaced values in ``[start, stop)``."""
+    return _create("arange", (start, stop, step), dtype, device)
+
+
+def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True) -> Tensor:
+    """``num`` evenly spaced values from ``start`` to ``stop``."""
+    return _create("linspace", (start, stop, num), dtype, device, endpoint=endpoint)
+
+
+def _like(fn_name, x, args, dtype, device):
+    target = x.device if device is None else get_device(device)
+    xp = target.xp
+    dtype = x.dtype if dtype is None else dtype
+    shape = x.shape
+    return Tensor(getattr(xp, fn_name)(shape, *args, dtype=native_dtype(xp, dtype),
+                                       device=target.native), target)
+
+
+def zeros_like(x, /, *, dtype=None, device=None) -> Tensor:
+    """Zeros of ``x``'s shape, dtype and device."""
+    return _like("zeros", x, (), dtype, device)
+
+
+def ones_like(x, /, *, dtype=None, device=None) -> Tensor:
+    """Ones of ``x``'s shape, dtype and device."""
+    return _like("ones", x, (), dtype, device)
+
+
+def empty_like(x, /, *, dtype=None, device=None) -> Tensor:
+    """An uninitialised tensor of ``x``'s shape, dtype and device."""
+    return _like("empty", x, (), dtype, device)
+
+
+def full_like(x, /, fill_value, *, dtype=None, device=None) -> Tensor:
+    """``fill_value`` in ``x``'s shape, dtype and device."""
+    return _like("full", x, (fill_value,), dtype, device)
+
+
+def from_dlpack(x, /, *, device=None, copy=None) -> Tensor:
+    """A tensor from any object that supports DLPack (or an array of a supported library)."""
+    return asarray(x, device=device, copy=copy)
