@@ -1,0 +1,118 @@
+"""Test fixtures: every (backend, device, dtype) this machine has, with readable ids.
+
+``pytest --device cuda`` (or ``MULTIGRAD_TEST_DEVICE=cuda``) narrows the run to the cases whose
+id contains that word; the cupy cases always appear and are skipped, with the reason, where CUDA
+is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+import multigrad as mg
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One (library, device, dtype) combination the tests run on."""
+
+    id: str
+    device_name: str
+    dtype_name: str
+
+    @property
+    def device(self) -> mg.Device:
+        return mg.get_device(self.device_name)
+
+    @property
+    def dtype(self) -> mg.DType:
+        return getattr(mg, self.dtype_name)
+
+    @property
+    def precise(self) -> bool:
+        return self.dtype_name == "float64"
+
+    def tensor(self, values, requires_grad=False, dtype=None):
+        """A tensor of this backend from NumPy values (floats take the backend's dtype)."""
+        values = np.asarray(values)
+        if dtype is None and values.dtype.kind == "f":
+            dtype = self.dtype
+        return mg.tensor(values, dtype=dtype, device=self.device, requires_grad=requires_grad)
+
+
+BACKENDS = [
+    Backend("numpy-cpu-float64", "cpu", "float64"),
+    Backend("numpy-cpu-float32", "cpu", "float32"),
+    Backend("strict-CPU_DEVICE-float64", "strict:CPU_DEVICE", "float64"),
+    Backend("strict-device1-float32", "strict:device1", "float32"),
+    Backend("strict-device1-float64", "strict:device1", "float64"),
+    Backend("cupy-cuda0-float32", "cuda:0", "float32"),
+    Backend("cupy-cuda0-float64", "cuda:0", "float64"),
+]
+
+
+def _cuda_missing() -> str | None:
+    """Why the cupy cases cannot run here, or None if they can."""
+    try:
+        mg.get_device("cuda:0")
+    except mg.DeviceError as err:
+        return str(err)
+    return None
+
+
+def pytest_addoption(parser):
+    parser.addoption("--device", action="store", default=os.environ.get("MULTIGRAD_TEST_DEVICE"),
+                     help="run only the backend cases whose id contains this word "
+                          "(cpu, strict, device1, cuda, float32...)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gpu: needs a CUDA GPU (the cupy cases)")
+
+
+def selected_backends(config, precise_only=False):
+    wanted = config.getoption("--device")
+    chosen = []
+    for b in BACKENDS:
+        if wanted and wanted not in b.id and not (wanted == "cuda" and "cupy" in b.id):
+            continue
+        if precise_only and not b.precise:
+            continue
+        marks = [pytest.mark.gpu] if b.id.startswith("cupy") else []
+        chosen.append(pytest.param(b, id=b.id, marks=marks))
+    return chosen
+
+
+def pytest_generate_tests(metafunc):
+    for name, precise in (("backend", False), ("backend64", True)):
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, selected_backends(metafunc.config, precise), indirect=True)
+
+
+def _skip_missing(backend: Backend) -> Backend:
+    if backend.id.startswith("cupy"):
+        reason = _cuda_missing()
+        if reason:
+            pytest.skip(f"no CUDA here: {reason}")
+    return backend
+
+
+@pytest.fixture
+def backend(request) -> Backend:
+    """Every (backend, device, dtype) case."""
+    return _skip_missing(request.param)
+
+
+@pytest.fixture
+def backend64(request) -> Backend:
+    """The float64 cases only (for checks against finite differences)."""
+    return _skip_missing(request.param)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

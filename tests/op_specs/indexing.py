@@ -1,0 +1,3 @@
+"""Op specs: indexing (being written)."""
+
+SPECS = []

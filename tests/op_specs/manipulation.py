@@ -1,0 +1,3 @@
+"""Op specs: manipulation (being written)."""
+
+SPECS = []

@@ -1,0 +1,3 @@
+"""Op specs: nn (being written)."""
+
+SPECS = []

@@ -1,0 +1,3 @@
+"""Op specs: searching (being written)."""
+
+SPECS = []
