@@ -179,12 +179,19 @@ def _as_tensors(node):
         else:
             args.append(Tensor(r, device))
     out_device = node.params["device"] if node.prim.changes_device else device
+    outs = [Tensor(a, out_device, a.dtype in out_device.grad_dtypes, node, k)
+            for k, a in enumerate(node.ans if node.prim.multi_output else (node.ans,))]
+    if node.tangents is not None:  # recorded inside jvp: the rules must carry those tangents
+        arg_tangents, out_tangents = node.tangents
+        for a, tangents in zip(args, arg_tangents):
+            if isinstance(a, Tensor):
+                a._tangents = tangents
+        for o, tangents in zip(outs, out_tangents):
+            o._tangents = tangents
     if node.prim.multi_output:
-        ans = tuple(Tensor(a, out_device, a.dtype in out_device.grad_dtypes, node, k)
-                    for k, a in enumerate(node.ans))
-    else:
-        ans = Tensor(node.ans, out_device, True, node)
-    return args, ans
+        return args, tuple(outs)
+    outs[0]._index = None
+    return args, outs[0]
 
 
 def _zeros_for(xp, node, slots, create_graph):

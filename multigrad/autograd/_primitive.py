@@ -251,5 +251,10 @@ def _apply_jvp(prim: Primitive, args: tuple, params: dict):
             t = _ns.astype(t, o.dtype)
         o._tangents = dict(o._tangents or ())
         o._tangents[level] = t
+    node = outs[0]._node
+    if node is not None and getattr(node, "prim", None) is prim:
+        # the outermost level finishes last, so the node ends up with every level's tangents
+        node.tangents = (tuple(a._tangents if isinstance(a, Tensor) else None for a in args),
+                         tuple(o._tangents for o in outs))
     return out
 

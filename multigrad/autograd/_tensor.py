@@ -27,7 +27,8 @@ class Node:
     retain the graph, which is how a freed graph is recognised.
     """
 
-    __slots__ = ("prim", "args", "params", "ans", "edges", "device", "hooks", "__weakref__")
+    __slots__ = ("prim", "args", "params", "ans", "edges", "device", "hooks", "tangents",
+                 "__weakref__")
 
     def __init__(self, prim, args, params, ans, edges, device):
         self.prim = prim
@@ -37,6 +38,9 @@ class Node:
         self.edges = edges
         self.device = device
         self.hooks = None  # {output index: [hook, ...]} for hooks on non-leaf tensors
+        # forward-mode tangents of the arguments and outputs when the op ran inside jvp, so a
+        # backward with create_graph sees them (forward-over-reverse)
+        self.tangents = None
 
     def __repr__(self) -> str:
         return f"<Node {self.prim.name}>"
