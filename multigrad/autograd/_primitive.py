@@ -179,7 +179,7 @@ def apply(prim: Primitive, args: tuple, params: dict):
     if prim.changes_device:
         device, in_device = params["device"], device
 
-    if edges is None or prim.vjp is None or not getattr(_grad_state, "enabled", True):
+    if edges is None or prim.vjp is None or not _grad_state.enabled:
         if prim.multi_output:
             return tuple(Tensor(o, device) for o in out)
         return Tensor(out, device)
