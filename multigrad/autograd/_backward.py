@@ -241,10 +241,19 @@ def _accumulate(leaf, g, create_graph):
     t = leaf.ref()
     if t is None:
         return
-    if not create_graph:
-        g = Tensor(g, t.device)
-    t.grad = g if t.grad is None else (t.grad + g if create_graph
-                                       else Tensor(t.grad.data + g.data, t.device))
+    if t.grad is None:
+        # The first cotangent may be the caller's seed or shared with another leaf (add passes
+        # one array to both inputs): .grad gets its own copy (its own Tensor under
+        # create_graph), so updating one leaf's .grad never changes another's or the seed.
+        if create_graph:
+            t.grad = Tensor(g.data, g.device, g.requires_grad, g._node, g._index)
+            t.grad._tangents = g._tangents
+        else:
+            t.grad = Tensor(t.device.xp.asarray(g, copy=True), t.device)
+    elif create_graph:
+        t.grad = t.grad + g
+    else:
+        t.grad = Tensor(t.grad.data + g, t.device)
 
 
 def _pull_back(node, g, pending, ns, create_graph):
