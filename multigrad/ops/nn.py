@@ -73,9 +73,15 @@ def softmax(x, /, *, axis=-1):
     return softmax_p(x, axis=normalize_axis(axis, x.ndim))
 
 
+def _log_softmax_forward(xp, x, axis):
+    # (x - m) - log sum exp(x - m): subtracting m first keeps float32 rows of large values exact
+    shifted = x - _shifted_max(xp, x, axis)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
 log_softmax_p = defprimitive(
     "log_softmax",
-    forward=lambda xp, x, axis: x - _logsumexp_kept(xp, x, axis),
+    forward=_log_softmax_forward,
     # d log_softmax: g - softmax * sum(g) over the axis, with softmax = exp(ans)
     vjp=(lambda xp, g, ans, x, axis: g - xp.exp(ans) * xp.sum(g, axis=axis, keepdims=True),),
     jvp=(lambda xp, t, ans, x, axis: t - xp.sum(xp.exp(ans) * t, axis=axis, keepdims=True),),
