@@ -1,0 +1,34 @@
+"""The examples run, as a user would run them, and do what they claim."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_example(script: str, *args: str) -> str:
+    """Run ``examples/<script>`` in a fresh interpreter from the checkout; return its output."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / script), *args], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"{script} {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.mark.parametrize("device", ["cpu", "strict:device1"])
+def test_train_mlp_quick_run_lowers_the_loss(device):
+    out = run_example("train_mlp.py", "--quick", "--device", device)
+    assert f"on {device}" in out or "array_api_strict:device1" in out
+    match = re.search(r"initial loss ([0-9.eE+-]+), final loss ([0-9.eE+-]+)", out)
+    assert match, f"no closing loss line in:\n{out}"
+    initial, final = float(match.group(1)), float(match.group(2))
+    assert final < 0.5 * initial, f"loss went from {initial} to {final} only"
+    assert len(re.findall(r"^step ", out, flags=re.M)) >= 5, "the loss should print regularly"
