@@ -175,7 +175,10 @@ def apply(prim: Primitive, args: tuple, params: dict):
     if tangents:
         return _apply_jvp(prim, args, params)
 
-    out = prim.forward(device.xp, *raw, **params)
+    try:
+        out = prim.forward(device.xp, *raw, **params)
+    except ValueError as err:  # free on the hot path: try costs nothing until something raises
+        raise _explain(prim, raw, err) from err
     if prim.changes_device:
         device, in_device = params["device"], device
 
@@ -193,6 +196,15 @@ def apply(prim: Primitive, args: tuple, params: dict):
     if out.dtype in grad_dtypes:
         return Tensor(out, device, True, node)
     return Tensor(out, device)
+
+
+def _explain(prim: Primitive, raw: list, err: ValueError) -> ValueError:
+    """A backend's ValueError ("operands could not be broadcast together") that names the op and
+    the shapes of its arguments; our own subclasses and messages naming the op pass through."""
+    if type(err) is not ValueError or str(err).startswith(f"{prim.name}:"):
+        return err
+    shapes = ", ".join(str(tuple(a.shape)) if hasattr(a, "shape") else repr(a) for a in raw)
+    return ValueError(f"{prim.name}: cannot apply to arguments of shapes {shapes}: {err}")
 
 
 # -- forward mode ---------------------------------------------------------------------------------
