@@ -178,7 +178,10 @@ def apply(prim: Primitive, args: tuple, params: dict):
     try:
         out = prim.forward(device.xp, *raw, **params)
     except ValueError as err:  # free on the hot path: try costs nothing until something raises
-        raise _explain(prim, raw, err) from err
+        better = _explain(prim, raw, err)
+        if better is err:
+            raise
+        raise better from err
     if prim.changes_device:
         device, in_device = params["device"], device
 
