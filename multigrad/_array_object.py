@@ -112,6 +112,7 @@ def _getitem(self, key):
 
 def _setitem(self, key, value):
     """``x[key] = value``: a differentiable functional update that rebinds ``x``."""
+    _check_inplace(self, "__setitem__")  # refuse before computing anything
     _rebind(self, indexing.setitem(self, key, value), "__setitem__")
 
 
