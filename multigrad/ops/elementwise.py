@@ -1,23 +1,112 @@
-"""Elementwise functions of the array API standard.
+"""Elementwise functions of the array API standard (2025.12), each a primitive.
 
-Primitives: add, subtract, multiply, divide, negative, positive, pow, exp, log, tanh, ...
-(the registry lists them all).
+Primitives, named as in the spec:
 
-Conventions: arguments broadcast, and the engine sums cotangents back to each input's shape, so
-rules return arrays of the broadcast shape. An argument that needs no gradient may be a Python
-scalar; a rule for another argument must not assume it is an array. Where the derivative is
-undefined we return the subgradient 0 (abs, sign at 0), or split ties evenly (maximum, minimum).
+- smooth: abs, acos, acosh, asin, asinh, atan, cos, cosh, exp, expm1, log, log1p, log2, log10,
+  reciprocal, sin, sinh, sqrt, square, tan, tanh; add, subtract, multiply, divide, atan2, hypot,
+  logaddexp, pow, copysign, maximum, minimum, remainder, clip;
+- linear: negative, positive, real, conj, imag;
+- piecewise constant (float results with a zero gradient, so ``x.grad`` is zeros, not None):
+  ceil, floor, round, trunc, sign, floor_divide;
+- without gradient (boolean, integer or bit-level results): equal, not_equal, greater,
+  greater_equal, less, less_equal, logical_and, logical_not, logical_or, logical_xor,
+  bitwise_and, bitwise_or, bitwise_xor, bitwise_invert, bitwise_left_shift,
+  bitwise_right_shift, isfinite, isinf, isnan, signbit, nextafter.
+
+Conventions. Arguments broadcast, and the engine sums cotangents back to each input's shape, so
+rules return arrays of the broadcast shape. Either argument of a binary function may be a Python
+scalar (``x * 2.0``, ``2.0 ** x``, ``maximum(x, 0.0)``); it takes the other's dtype and device,
+and rules never hand it to ``xp`` unconverted. Gradients are defined for real floating dtypes.
+At points where the derivative is undefined:
+
+- ``abs``, ``copysign`` (wrt ``x1``) at 0 and ``sign`` everywhere: subgradient 0;
+- ``maximum``, ``minimum`` and ``clip`` (which is ``minimum(maximum(x, min), max)``) split the
+  cotangent evenly at ties, half to each side (central differences agree);
+- ``pow``: wrt ``x1``, ``x2 * x1**(x2 - 1)``, and 0 where ``x2 == 0``; wrt ``x2``,
+  ``x1**x2 * log(x1)`` for ``x1 > 0`` and 0 for ``x1 <= 0`` (the limit at ``x1 == 0``; the
+  real power is not differentiable in ``x2`` for ``x1 < 0``);
+- ``atan2`` and ``hypot`` at the origin: 0;
+- ``logaddexp``: ``exp(x - ans)`` (never overflows), 1/2 at ties, also when both are infinite;
+- ``remainder``: 1 wrt ``x1``, ``-floor_divide(x1, x2)`` wrt ``x2``; ``copysign`` wrt ``x2``: 0.
+Each of these uses the "double where": a branch that ``where`` discards is computed from a safe
+input, so that it cannot turn a zero cotangent into ``0 * inf = nan``.
+
+Complex inputs: every function computes its forward result. ``real``, ``imag`` and ``conj``
+differentiate with JAX's convention (cotangents ``g``, ``-1j * g`` and ``conj(g)``; for real
+input ``real`` and ``conj`` are the identity); the other rules are written for real dtypes.
 """
 
 from __future__ import annotations
 
+import math
+
 from ..autograd import LINEAR, defprimitive
 
-__all__ = ["add", "subtract", "multiply", "divide", "negative", "positive", "exp", "log", "tanh"]
+__all__ = [
+    "abs", "acos", "acosh", "add", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_and",
+    "bitwise_left_shift", "bitwise_invert", "bitwise_or", "bitwise_right_shift", "bitwise_xor",
+    "ceil", "clip", "conj", "copysign", "cos", "cosh", "divide", "equal", "exp", "expm1",
+    "floor", "floor_divide", "greater", "greater_equal", "hypot", "imag", "isfinite", "isinf",
+    "isnan", "less", "less_equal", "log", "log1p", "log2", "log10", "logaddexp", "logical_and",
+    "logical_not", "logical_or", "logical_xor", "maximum", "minimum", "multiply", "negative",
+    "nextafter", "not_equal", "positive", "pow", "real", "reciprocal", "remainder", "round",
+    "sign", "signbit", "sin", "sinh", "square", "sqrt", "subtract", "tan", "tanh", "trunc",
+]
+
+_PY_SCALARS = (int, float)
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+
+
+# -- declaration helpers -----------------------------------------------------------------------
+
+def _smooth(name, scale, doc):
+    """A unary primitive whose VJP and JVP are both ``scale(xp, g_or_t, x, ans)``.
+
+    ``scale`` multiplies its second argument by the derivative, which is what both modes need
+    for a function of one real variable.
+    """
+    return defprimitive(
+        name,
+        forward=lambda xp, x: getattr(xp, name)(x),
+        vjp=(lambda xp, g, ans, x: scale(xp, g, x, ans),),
+        jvp=(lambda xp, t, ans, x: scale(xp, t, x, ans),),
+        doc=doc,
+    )
+
+
+def _zero_vjp(xp, g, ans, *arrays):
+    return xp.zeros_like(g)
+
+
+def _zero_jvp(xp, t, ans, *arrays):
+    return xp.zeros_like(t)
+
+
+def _piecewise_constant(name, doc, arity=1):
+    """A primitive with a float result but a zero derivative: the result stays on the graph."""
+    forward = ((lambda xp, x: getattr(xp, name)(x)) if arity == 1
+               else (lambda xp, x1, x2: getattr(xp, name)(x1, x2)))
+    return defprimitive(name, forward=forward, vjp=(_zero_vjp,) * arity,
+                        jvp=(_zero_jvp,) * arity, doc=doc)
+
+
+def _no_gradient(name, doc, arity=1):
+    """A primitive whose results never carry gradients (bool, integer, bit-level results)."""
+    forward = ((lambda xp, x: getattr(xp, name)(x)) if arity == 1
+               else (lambda xp, x1, x2: getattr(xp, name)(x1, x2)))
+    return defprimitive(name, forward=forward, doc=doc)
+
+
+def _binary_forward(name):
+    return lambda xp, x1, x2: getattr(xp, name)(x1, x2)
+
+
+# -- arithmetic --------------------------------------------------------------------------------
 
 add = defprimitive(
     "add",
-    forward=lambda xp, x1, x2: xp.add(x1, x2),
+    forward=_binary_forward("add"),
     vjp=(lambda xp, g, ans, x1, x2: g,
          lambda xp, g, ans, x1, x2: g),
     jvp=(lambda xp, t, ans, x1, x2: t,
@@ -27,7 +116,7 @@ add = defprimitive(
 
 subtract = defprimitive(
     "subtract",
-    forward=lambda xp, x1, x2: xp.subtract(x1, x2),
+    forward=_binary_forward("subtract"),
     vjp=(lambda xp, g, ans, x1, x2: g,
          lambda xp, g, ans, x1, x2: -g),
     jvp=(lambda xp, t, ans, x1, x2: t,
@@ -37,7 +126,7 @@ subtract = defprimitive(
 
 multiply = defprimitive(
     "multiply",
-    forward=lambda xp, x1, x2: xp.multiply(x1, x2),
+    forward=_binary_forward("multiply"),
     vjp=(lambda xp, g, ans, x1, x2: g * x2,
          lambda xp, g, ans, x1, x2: g * x1),
     jvp=(LINEAR, LINEAR),
@@ -46,7 +135,8 @@ multiply = defprimitive(
 
 divide = defprimitive(
     "divide",
-    forward=lambda xp, x1, x2: xp.divide(x1, x2),
+    forward=_binary_forward("divide"),
+    # d(x1/x2)/dx2 = -x1/x2**2 = -ans/x2
     vjp=(lambda xp, g, ans, x1, x2: g / x2,
          lambda xp, g, ans, x1, x2: -g * ans / x2),
     jvp=(LINEAR,
@@ -70,27 +160,298 @@ positive = defprimitive(
     doc="Elementwise ``+x`` (a copy).",
 )
 
-exp = defprimitive(
-    "exp",
-    forward=lambda xp, x: xp.exp(x),
-    vjp=(lambda xp, g, ans, x: g * ans,),
-    jvp=(lambda xp, t, ans, x: t * ans,),
-    doc="Elementwise ``e**x``.",
+square = _smooth("square", lambda xp, g, x, ans: g * (2 * x), "Elementwise ``x * x``.")
+# d sqrt = 1 / (2 sqrt): infinite at 0, the true one-sided derivative
+sqrt = _smooth("sqrt", lambda xp, g, x, ans: g / (2 * ans), "Elementwise square root.")
+# d (1/x) = -1/x**2 = -ans**2
+reciprocal = _smooth("reciprocal", lambda xp, g, x, ans: -g * (ans * ans),
+                     "Elementwise ``1 / x``.")
+# sign(0) == 0 gives the subgradient 0 at 0
+abs = _smooth("abs", lambda xp, g, x, ans: g * xp.sign(x), "Elementwise absolute value.")
+
+
+def _remainder_x2(xp, g, ans, x1, x2):
+    # remainder = x1 - x2 * floor(x1 / x2); the floor is piecewise constant
+    return -g * xp.floor_divide(x1, x2)
+
+
+remainder = defprimitive(
+    "remainder",
+    forward=_binary_forward("remainder"),
+    vjp=(lambda xp, g, ans, x1, x2: g, _remainder_x2),
+    jvp=(lambda xp, t, ans, x1, x2: t, _remainder_x2),
+    doc="Elementwise remainder of ``x1 / x2``, with the sign of ``x2`` (Python's ``%``).",
 )
 
-log = defprimitive(
-    "log",
-    forward=lambda xp, x: xp.log(x),
-    vjp=(lambda xp, g, ans, x: g / x,),
-    jvp=(lambda xp, t, ans, x: t / x,),
-    doc="Elementwise natural logarithm.",
+floor_divide = _piecewise_constant(
+    "floor_divide", "Elementwise ``floor(x1 / x2)`` (Python's ``//``); zero gradient.", arity=2)
+
+
+# -- powers, exponentials and logarithms -------------------------------------------------------
+
+exp = _smooth("exp", lambda xp, g, x, ans: g * ans, "Elementwise ``e**x``.")
+expm1 = _smooth("expm1", lambda xp, g, x, ans: g * (ans + 1),
+                "Elementwise ``exp(x) - 1``, accurate for small ``x``.")
+log = _smooth("log", lambda xp, g, x, ans: g / x, "Elementwise natural logarithm.")
+log1p = _smooth("log1p", lambda xp, g, x, ans: g / (x + 1),
+                "Elementwise ``log(1 + x)``, accurate for small ``x``.")
+log2 = _smooth("log2", lambda xp, g, x, ans: g / (x * _LN2), "Elementwise base-2 logarithm.")
+log10 = _smooth("log10", lambda xp, g, x, ans: g / (x * _LN10),
+                "Elementwise base-10 logarithm.")
+
+
+def _pow_x1(xp, g, ans, x1, x2):
+    # d x1**x2 / dx1 = x2 * x1**(x2 - 1); where x2 == 0 the power is the constant 1, and
+    # 0 * 0**-1 would be nan, so that branch gets a safe base (double where)
+    if isinstance(x2, _PY_SCALARS):
+        return xp.zeros_like(g) if x2 == 0 else g * (x2 * xp.pow(x1, x2 - 1))
+    varies = x2 != 0
+    base = xp.where(varies, x1, 1.0)
+    return xp.where(varies, g * (x2 * xp.pow(base, x2 - 1)), 0.0)
+
+
+def _pow_x2(xp, g, ans, x1, x2):
+    # d x1**x2 / dx2 = x1**x2 * log(x1) for x1 > 0; 0 at x1 <= 0, where log(x1) is sanitised
+    if isinstance(x1, _PY_SCALARS):
+        return g * (ans * math.log(x1)) if x1 > 0 else xp.zeros_like(g)
+    inside = x1 > 0
+    log_x1 = xp.log(xp.where(inside, x1, 1.0))
+    return xp.where(inside, g * (ans * log_x1), 0.0)
+
+
+pow = defprimitive(
+    "pow",
+    forward=_binary_forward("pow"),
+    vjp=(_pow_x1, _pow_x2),
+    jvp=(_pow_x1, _pow_x2),
+    doc="Elementwise ``x1 ** x2``.",
 )
 
-tanh = defprimitive(
-    "tanh",
-    forward=lambda xp, x: xp.tanh(x),
-    # d tanh = 1 - tanh**2
-    vjp=(lambda xp, g, ans, x: g * (1 - ans * ans),),
-    jvp=(lambda xp, t, ans, x: t * (1 - ans * ans),),
-    doc="Elementwise hyperbolic tangent.",
+
+def _logaddexp_scale(xp, g, a, b, ans):
+    # d/da log(e**a + e**b) = e**(a - ans), and a - ans <= 0 cannot overflow. At a tie the
+    # share is 1/2; that also covers a == b == +-inf, where a - ans is nan, and a == ans == +inf
+    # (a wins outright) gets 1.
+    tie = a == b
+    exponent = xp.where(tie, -_LN2, xp.where(a == ans, 0.0, a - ans))
+    return g * xp.exp(exponent)
+
+
+logaddexp = defprimitive(
+    "logaddexp",
+    forward=_binary_forward("logaddexp"),
+    vjp=(lambda xp, g, ans, x1, x2: _logaddexp_scale(xp, g, x1, x2, ans),
+         lambda xp, g, ans, x1, x2: _logaddexp_scale(xp, g, x2, x1, ans)),
+    jvp=(lambda xp, t, ans, x1, x2: _logaddexp_scale(xp, t, x1, x2, ans),
+         lambda xp, t, ans, x1, x2: _logaddexp_scale(xp, t, x2, x1, ans)),
+    doc="Elementwise ``log(exp(x1) + exp(x2))``, without overflow.",
 )
+
+
+# -- trigonometric and hyperbolic --------------------------------------------------------------
+
+sin = _smooth("sin", lambda xp, g, x, ans: g * xp.cos(x), "Elementwise sine.")
+cos = _smooth("cos", lambda xp, g, x, ans: -g * xp.sin(x), "Elementwise cosine.")
+# d tan = 1 + tan**2
+tan = _smooth("tan", lambda xp, g, x, ans: g * (1 + ans * ans), "Elementwise tangent.")
+asin = _smooth("asin", lambda xp, g, x, ans: g / xp.sqrt(1 - x * x), "Elementwise arcsine.")
+acos = _smooth("acos", lambda xp, g, x, ans: -g / xp.sqrt(1 - x * x), "Elementwise arccosine.")
+atan = _smooth("atan", lambda xp, g, x, ans: g / (1 + x * x), "Elementwise arctangent.")
+sinh = _smooth("sinh", lambda xp, g, x, ans: g * xp.cosh(x), "Elementwise hyperbolic sine.")
+cosh = _smooth("cosh", lambda xp, g, x, ans: g * xp.sinh(x), "Elementwise hyperbolic cosine.")
+# d tanh = 1 - tanh**2
+tanh = _smooth("tanh", lambda xp, g, x, ans: g * (1 - ans * ans),
+               "Elementwise hyperbolic tangent.")
+asinh = _smooth("asinh", lambda xp, g, x, ans: g / xp.sqrt(x * x + 1),
+                "Elementwise inverse hyperbolic sine.")
+# (x - 1)(x + 1) rather than x*x - 1: no cancellation near x = 1
+acosh = _smooth("acosh", lambda xp, g, x, ans: g / xp.sqrt((x - 1) * (x + 1)),
+                "Elementwise inverse hyperbolic cosine.")
+atanh = _smooth("atanh", lambda xp, g, x, ans: g / ((1 - x) * (1 + x)),
+                "Elementwise inverse hyperbolic tangent.")
+
+
+def _over_radius_sq(xp, g, numerator, x1, x2):
+    """``g * numerator / (x1**2 + x2**2)``, and 0 at the origin (safe denominator there)."""
+    r2 = x1 * x1 + x2 * x2
+    origin = r2 == 0
+    return xp.where(origin, 0.0, g * numerator / xp.where(origin, 1.0, r2))
+
+
+def _over_hypot(xp, g, x, ans):
+    """``g * x / ans`` for hypot, and 0 at the origin."""
+    origin = ans == 0
+    return xp.where(origin, 0.0, g * x / xp.where(origin, 1.0, ans))
+
+
+atan2 = defprimitive(
+    "atan2",
+    forward=_binary_forward("atan2"),
+    # d atan2(y, x) = (x dy - y dx) / (x**2 + y**2)
+    vjp=(lambda xp, g, ans, x1, x2: _over_radius_sq(xp, g, x2, x1, x2),
+         lambda xp, g, ans, x1, x2: _over_radius_sq(xp, g, -x1, x1, x2)),
+    jvp=(lambda xp, t, ans, x1, x2: _over_radius_sq(xp, t, x2, x1, x2),
+         lambda xp, t, ans, x1, x2: _over_radius_sq(xp, t, -x1, x1, x2)),
+    doc="Elementwise angle of the point ``(x2, x1)``, in ``[-pi, pi]``.",
+)
+
+hypot = defprimitive(
+    "hypot",
+    forward=_binary_forward("hypot"),
+    vjp=(lambda xp, g, ans, x1, x2: _over_hypot(xp, g, x1, ans),
+         lambda xp, g, ans, x1, x2: _over_hypot(xp, g, x2, ans)),
+    jvp=(lambda xp, t, ans, x1, x2: _over_hypot(xp, t, x1, ans),
+         lambda xp, t, ans, x1, x2: _over_hypot(xp, t, x2, ans)),
+    doc="Elementwise ``sqrt(x1**2 + x2**2)``, without overflow.",
+)
+
+
+# -- maximum, minimum, clip, sign manipulation -------------------------------------------------
+
+def _max_share(xp, g, a, b):
+    """The part of ``g`` that ``a`` gets in ``maximum(a, b)``: all where it wins, half at a tie."""
+    return xp.where(a > b, g, xp.where(a == b, g * 0.5, 0.0))
+
+
+def _min_share(xp, g, a, b):
+    """The part of ``g`` that ``a`` gets in ``minimum(a, b)``: all where it wins, half at a tie."""
+    return xp.where(a < b, g, xp.where(a == b, g * 0.5, 0.0))
+
+
+maximum = defprimitive(
+    "maximum",
+    forward=_binary_forward("maximum"),
+    vjp=(lambda xp, g, ans, x1, x2: _max_share(xp, g, x1, x2),
+         lambda xp, g, ans, x1, x2: _max_share(xp, g, x2, x1)),
+    jvp=(lambda xp, t, ans, x1, x2: _max_share(xp, t, x1, x2),
+         lambda xp, t, ans, x1, x2: _max_share(xp, t, x2, x1)),
+    doc="Elementwise larger of ``x1`` and ``x2``; a tie splits the gradient evenly.",
+)
+
+minimum = defprimitive(
+    "minimum",
+    forward=_binary_forward("minimum"),
+    vjp=(lambda xp, g, ans, x1, x2: _min_share(xp, g, x1, x2),
+         lambda xp, g, ans, x1, x2: _min_share(xp, g, x2, x1)),
+    jvp=(lambda xp, t, ans, x1, x2: _min_share(xp, t, x1, x2),
+         lambda xp, t, ans, x1, x2: _min_share(xp, t, x2, x1)),
+    doc="Elementwise smaller of ``x1`` and ``x2``; a tie splits the gradient evenly.",
+)
+
+
+# clip(x, lo, hi) is minimum(maximum(x, lo), hi): each rule walks g back through those stages
+def _clip_x(xp, g, ans, x, lo, hi):
+    if hi is not None:
+        g = _min_share(xp, g, x if lo is None else xp.maximum(x, lo), hi)
+    return g if lo is None else _max_share(xp, g, x, lo)
+
+
+def _clip_lo(xp, g, ans, x, lo, hi):
+    if hi is not None:
+        g = _min_share(xp, g, xp.maximum(x, lo), hi)
+    return _max_share(xp, g, lo, x)
+
+
+def _clip_hi(xp, g, ans, x, lo, hi):
+    return _min_share(xp, g, hi, x if lo is None else xp.maximum(x, lo))
+
+
+clip_p = defprimitive(
+    "clip",
+    forward=lambda xp, x, lo, hi: xp.clip(x, min=lo, max=hi),
+    vjp=(_clip_x, _clip_lo, _clip_hi),
+    jvp=(_clip_x, _clip_lo, _clip_hi),
+)
+
+
+def clip(x, /, min=None, max=None):
+    """Clamp each element of ``x`` to ``[min, max]`` (a bound may be an array, scalar or None).
+
+    The gradient reaches ``x`` inside the interval and a bound where it binds; at a tie
+    (``x == min``) it is split evenly, as in ``minimum(maximum(x, min), max)``.
+    """
+    return clip_p(x, min, max)
+
+
+def _copysign_x1(xp, g, ans, x1, x2):
+    # copysign(x1, x2) = +-x1: -1 where the signs differ, and the subgradient 0 at x1 == 0
+    if isinstance(x2, _PY_SCALARS):
+        flip = xp.signbit(x1) if math.copysign(1.0, x2) > 0 else xp.logical_not(xp.signbit(x1))
+    else:
+        flip = xp.signbit(x1) != xp.signbit(x2)
+    return xp.where(x1 == 0, 0.0, xp.where(flip, -g, g))
+
+
+copysign = defprimitive(
+    "copysign",
+    forward=_binary_forward("copysign"),
+    vjp=(_copysign_x1, _zero_vjp),
+    jvp=(_copysign_x1, _zero_jvp),
+    doc="Elementwise magnitude of ``x1`` with the sign (bit) of ``x2``.",
+)
+
+
+# -- rounding and sign: float results with a zero gradient -------------------------------------
+
+ceil = _piecewise_constant("ceil", "Elementwise smallest integer ``>= x``; zero gradient.")
+floor = _piecewise_constant("floor", "Elementwise largest integer ``<= x``; zero gradient.")
+round = _piecewise_constant("round", "Elementwise nearest integer, ties to even; zero gradient.")
+trunc = _piecewise_constant("trunc", "Elementwise integer part, toward zero; zero gradient.")
+sign = _piecewise_constant("sign", "Elementwise sign (-1, 0 or 1; ``x/|x|`` for complex); zero "
+                           "gradient.")
+
+
+# -- complex parts -----------------------------------------------------------------------------
+
+real = defprimitive(
+    "real",
+    forward=lambda xp, x: xp.real(x),
+    # the engine casts g back to x's complex dtype: cotangent g + 0j
+    vjp=(lambda xp, g, ans, x: g,),
+    jvp=(LINEAR,),
+    doc="Elementwise real part (the identity for real input).",
+)
+
+imag = defprimitive(
+    "imag",
+    forward=lambda xp, x: xp.imag(x),
+    vjp=(lambda xp, g, ans, x: -1j * xp.astype(g, x.dtype),),
+    jvp=(LINEAR,),
+    doc="Elementwise imaginary part of complex ``x``.",
+)
+
+conj = defprimitive(
+    "conj",
+    forward=lambda xp, x: xp.conj(x),
+    vjp=(lambda xp, g, ans, x: xp.conj(g),),
+    jvp=(LINEAR,),
+    doc="Elementwise complex conjugate (the identity for real input).",
+)
+
+
+# -- no gradient: comparisons, logic, bits, classification -------------------------------------
+
+equal = _no_gradient("equal", "Elementwise ``x1 == x2``.", 2)
+not_equal = _no_gradient("not_equal", "Elementwise ``x1 != x2``.", 2)
+greater = _no_gradient("greater", "Elementwise ``x1 > x2``.", 2)
+greater_equal = _no_gradient("greater_equal", "Elementwise ``x1 >= x2``.", 2)
+less = _no_gradient("less", "Elementwise ``x1 < x2``.", 2)
+less_equal = _no_gradient("less_equal", "Elementwise ``x1 <= x2``.", 2)
+logical_and = _no_gradient("logical_and", "Elementwise logical AND of booleans.", 2)
+logical_or = _no_gradient("logical_or", "Elementwise logical OR of booleans.", 2)
+logical_xor = _no_gradient("logical_xor", "Elementwise logical XOR of booleans.", 2)
+logical_not = _no_gradient("logical_not", "Elementwise logical NOT of booleans.")
+bitwise_and = _no_gradient("bitwise_and", "Elementwise bitwise AND (integers, booleans).", 2)
+bitwise_or = _no_gradient("bitwise_or", "Elementwise bitwise OR (integers, booleans).", 2)
+bitwise_xor = _no_gradient("bitwise_xor", "Elementwise bitwise XOR (integers, booleans).", 2)
+bitwise_invert = _no_gradient("bitwise_invert", "Elementwise bitwise NOT (integers, booleans).")
+bitwise_left_shift = _no_gradient("bitwise_left_shift",
+                                  "Elementwise ``x1 << x2`` of integers.", 2)
+bitwise_right_shift = _no_gradient("bitwise_right_shift",
+                                   "Elementwise ``x1 >> x2`` of integers.", 2)
+isfinite = _no_gradient("isfinite", "Elementwise test for finite values.")
+isinf = _no_gradient("isinf", "Elementwise test for infinite values.")
+isnan = _no_gradient("isnan", "Elementwise test for NaN.")
+signbit = _no_gradient("signbit", "Elementwise test of the sign bit (true for -0.0).")
+nextafter = _no_gradient("nextafter",
+                         "Elementwise next representable value after ``x1`` toward ``x2``.", 2)
