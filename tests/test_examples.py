@@ -32,3 +32,26 @@ def test_train_mlp_quick_run_lowers_the_loss(device):
     initial, final = float(match.group(1)), float(match.group(2))
     assert final < 0.5 * initial, f"loss went from {initial} to {final} only"
     assert len(re.findall(r"^step ", out, flags=re.M)) >= 5, "the loss should print regularly"
+
+
+# -- the README and CI say the same thing ------------------------------------------------------
+
+README = ROOT / "README.md"
+TEST_COMMAND = "python -m pip install -e '.[test]' && python -m pytest -q"
+RUN_COMMAND = "python -m pip install -e . && python examples/train_mlp.py"
+
+
+def test_readme_commands_exist_and_ci_runs_the_test_command_verbatim():
+    text = README.read_text()
+    assert f"    {TEST_COMMAND}\n" in text
+    assert f"    {RUN_COMMAND}\n" in text
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert any(line.startswith(TEST_COMMAND) for line in ci_lines), (
+        ".ci/run must run the README's test command verbatim")
+
+
+def test_readme_python_example_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert blocks, "README.md has no python example"
+    for code in blocks:
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
