@@ -1,3 +1,429 @@
-"""(being written)"""
+"""Indexing functions of the array API standard, and the array object's ``[]``.
 
-__all__ = []
+Primitives: getitem, setitem, take, take_along_axis, scatter_add.
+
+Keys: ints, slices (any step), ``None``, one ``Ellipsis``, integer arrays (tensors, backend
+arrays, NumPy arrays or nested lists of ints, moved to the indexed tensor's device) and boolean
+masks, combined with NumPy's rules: integer arrays broadcast together, and their dimensions go
+where the first one stood if they are adjacent, else first. Every key is rewritten into a
+portable form (a basic slice, then one ``take`` over the flattened indexed axes) so the same
+key works on every backend, array_api_strict included. Out-of-bounds integers raise
+``IndexError`` naming the op, the index and the axis; checking integer *arrays* reads their
+minimum and maximum, one device synchronisation per call.
+
+Conventions: repeated indices ACCUMULATE in every gradient (``x[[0, 0]]`` sends two cotangents
+to ``x[0]``), through ``scatter_add`` (the device's kernel, or the portable fallback).
+``setitem(x, key, value)`` returns a new tensor; with repeated indices which write wins is
+unspecified (NumPy and CuPy: the last; the portable fallback: their mean), while ``value``'s
+gradient gathers the cotangent at every listed position. Index arrays carry no gradient.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import NamedTuple
+
+from ..autograd import LINEAR, Tensor, defprimitive
+from ..backends import MixedDeviceError, device_of
+
+__all__ = ["getitem", "setitem", "take", "take_along_axis"]
+
+
+class _Slot(NamedTuple):
+    """An index array inside a key template; the arrays travel as positional arguments."""
+
+    k: int
+    new_axis: bool = False  # a 0-d boolean: makes a new axis of length 1 and indexes it
+
+
+def _run(prim, xp, *args, **params):
+    """Call ``prim`` on tensors (recording) or run its forward on raw arrays, so a rule can use
+    another primitive with the same text in both namespaces."""
+    if any(isinstance(a, Tensor) for a in args):
+        return prim(*args, **params)
+    return prim.forward(xp, *args, **params)
+
+
+def _raw(a):
+    return a.data if isinstance(a, Tensor) else a
+
+
+def _raw_xp(like, xp):
+    """The backend namespace, for index arithmetic that never needs recording."""
+    return like.device.xp if isinstance(like, Tensor) else xp
+
+
+# -- scatter-add: the adjoint of every gather -------------------------------------------------
+
+scatter_add_p = defprimitive(
+    "scatter_add",
+    forward=lambda xp, values, indices, n: device_of(values).scatter_add(n, indices, values),
+    # the adjoint of a scatter is a gather
+    vjp=(lambda xp, g, ans, values, indices, n: xp.take(g, indices, axis=0), None),
+    jvp=(LINEAR, None),
+    doc="``out[indices[k]] += values[k]`` into ``n`` zero rows; repeated indices accumulate.",
+)
+
+
+def _scatter_rows(xp, values, indices, n):
+    """Scatter-add rows of ``values`` (raw or tensor) at raw int ``indices`` into ``n`` rows."""
+    if isinstance(values, Tensor):
+        indices = Tensor(indices, values.device)
+    return _run(scatter_add_p, xp, values, indices, n=n)
+
+
+def scatter_along_axis(xp, g, indices, axis, n):
+    """The adjoint of ``take(x, indices, axis=axis)`` for 1-D raw ``indices`` in ``[0, n)``."""
+    order = (axis,) + tuple(d for d in range(g.ndim) if d != axis)
+    out = _scatter_rows(xp, xp.permute_dims(g, order), indices, n)
+    return xp.permute_dims(out, tuple(order.index(d) for d in range(g.ndim)))
+
+
+def _nonnegative(xp, idx, n):
+    """Integer indices as int64 in ``[0, n)`` (negative ones count from the end)."""
+    idx = xp.astype(idx, xp.int64)
+    return xp.where(idx < 0, idx + n, idx)
+
+
+# -- keys ---------------------------------------------------------------------------------------
+
+def _norm_slice(s: slice, n: int) -> slice:
+    """A slice with in-bounds start and stop (array_api_strict rejects the others)."""
+    start, stop, step = s.indices(n)
+    if not range(start, stop, step):
+        return slice(0, 0, 1)
+    return slice(start, None if stop < 0 else stop, step)
+
+
+def _check_bounds(op, idx: Tensor, n: int, axis: int) -> None:
+    if idx.size == 0:
+        return
+    xp = idx.device.xp
+    low, high = int(xp.min(idx.data)), int(xp.max(idx.data))
+    bad = high if high >= n else low if low < -n else None
+    if bad is not None:
+        raise IndexError(f"{op}: index {bad} is out of bounds for axis {axis} of size {n}")
+
+
+def _as_index_tensor(op, x, item) -> Tensor:
+    from .creation import asarray
+    if isinstance(item, Tensor):
+        t = item
+    elif isinstance(item, (list, tuple)) and len(item) == 0:
+        t = asarray(item, dtype="int64", device=x.device)
+    else:
+        t = asarray(item, device=x.device)
+    if t.device is not x.device:
+        raise MixedDeviceError(f"{op}: the index is on {t.device.name} but the tensor is on "
+                               f"{x.device.name}; move one with .to()")
+    if not t.device.xp.isdtype(t.data.dtype, ("integral", "bool")):
+        raise IndexError(f"{op}: index arrays must have an integer or boolean dtype, not "
+                         f"{t.dtype.name}")
+    return t
+
+
+def _normalize_key(op, x, key):
+    """A full-length key template (ints, slices, None, _Slot) and its index tensors."""
+    items = []
+    for item in key if isinstance(key, tuple) else (key,):
+        if item is None or item is Ellipsis or isinstance(item, slice):
+            items.append(item)
+        elif isinstance(item, (bool, Tensor, list, tuple)) or hasattr(item, "__array_namespace__"):
+            items.append(_as_index_tensor(op, x, item))
+        else:
+            try:
+                items.append(operator.index(item))
+            except TypeError:
+                raise IndexError(f"{op}: {item!r} is not a valid index; use ints, slices, None, "
+                                 "..., or integer or boolean arrays") from None
+    is_mask = [isinstance(it, Tensor) and it.device.xp.isdtype(it.data.dtype, "bool")
+               for it in items]
+    used = sum(it.ndim if mask else 0 if it is None or it is Ellipsis else 1
+               for it, mask in zip(items, is_mask))
+    n_ellipsis = sum(it is Ellipsis for it in items)
+    if n_ellipsis > 1:
+        raise IndexError(f"{op}: an index can only have a single ellipsis ('...')")
+    if used > x.ndim:
+        raise IndexError(f"{op}: too many indices for a tensor of shape {x.shape}: {used} "
+                         "dimension(s) indexed")
+    fill = [slice(None)] * (x.ndim - used)
+    if n_ellipsis:
+        at = items.index(Ellipsis)
+        items[at:at + 1], is_mask[at:at + 1] = fill, [False] * len(fill)
+    else:
+        items += fill
+        is_mask += [False] * len(fill)
+
+    template, arrays, dim = [], [], 0
+    for it, mask in zip(items, is_mask):
+        if it is None:
+            template.append(None)
+        elif isinstance(it, int):
+            n = x.shape[dim]
+            if not -n <= it < n:
+                raise IndexError(f"{op}: index {it} is out of bounds for axis {dim} of size {n}")
+            template.append(it % n)
+            dim += 1
+        elif isinstance(it, slice):
+            template.append(_norm_slice(it, x.shape[dim]))
+            dim += 1
+        elif mask:
+            xp = it.device.xp
+            if it.ndim == 0:  # True: a new axis of length 1; False: of length 0
+                template.append(_Slot(len(arrays), True))
+                arrays.append(Tensor(xp.nonzero(xp.reshape(it.data, (1,)))[0], x.device))
+                continue
+            covered = x.shape[dim:dim + it.ndim]
+            if it.shape != covered:
+                raise IndexError(f"{op}: a boolean index of shape {it.shape} does not match the "
+                                 f"shape {covered} of the dimensions it indexes (from axis {dim})")
+            for coords in xp.nonzero(it.data):
+                template.append(_Slot(len(arrays)))
+                arrays.append(Tensor(coords, x.device))
+            dim += it.ndim
+        else:
+            _check_bounds(op, it, x.shape[dim], dim)
+            template.append(_Slot(len(arrays)))
+            arrays.append(it)
+            dim += 1
+    return tuple(template), arrays
+
+
+class _Plan(NamedTuple):
+    """How a key with index arrays runs: a basic slice ``x[basic]`` (one axis per key item),
+    then one ``take`` over the indexed axes ``adv``, flattened row-major."""
+
+    basic: tuple
+    y_shape: tuple
+    adv: tuple
+    dims: tuple
+    rest: tuple
+    dest: int  # where the index dimensions go among the others
+
+
+def _plan(x_shape, key) -> _Plan | None:
+    """The plan of an advanced key, or None for a basic key (no index arrays)."""
+    if not any(isinstance(it, _Slot) for it in key):
+        return None
+    basic, y_shape, dim = [], [], 0
+    for it in key:
+        if it is None or (isinstance(it, _Slot) and it.new_axis):
+            basic.append(None)
+            y_shape.append(1)
+            continue
+        n = x_shape[dim]
+        dim += 1
+        if isinstance(it, slice):
+            basic.append(it)
+            y_shape.append(len(range(*it.indices(n))))
+        else:  # ints join the index arrays, as in NumPy
+            basic.append(slice(None))
+            y_shape.append(n)
+    adv = tuple(p for p, it in enumerate(key) if isinstance(it, (int, _Slot)))
+    rest = tuple(p for p in range(len(key)) if p not in adv)
+    adjacent = adv == tuple(range(adv[0], adv[-1] + 1))
+    return _Plan(tuple(basic), tuple(y_shape), adv, tuple(y_shape[p] for p in adv), rest,
+                 adv[0] if adjacent else 0)
+
+
+def _linear_index(xp, key, arrays, plan):
+    """The row-major flat position, within the indexed axes, that each index picks (raw)."""
+    lin, stride = None, 1
+    for p, n in zip(reversed(plan.adv), reversed(plan.dims)):
+        it = key[p]
+        term = it if isinstance(it, int) else _nonnegative(xp, arrays[it.k], n)
+        term = term * stride
+        lin = term if lin is None else term + lin
+        stride *= n
+    return lin
+
+
+def _placement(n_index, n_rest, dest):
+    """Axis order taking ``(index dims..., other dims...)`` to the result's order."""
+    return (tuple(range(n_index, n_index + dest)) + tuple(range(n_index))
+            + tuple(range(n_index + dest, n_index + n_rest)))
+
+
+def _gather(xp, x, *arrays, key):
+    plan = _plan(x.shape, key)
+    if plan is None:
+        return x[key + (Ellipsis,)]  # the Ellipsis keeps NumPy from returning a scalar
+    y = x[plan.basic + (Ellipsis,)]
+    lin = _linear_index(xp, key, arrays, plan)
+    rest_shape = tuple(plan.y_shape[p] for p in plan.rest)
+    flat = xp.reshape(xp.permute_dims(y, plan.adv + plan.rest), (math.prod(plan.dims),) + rest_shape)
+    out = xp.reshape(xp.take(flat, xp.reshape(lin, (-1,)), axis=0), lin.shape + rest_shape)
+    if plan.dest:
+        out = xp.permute_dims(out, _placement(lin.ndim, len(rest_shape), plan.dest))
+    return out
+
+
+def _getitem_vjp(xp, g, ans, x, *arrays, key):
+    plan = _plan(x.shape, key)
+    if plan is None:
+        return _run(setitem_p, xp, xp.zeros_like(x), g, key=key)
+    rx = _raw_xp(g, xp)
+    lin = _linear_index(rx, key, [_raw(a) for a in arrays], plan)
+    rest_shape = tuple(plan.y_shape[p] for p in plan.rest)
+    if plan.dest:
+        order = _placement(lin.ndim, len(rest_shape), plan.dest)
+        g = xp.permute_dims(g, tuple(order.index(d) for d in range(len(order))))
+    g = xp.reshape(g, (math.prod(lin.shape),) + rest_shape)
+    gy = _scatter_rows(xp, g, rx.reshape(lin, (-1,)), math.prod(plan.dims))
+    gy = xp.reshape(gy, plan.dims + rest_shape)
+    order = plan.adv + plan.rest
+    gy = xp.permute_dims(gy, tuple(order.index(d) for d in range(len(order))))
+    if plan.basic == tuple(slice(None) for _ in x.shape):
+        return gy
+    return _run(setitem_p, xp, xp.zeros_like(x), gy, key=plan.basic)
+
+
+getitem_p = defprimitive(
+    "getitem",
+    forward=_gather,
+    vjp=(_getitem_vjp,),
+    jvp=(LINEAR,),
+)
+
+
+def getitem(x, key, /):
+    """``x[key]``: basic slicing, integer arrays and boolean masks (``Tensor.__getitem__``)."""
+    template, arrays = _normalize_key("getitem", x, key)
+    return getitem_p(x, *arrays, key=template)
+
+
+# -- setitem: a functional update -------------------------------------------------------------
+
+def _assign_fallback(xp, flat, positions, values):
+    """``flat[positions] = values`` from the standard's functions alone (array_api_strict has
+    no integer-array assignment): scatter-add, then divide by how often each place was hit."""
+    device = device_of(flat)
+    n, work = flat.shape[0], values
+    if xp.isdtype(values.dtype, "bool"):
+        work = xp.astype(values, xp.int64)
+    ones = xp.ones(positions.shape, dtype=work.dtype, device=flat.device)
+    count = device.scatter_add(n, positions, ones)
+    hit = count > 0
+    total = device.scatter_add(n, positions, work)
+    count = xp.where(hit, count, xp.ones_like(count))
+    mean = total / count if xp.isdtype(work.dtype, ("real floating", "complex floating")) \
+        else total // count
+    return xp.where(hit, xp.astype(mean, flat.dtype), flat)
+
+
+def _assign(xp, x, value, *arrays, key):
+    if not hasattr(value, "shape"):
+        value = xp.asarray(value, dtype=x.dtype, device=x.device)
+    out = xp.asarray(x, copy=True)  # a fresh array we own: writing into it is safe
+    if _plan(x.shape, key) is None:
+        shape = _gather(xp, x, key=key).shape
+        value = xp.broadcast_to(value, shape)
+        # array_api_strict assigns through no None: drop them, with their length-1 axes
+        kept = tuple(it for it in key if it is not None)
+        makes_axis = [it for it in key if not isinstance(it, int)]  # one per result axis
+        value = xp.reshape(value, tuple(n for n, it in zip(shape, makes_axis) if it is not None))
+        out[kept + (Ellipsis,)] = value
+        return out
+    cells = xp.reshape(xp.arange(math.prod(x.shape), dtype=xp.int64, device=x.device), x.shape)
+    positions = _gather(xp, cells, *arrays, key=key)
+    values = xp.reshape(xp.broadcast_to(value, positions.shape), (-1,))
+    positions = xp.reshape(positions, (-1,))
+    flat = xp.reshape(out, (-1,))
+    try:
+        flat[positions] = values
+    except IndexError:
+        flat = _assign_fallback(xp, flat, positions, values)
+    return xp.reshape(flat, x.shape)
+
+
+setitem_p = defprimitive(
+    "setitem",
+    forward=_assign,
+    # x keeps its cotangent where it was not overwritten; value gets the cotangent of its places
+    vjp=(lambda xp, g, ans, x, value, *arrays, key: _run(setitem_p, xp, g, 0.0, *arrays, key=key),
+         lambda xp, g, ans, x, value, *arrays, key: _run(getitem_p, xp, g, *arrays, key=key)),
+    jvp=(lambda xp, t, ans, x, value, *arrays, key: setitem_p(t, 0.0, *arrays, key=key),
+         lambda xp, t, ans, x, value, *arrays, key: setitem_p(xp.zeros_like(ans), t, *arrays,
+                                                              key=key)),
+)
+
+
+def setitem(x, key, value, /):
+    """A new tensor equal to ``x`` with ``x[key] = value`` (``Tensor.__setitem__`` rebinds to it).
+
+    Differentiable in ``x`` (zero cotangent where overwritten) and in ``value``.
+    """
+    template, arrays = _normalize_key("setitem", x, key)
+    if isinstance(value, Tensor) or hasattr(value, "__array_namespace__") or isinstance(
+            value, (list, tuple)):
+        from .creation import asarray
+        value = asarray(value, dtype=x.dtype, device=x.device)
+    return setitem_p(x, value, *arrays, key=template)
+
+
+# -- take, take_along_axis --------------------------------------------------------------------
+
+def _take_vjp(xp, g, ans, x, indices, axis):
+    axis = 0 if axis is None else axis % x.ndim
+    n = x.shape[axis]
+    idx = _nonnegative(_raw_xp(g, xp), _raw(indices), n)
+    # N-d indices: flatten their dimensions into one, as scatter_along_axis wants
+    g = xp.reshape(g, x.shape[:axis] + (idx.size if idx.ndim else 1,) + x.shape[axis + 1:])
+    return scatter_along_axis(xp, g, _raw_xp(g, xp).reshape(idx, (-1,)), axis, n)
+
+
+take_p = defprimitive(
+    "take",
+    forward=lambda xp, x, indices, axis: xp.take(
+        x, _nonnegative(xp, indices, x.shape[0 if axis is None else axis]), axis=axis),
+    vjp=(_take_vjp, None),
+    jvp=(LINEAR, None),
+)
+
+
+def _index_argument(op, x, indices, axis):
+    indices = _as_index_tensor(op, x, indices)
+    if indices.device.xp.isdtype(indices.data.dtype, "bool"):
+        raise IndexError(f"{op}: indices must have an integer dtype, not bool")
+    _check_bounds(op, indices, x.shape[axis], axis % x.ndim)
+    return indices
+
+
+def take(x, indices, /, *, axis=None):
+    """Elements of ``x`` at ``indices`` along ``axis`` (optional for 1-D ``x``)."""
+    if axis is None and x.ndim != 1:
+        raise ValueError(f"take: axis is required for a tensor of {x.ndim} dimensions "
+                         f"(shape {x.shape})")
+    return take_p(x, _index_argument("take", x, indices, 0 if axis is None else axis), axis=axis)
+
+
+def _take_along_axis_vjp(xp, g, ans, x, indices, axis):
+    rx = _raw_xp(g, xp)
+    axis %= x.ndim
+    shape, strides = tuple(ans.shape), [math.prod(x.shape[d + 1:]) for d in range(x.ndim)]
+    # the flat position in x of every output element
+    positions = _nonnegative(rx, _raw(indices), x.shape[axis]) * strides[axis]
+    for d in range(x.ndim):
+        if d != axis and x.shape[d] != 1:
+            coords = rx.arange(shape[d], dtype=rx.int64, device=positions.device)
+            positions = positions + rx.reshape(coords * strides[d], tuple(
+                shape[d] if k == d else 1 for k in range(x.ndim)))
+    positions = rx.reshape(rx.broadcast_to(positions, shape), (-1,))
+    flat = _scatter_rows(xp, xp.reshape(g, (-1,)), positions, math.prod(x.shape))
+    return xp.reshape(flat, x.shape)
+
+
+take_along_axis_p = defprimitive(
+    "take_along_axis",
+    forward=lambda xp, x, indices, axis: xp.take_along_axis(
+        x, _nonnegative(xp, indices, x.shape[axis]), axis=axis),
+    vjp=(_take_along_axis_vjp, None),
+    jvp=(LINEAR, None),
+)
+
+
+def take_along_axis(x, indices, /, *, axis=-1):
+    """Elements of ``x`` at ``indices`` along ``axis``, matched position by position."""
+    indices = _index_argument("take_along_axis", x, indices, axis)
+    return take_along_axis_p(x, indices, axis=axis)
