@@ -130,9 +130,10 @@ def gradcheck(f, *inputs, atol=None, rtol=None, step=None, raise_exception=True)
         err = abs(a_host - n_host) - (atol + rtol * abs(n_host))
         if err.size and err.max() > 0:
             worst = tuple(int(i) for i in _unravel(err.argmax(), err.shape))
+            reverse, numeric = a_host[worst].item(), n_host[worst].item()  # plain Python numbers
             msg = (f"gradcheck: gradient of input {k} (shape {inputs[k].shape}) disagrees with "
-                   f"central differences at element {worst}: reverse mode {a_host[worst]!r}, "
-                   f"numerical {n_host[worst]!r} (atol={atol}, rtol={rtol})")
+                   f"central differences at element {worst}: reverse mode {reverse!r}, "
+                   f"numerical {numeric!r} (atol={atol}, rtol={rtol})")
             if raise_exception:
                 raise GradcheckError(msg)
             return False
