@@ -1,6 +1,8 @@
 """Creation functions of the array API standard, ``tensor``, and moves between devices.
 
-Primitives: to_device (a move is differentiable: its cotangent moves back to the source).
+Primitives: to_device (a move is differentiable: its cotangent moves back to the source), tril,
+triu (the cotangent keeps the same triangle), meshgrid (multi-output; output k is input k
+broadcast, so its cotangent is summed over the other axes).
 
 Creation functions make leaves: their results carry no gradient unless ``tensor(...,
 requires_grad=True)`` or ``requires_grad_()`` asks for one. Without ``device=`` they use the
@@ -15,7 +17,8 @@ from ..backends import Device, device_of, get_device
 from ._helpers import native_dtype
 
 __all__ = ["asarray", "tensor", "to_device", "arange", "empty", "empty_like", "eye", "from_dlpack",
-           "full", "full_like", "linspace", "ones", "ones_like", "zeros", "zeros_like"]
+           "full", "full_like", "linspace", "meshgrid", "ones", "ones_like", "tril", "triu",
+           "zeros", "zeros_like"]
 
 
 def _move(x, source: Device, target: Device):
@@ -192,3 +195,67 @@ def full_like(x, /, fill_value, *, dtype=None, device=None) -> Tensor:
 def from_dlpack(x, /, *, device=None, copy=None) -> Tensor:
     """A tensor from any object that supports DLPack (or an array of a supported library)."""
     return asarray(x, device=device, copy=copy)
+
+
+tril_p = defprimitive(
+    "tril",
+    forward=lambda xp, x, k: xp.tril(x, k=k),
+    vjp=(lambda xp, g, ans, x, k: xp.tril(g, k=k),),
+    jvp=(LINEAR,),
+)
+
+
+def tril(x, /, *, k=0):
+    """The lower triangle of the last two axes of ``x``: zeros above the ``k``-th diagonal."""
+    return tril_p(x, k=k)
+
+
+triu_p = defprimitive(
+    "triu",
+    forward=lambda xp, x, k: xp.triu(x, k=k),
+    vjp=(lambda xp, g, ans, x, k: xp.triu(g, k=k),),
+    jvp=(LINEAR,),
+)
+
+
+def triu(x, /, *, k=0):
+    """The upper triangle of the last two axes of ``x``: zeros below the ``k``-th diagonal."""
+    return triu_p(x, k=k)
+
+
+def _grid_axis(n_arrays, argnum, indexing):
+    """The output axis along which input ``argnum`` varies ('xy' swaps the first two)."""
+    if indexing == "xy" and n_arrays > 1 and argnum < 2:
+        return 1 - argnum
+    return argnum
+
+
+def _meshgrid_vjp(xp, g, ans, *arrays, indexing, argnum):
+    axis = _grid_axis(len(arrays), argnum, indexing)
+    others = tuple(d for d in range(g[argnum].ndim) if d != axis)
+    summed = xp.sum(g[argnum], axis=others) if others else g[argnum]
+    return xp.reshape(summed, arrays[argnum].shape)
+
+
+def _meshgrid_jvp(xp, t, ans, *arrays, indexing, argnum):
+    axis = _grid_axis(len(arrays), argnum, indexing)
+    # only output argnum depends on input argnum; the engine broadcasts this to its shape
+    along = xp.reshape(t, tuple(-1 if d == axis else 1 for d in range(ans[argnum].ndim)))
+    return tuple(along if k == argnum else None for k in range(len(ans)))
+
+
+meshgrid_p = defprimitive(
+    "meshgrid",
+    forward=lambda xp, *arrays, indexing: tuple(xp.meshgrid(*arrays, indexing=indexing)),
+    vjp=(_meshgrid_vjp,),
+    jvp=(_meshgrid_jvp,),
+    variadic=True,
+    multi_output=True,
+)
+
+
+def meshgrid(*arrays, indexing="xy"):
+    """Coordinate grids from 1-D arrays: 'xy' (Cartesian) or 'ij' (matrix) indexing."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', not {indexing!r}")
+    return meshgrid_p(*arrays, indexing=indexing)
