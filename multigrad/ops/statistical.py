@@ -1,20 +1,35 @@
 """Statistical functions (reductions) of the array API standard.
 
-Primitives: sum, ...
+Primitives: sum, prod, mean, var, std, max, min, cumulative_sum, cumulative_prod.
+(``count_nonzero`` is a searching function in the standard: see ``searching``.)
 
-Conventions: ``axis`` is None, an int or a tuple; rules expand the cotangent back over the
-reduced axes, then broadcast. Ties in max/min split the cotangent evenly.
+Conventions
+-----------
+- ``axis`` is None, an int or a tuple; rules expand the cotangent back over the reduced axes,
+  then broadcast.
+- max/min: tied maxima (minima) split the cotangent evenly, and the JVP is the mean of the
+  tangents over the ties, so both modes stay each other's transpose.
+- prod and cumulative_prod never divide by ``x``: the derivative is a product of the *other*
+  factors, built from exclusive cumulative products (prod, O(n)) or from an n-by-n table of
+  cumulative products with one factor left out (cumulative_prod, O(n**2) memory along the axis),
+  so inputs with one or several zeros get exact gradients, to every order.
+- std: the gradient at a constant slice (std = 0) is taken as 0 (a subgradient), with the
+  division sanitised so it never becomes ``inf * 0 = nan``.
+- var/std with ``N - correction <= 0``: the forward is not finite and the gradient is nan.
 """
 
 from __future__ import annotations
 
-import builtins
+import math
 
 from ..autograd import LINEAR, defprimitive
 from ._helpers import native_dtype, normalize_axis
 
-__all__ = ["sum"]
+__all__ = ["sum", "prod", "mean", "var", "std", "max", "min", "cumulative_sum",
+           "cumulative_prod"]
 
+
+# -- helpers shared by the rules (both namespaces) -----------------------------------------------
 
 def expand_reduced(xp, g, x_shape, axis, keepdims):
     """Broadcast a reduction's cotangent ``g`` back to the input's shape ``x_shape``."""
@@ -23,6 +38,69 @@ def expand_reduced(xp, g, x_shape, axis, keepdims):
         g = xp.reshape(g, tuple(1 if k in axes else n for k, n in enumerate(x_shape)))
     return xp.broadcast_to(g, x_shape)
 
+
+def reduced_size(x_shape, axis) -> int:
+    """How many elements each result of a reduction over ``axis`` combines."""
+    return math.prod(x_shape[k] for k in normalize_axis(axis, len(x_shape)))
+
+
+def _upto(axis: int, stop_or_slice):
+    """An index tuple that slices only along ``axis`` (strict wants every axis named)."""
+    return (slice(None),) * axis + (stop_or_slice, Ellipsis)
+
+
+def _exclusive_prod_along(xp, x, axis: int):
+    """Product of the other elements along one axis, without dividing (zeros are fine)."""
+    n = x.shape[axis]
+    # before[j] = x[0] * ... * x[j-1];  after[j] = x[j+1] * ... * x[n-1]
+    before = xp.cumulative_prod(x, axis=axis, include_initial=True)[_upto(axis, slice(0, n))]
+    after_flipped = xp.cumulative_prod(xp.flip(x, axis=axis), axis=axis, include_initial=True)
+    after = xp.flip(after_flipped[_upto(axis, slice(0, n))], axis=axis)
+    return before * after
+
+
+def exclusive_prod(xp, x, axes: tuple):
+    """For each element, the product of every other element of its slice over ``axes``.
+
+    Over several axes: the others in the same row of the first axis, times the exclusive
+    product (over the remaining axes) of the first axis' products.
+    """
+    if not axes:
+        return xp.ones_like(x)
+    first, rest = axes[0], axes[1:]
+    out = _exclusive_prod_along(xp, x, first)
+    if rest:
+        out = out * exclusive_prod(xp, xp.prod(x, axis=first, keepdims=True), rest)
+    return out
+
+
+def _leave_one_out_cumprod(xp, x, axis: int, include_initial: bool):
+    """The table behind cumulative_prod's derivatives, and the mask of its live entries.
+
+    With ``j`` at position ``axis`` and ``k`` at ``axis + 1``:
+    ``table[j, k] = prod(x[i] for i <= k if i != j)`` (``k`` shifted by one with
+    ``include_initial``), which is ``d out[k] / d x[j]`` where ``live[j, k]`` (``j`` is among
+    the factors of ``out[k]``) and unused elsewhere.
+    """
+    n = x.shape[axis]
+    m = n + 1 if include_initial else n
+    trailing = (1,) * (x.ndim - axis - 1)
+    rows = xp.reshape(xp.arange(n, device=x.device), (n, 1) + trailing)
+    cols = xp.reshape(xp.arange(m, device=x.device), (1, m) + trailing)
+    shift = 1 if include_initial else 0
+    diagonal = rows == xp.reshape(xp.arange(n, device=x.device), (1, n) + trailing)
+    x_rows = xp.reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+    # factor j replaced by 1 in row j, then the running product along the row
+    table = xp.cumulative_prod(xp.where(diagonal, 1.0, x_rows), axis=axis + 1,
+                               include_initial=include_initial)
+    return table, rows + shift <= cols
+
+
+def _insert_axis(xp, a, axis: int):
+    return xp.reshape(a, a.shape[:axis] + (1,) + a.shape[axis:])
+
+
+# -- sum, prod, mean ------------------------------------------------------------------------------
 
 sum_p = defprimitive(
     "sum",
@@ -37,3 +115,216 @@ sum_p = defprimitive(
 def sum(x, /, *, axis=None, dtype=None, keepdims=False):
     """Sum of the elements of ``x`` over ``axis`` (all axes if None)."""
     return sum_p(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+prod_p = defprimitive(
+    "prod",
+    forward=lambda xp, x, axis, dtype, keepdims: xp.prod(
+        x, axis=axis, dtype=native_dtype(xp, dtype), keepdims=keepdims),
+    # d prod / d x[j] = product of the other factors (no division, so zeros are exact)
+    vjp=(lambda xp, g, ans, x, axis, dtype, keepdims:
+         expand_reduced(xp, g, x.shape, axis, keepdims)
+         * exclusive_prod(xp, x, normalize_axis(axis, x.ndim)),),
+    jvp=(lambda xp, t, ans, x, axis, dtype, keepdims:
+         xp.sum(t * exclusive_prod(xp, x, normalize_axis(axis, x.ndim)), axis=axis,
+                keepdims=keepdims),),
+)
+
+
+def prod(x, /, *, axis=None, dtype=None, keepdims=False):
+    """Product of the elements of ``x`` over ``axis`` (all axes if None)."""
+    return prod_p(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+mean_p = defprimitive(
+    "mean",
+    forward=lambda xp, x, axis, keepdims: xp.mean(x, axis=axis, keepdims=keepdims),
+    vjp=(lambda xp, g, ans, x, axis, keepdims:
+         expand_reduced(xp, g, x.shape, axis, keepdims) / reduced_size(x.shape, axis),),
+    jvp=(LINEAR,),
+)
+
+
+def mean(x, /, *, axis=None, keepdims=False):
+    """Arithmetic mean of ``x`` over ``axis`` (all axes if None)."""
+    return mean_p(x, axis=axis, keepdims=keepdims)
+
+
+# -- var, std -------------------------------------------------------------------------------------
+
+def _centered(xp, x, axis):
+    return x - xp.mean(x, axis=axis, keepdims=True)
+
+
+def _dof(x_shape, axis, correction) -> float:
+    """``1 / (N - correction)``, nan where that is not positive (the forward is not finite)."""
+    dof = reduced_size(x_shape, axis) - correction
+    return 1.0 / dof if dof > 0 else math.nan
+
+
+def _var_vjp(xp, g, ans, x, axis, correction, keepdims):
+    # d var = 2 (x - mean) / (N - correction); the mean's own derivative sums to zero
+    scale = 2.0 * _dof(x.shape, axis, correction)
+    return expand_reduced(xp, g, x.shape, axis, keepdims) * (scale * _centered(xp, x, axis))
+
+
+def _var_jvp(xp, t, ans, x, axis, correction, keepdims):
+    scale = 2.0 * _dof(x.shape, axis, correction)
+    return scale * xp.sum(t * _centered(xp, x, axis), axis=axis, keepdims=keepdims)
+
+
+var_p = defprimitive(
+    "var",
+    forward=lambda xp, x, axis, correction, keepdims: xp.var(
+        x, axis=axis, correction=correction, keepdims=keepdims),
+    vjp=(_var_vjp,),
+    jvp=(_var_jvp,),
+)
+
+
+def var(x, /, *, axis=None, correction=0.0, keepdims=False):
+    """Variance of ``x`` over ``axis``, dividing by ``N - correction``."""
+    return var_p(x, axis=axis, correction=correction, keepdims=keepdims)
+
+
+def _std_scale(xp, ans, x, axis, correction):
+    """``1 / ((N - correction) std)`` where std > 0, else 0 (double where: no 1/0)."""
+    positive = ans > 0
+    safe = xp.where(positive, ans, 1.0)
+    return positive, _dof(x.shape, axis, correction) / safe
+
+
+def _std_vjp(xp, g, ans, x, axis, correction, keepdims):
+    # d std = d var / (2 std) = (x - mean) / ((N - correction) std)
+    positive, scale = _std_scale(xp, ans, x, axis, correction)
+    g_scaled = xp.where(positive, g * scale, 0.0)
+    return expand_reduced(xp, g_scaled, x.shape, axis, keepdims) * _centered(xp, x, axis)
+
+
+def _std_jvp(xp, t, ans, x, axis, correction, keepdims):
+    positive, scale = _std_scale(xp, ans, x, axis, correction)
+    dot = xp.sum(t * _centered(xp, x, axis), axis=axis, keepdims=keepdims)
+    return xp.where(positive, dot * scale, 0.0)
+
+
+std_p = defprimitive(
+    "std",
+    forward=lambda xp, x, axis, correction, keepdims: xp.std(
+        x, axis=axis, correction=correction, keepdims=keepdims),
+    vjp=(_std_vjp,),
+    jvp=(_std_jvp,),
+)
+
+
+def std(x, /, *, axis=None, correction=0.0, keepdims=False):
+    """Standard deviation of ``x`` over ``axis``, dividing by ``N - correction``."""
+    return std_p(x, axis=axis, correction=correction, keepdims=keepdims)
+
+
+# -- max, min -------------------------------------------------------------------------------------
+
+def _ties(xp, ans, x, axis, keepdims):
+    """Where ``x`` attains the extremum, and how many elements tie for it (keepdims shape)."""
+    hit = x == expand_reduced(xp, ans, x.shape, axis, keepdims)
+    count = xp.sum(xp.astype(hit, x.dtype), axis=axis, keepdims=True)
+    return hit, count
+
+
+def _extremum_vjp(xp, g, ans, x, axis, keepdims):
+    # tied elements share the cotangent evenly
+    hit, count = _ties(xp, ans, x, axis, keepdims)
+    return xp.where(hit, expand_reduced(xp, g, x.shape, axis, keepdims) / count, 0.0)
+
+
+def _extremum_jvp(xp, t, ans, x, axis, keepdims):
+    # the mean tangent over the ties: the transpose of the even split above
+    hit, count = _ties(xp, ans, x, axis, keepdims)
+    total = xp.sum(xp.where(hit, t, 0.0), axis=axis, keepdims=True)
+    out = total / count
+    return out if keepdims else xp.reshape(out, ans.shape)
+
+
+max_p = defprimitive(
+    "max",
+    forward=lambda xp, x, axis, keepdims: xp.max(x, axis=axis, keepdims=keepdims),
+    vjp=(_extremum_vjp,),
+    jvp=(_extremum_jvp,),
+)
+
+min_p = defprimitive(
+    "min",
+    forward=lambda xp, x, axis, keepdims: xp.min(x, axis=axis, keepdims=keepdims),
+    vjp=(_extremum_vjp,),
+    jvp=(_extremum_jvp,),
+)
+
+
+def max(x, /, *, axis=None, keepdims=False):
+    """Maximum of ``x`` over ``axis``; tied maxima share the gradient evenly."""
+    return max_p(x, axis=axis, keepdims=keepdims)
+
+
+def min(x, /, *, axis=None, keepdims=False):
+    """Minimum of ``x`` over ``axis``; tied minima share the gradient evenly."""
+    return min_p(x, axis=axis, keepdims=keepdims)
+
+
+# -- cumulative sums and products -----------------------------------------------------------------
+
+def _cumulative_axis(x, axis, name) -> int:
+    """The standard's axis rule (optional for 1-D input only), as a non-negative int."""
+    if axis is None:
+        if x.ndim != 1:
+            raise ValueError(f"{name}: axis is required for a {x.ndim}-dimensional array")
+        return 0
+    return normalize_axis(axis, x.ndim)[0]
+
+
+def _cumsum_vjp(xp, g, ans, x, axis, dtype, include_initial):
+    # out[k] sums x[j] for j <= k, so x[j] gets the reversed running sum of g from j on
+    reversed_sum = xp.flip(xp.cumulative_sum(xp.flip(g, axis=axis), axis=axis), axis=axis)
+    if include_initial:  # out[0] is the empty sum: it depends on no x
+        reversed_sum = reversed_sum[_upto(axis, slice(1, None))]
+    return reversed_sum
+
+
+cumulative_sum_p = defprimitive(
+    "cumulative_sum",
+    forward=lambda xp, x, axis, dtype, include_initial: xp.cumulative_sum(
+        x, axis=axis, dtype=native_dtype(xp, dtype), include_initial=include_initial),
+    vjp=(_cumsum_vjp,),
+    jvp=(LINEAR,),
+)
+
+
+def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
+    """Running sums of ``x`` along ``axis`` (starting with 0 if ``include_initial``)."""
+    return cumulative_sum_p(x, axis=_cumulative_axis(x, axis, "cumulative_sum"), dtype=dtype,
+                            include_initial=include_initial)
+
+
+def _cumprod_vjp(xp, g, ans, x, axis, dtype, include_initial):
+    table, live = _leave_one_out_cumprod(xp, x, axis, include_initial)
+    terms = xp.where(live, _insert_axis(xp, g, axis) * table, 0.0)
+    return xp.sum(terms, axis=axis + 1)
+
+
+def _cumprod_jvp(xp, t, ans, x, axis, dtype, include_initial):
+    table, live = _leave_one_out_cumprod(xp, x, axis, include_initial)
+    terms = xp.where(live, _insert_axis(xp, t, axis + 1) * table, 0.0)
+    return xp.sum(terms, axis=axis)
+
+
+cumulative_prod_p = defprimitive(
+    "cumulative_prod",
+    forward=lambda xp, x, axis, dtype, include_initial: xp.cumulative_prod(
+        x, axis=axis, dtype=native_dtype(xp, dtype), include_initial=include_initial),
+    vjp=(_cumprod_vjp,),
+    jvp=(_cumprod_jvp,),
+)
+
+
+def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
+    """Running products of ``x`` along ``axis`` (starting with 1 if ``include_initial``)."""
+    return cumulative_prod_p(x, axis=_cumulative_axis(x, axis, "cumulative_prod"), dtype=dtype,
+                             include_initial=include_initial)
