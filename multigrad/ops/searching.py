@@ -1,18 +1,20 @@
 """Searching functions of the array API standard.
 
-Primitives: where, ...
+Primitives: where, argmax, argmin, nonzero, searchsorted, count_nonzero.
 
-``where`` routes the cotangent to the selected branch only. To keep a masked singular point
-(``where(x > 0, sqrt(x), 0)`` at ``x <= 0``) from turning into ``inf * 0 = nan`` in backward,
-also sanitise the dangerous branch's input: ``where(x > 0, sqrt(where(x > 0, x, 1)), 0)`` (the
-"double where").
+Only ``where`` is differentiable: it routes the cotangent to the selected branch. The others
+return indices or counts, which carry no gradient (their results never require one).
+
+To keep a masked singular point (``where(x > 0, sqrt(x), 0)`` at ``x <= 0``) from turning into
+``inf * 0 = nan`` in backward, also sanitise the dangerous branch's input:
+``where(x > 0, sqrt(where(x > 0, x, 1)), 0)`` (the "double where").
 """
 
 from __future__ import annotations
 
 from ..autograd import defprimitive
 
-__all__ = ["where"]
+__all__ = ["where", "argmax", "argmin", "nonzero", "searchsorted", "count_nonzero"]
 
 where_p = defprimitive(
     "where",
@@ -29,3 +31,58 @@ where_p = defprimitive(
 def where(condition, x1, x2, /):
     """Elements of ``x1`` where ``condition`` is true, else of ``x2`` (all broadcast)."""
     return where_p(condition, x1, x2)
+
+
+argmax_p = defprimitive(
+    "argmax",
+    forward=lambda xp, x, axis, keepdims: xp.argmax(x, axis=axis, keepdims=keepdims),
+)
+
+argmin_p = defprimitive(
+    "argmin",
+    forward=lambda xp, x, axis, keepdims: xp.argmin(x, axis=axis, keepdims=keepdims),
+)
+
+
+def argmax(x, /, *, axis=None, keepdims=False):
+    """Index of the (first) maximum of ``x`` along ``axis`` (of the flattened array if None)."""
+    return argmax_p(x, axis=axis, keepdims=keepdims)
+
+
+def argmin(x, /, *, axis=None, keepdims=False):
+    """Index of the (first) minimum of ``x`` along ``axis`` (of the flattened array if None)."""
+    return argmin_p(x, axis=axis, keepdims=keepdims)
+
+
+nonzero_p = defprimitive(
+    "nonzero",
+    forward=lambda xp, x: tuple(xp.nonzero(x)),
+    multi_output=True,
+)
+
+
+def nonzero(x, /):
+    """Indices of the non-zero elements of ``x``: one index array per dimension."""
+    return nonzero_p(x)
+
+
+searchsorted_p = defprimitive(
+    "searchsorted",
+    forward=lambda xp, x1, x2, sorter, side: xp.searchsorted(x1, x2, side=side, sorter=sorter),
+)
+
+
+def searchsorted(x1, x2, /, *, side="left", sorter=None):
+    """Indices where the elements of ``x2`` would be inserted into the sorted 1-D ``x1``."""
+    return searchsorted_p(x1, x2, sorter, side=side)
+
+
+count_nonzero_p = defprimitive(
+    "count_nonzero",
+    forward=lambda xp, x, axis, keepdims: xp.count_nonzero(x, axis=axis, keepdims=keepdims),
+)
+
+
+def count_nonzero(x, /, *, axis=None, keepdims=False):
+    """Number of non-zero elements of ``x`` over ``axis`` (all axes if None)."""
+    return count_nonzero_p(x, axis=axis, keepdims=keepdims)

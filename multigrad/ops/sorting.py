@@ -1,3 +1,58 @@
-"""(being written)"""
+"""Sorting functions of the array API standard.
 
-__all__ = []
+Primitives: sort, argsort.
+
+``sort`` is differentiable: each output element is an input element, so the cotangent goes
+back through the permutation (gathered with the inverse permutation, ``argsort`` of the
+permutation, rather than scattered, so the rule runs in both namespaces). Tied values get the
+cotangent of the position the (stable) sort put them in. ``argsort`` returns indices: no
+gradient.
+"""
+
+from __future__ import annotations
+
+from ..autograd import defprimitive
+
+__all__ = ["sort", "argsort"]
+
+
+def _sort_order(xp, x, axis, descending, stable):
+    """The permutation ``sort`` applied: ``sorted = take_along_axis(x, order)``."""
+    return xp.argsort(x, axis=axis, descending=descending, stable=stable)
+
+
+def _sort_vjp(xp, g, ans, x, axis, descending, stable):
+    order = _sort_order(xp, x, axis, descending, stable)
+    # x[order[k]] landed at position k, so x[j] gets g[inverse[j]] with inverse = argsort(order)
+    inverse = xp.argsort(order, axis=axis)
+    return xp.take_along_axis(g, inverse, axis=axis)
+
+
+def _sort_jvp(xp, t, ans, x, axis, descending, stable):
+    return xp.take_along_axis(t, _sort_order(xp, x, axis, descending, stable), axis=axis)
+
+
+sort_p = defprimitive(
+    "sort",
+    forward=lambda xp, x, axis, descending, stable: xp.sort(
+        x, axis=axis, descending=descending, stable=stable),
+    vjp=(_sort_vjp,),
+    jvp=(_sort_jvp,),
+)
+
+
+def sort(x, /, *, axis=-1, descending=False, stable=True):
+    """``x`` sorted along ``axis``; the gradient flows back through the permutation."""
+    return sort_p(x, axis=axis, descending=descending, stable=stable)
+
+
+argsort_p = defprimitive(
+    "argsort",
+    forward=lambda xp, x, axis, descending, stable: xp.argsort(
+        x, axis=axis, descending=descending, stable=stable),
+)
+
+
+def argsort(x, /, *, axis=-1, descending=False, stable=True):
+    """The indices that sort ``x`` along ``axis`` (no gradient)."""
+    return argsort_p(x, axis=axis, descending=descending, stable=stable)
