@@ -37,15 +37,14 @@ def _dtype_of(x, what: str) -> DType:
     """A ``DType`` from a dtype (any library's), a tensor or a backend array."""
     if isinstance(x, Tensor):
         return x.dtype
-    if isinstance(x, (DType, str)):
-        return as_dtype(x)
-    if hasattr(x, "__array_namespace__") and hasattr(x, "dtype"):
-        return as_dtype(x.dtype)
     try:
         return as_dtype(x)
     except TypeError:
-        raise TypeError(f"{what}: expected a dtype or an array, got {type(x).__name__} "
-                        f"{x!r}") from None
+        pass
+    # a backend array (not a dtype-like type such as numpy.float32, which also has .dtype)
+    if not isinstance(x, type) and hasattr(x, "__array_namespace__"):
+        return as_dtype(x.dtype)
+    raise TypeError(f"{what}: expected a dtype or an array, got {type(x).__name__} {x!r}")
 
 
 def _named(kind: str, bits: int) -> DType:

@@ -1,0 +1,292 @@
+"""Reductions, sorting, sets and dtype functions at their special points.
+
+Pinned behaviour: ties in max/min split the gradient evenly; prod and cumulative_prod are exact
+with zeros (to second order); std's gradient is finite; index, count and set results carry no
+gradient; the data type functions follow the standard on multigrad's dtypes (checked against
+array_api_strict, the reference implementation).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+import multigrad as mg
+
+
+def _grad(y, x, create_graph=False):
+    return mg.autograd.grad(y, x, create_graph=create_graph)[0]
+
+
+def _host(t):
+    return np.asarray(t.numpy(), dtype=np.float64)
+
+
+# -- max / min ties ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("reduce, values, expected", [
+    (mg.max, [1.0, 3.0, 3.0], [0.0, 0.5, 0.5]),
+    (mg.min, [2.0, -1.0, 5.0, -1.0], [0.0, 0.5, 0.0, 0.5]),
+    (mg.max, [4.0, 4.0, 4.0], [1 / 3, 1 / 3, 1 / 3]),
+])
+def test_ties_split_evenly(backend, reduce, values, expected):
+    x = backend.tensor(values, requires_grad=True)
+    g = _grad(reduce(x), x)
+    assert g.dtype == x.dtype and g.device == x.device
+    np.testing.assert_allclose(_host(g), expected, rtol=1e-6)
+
+
+def test_ties_split_per_slice_and_forward_mode_agrees(backend):
+    x = backend.tensor([[1.0, 3.0, 3.0], [5.0, 2.0, 5.0]], requires_grad=True)
+    g = _grad(mg.sum(mg.max(x, axis=1)), x)
+    np.testing.assert_allclose(_host(g), [[0, 0.5, 0.5], [0.5, 0, 0.5]], rtol=1e-6)
+    # the JVP is the transpose: the mean of the tied tangents
+    u = backend.tensor([[9.0, 2.0, 4.0], [1.0, 7.0, 3.0]])
+    _, t = mg.jvp(lambda a: mg.max(a, axis=1), [x], [u])
+    np.testing.assert_allclose(_host(t), [3.0, 2.0], rtol=1e-6)
+
+
+# -- prod with zeros ---------------------------------------------------------------------------
+
+def test_prod_gradient_without_zeros(backend):
+    x = backend.tensor([2.0, -3.0, 0.5], requires_grad=True)
+    np.testing.assert_allclose(_host(_grad(mg.prod(x), x)), [-1.5, 1.0, -6.0], rtol=1e-6)
+
+
+def test_prod_gradient_with_one_zero(backend):
+    x = backend.tensor([2.0, 0.0, 3.0, -0.5], requires_grad=True)
+    g = _grad(mg.prod(x), x)
+    # the product of the others at the zero, and 0 elsewhere
+    np.testing.assert_array_equal(_host(g), [0.0, -3.0, 0.0, 0.0])
+
+
+def test_prod_gradient_with_two_zeros(backend):
+    x = backend.tensor([[2.0, 0.0, 0.0], [1.0, 0.0, 4.0]], requires_grad=True)
+    g = _grad(mg.sum(mg.prod(x, axis=1)), x)
+    np.testing.assert_array_equal(_host(g), [[0.0, 0.0, 0.0], [0.0, 4.0, 0.0]])
+    assert not np.isnan(_host(_grad(mg.prod(x), x))).any()
+
+
+def test_prod_over_several_axes_with_zero(backend):
+    values = np.array([[[1.0, 2.0], [0.0, 3.0]], [[-1.0, 0.5], [2.0, 4.0]]])
+    x = backend.tensor(values, requires_grad=True)
+    g = _grad(mg.sum(mg.prod(x, axis=(0, 2))), x)
+    expected = np.zeros_like(values)
+    for i, j, k in itertools.product(range(2), range(2), range(2)):
+        others = [values[a, j, b] for a in range(2) for b in range(2) if (a, b) != (i, k)]
+        expected[i, j, k] = math.prod(others)
+    np.testing.assert_allclose(_host(g), expected, rtol=1e-6)
+
+
+def test_prod_hessian_with_a_zero(backend64):
+    # d2 prod / dx_i dx_j = product of the factors other than i and j (0 unless it skips the zero)
+    x = backend64.tensor([2.0, 0.0, 3.0], requires_grad=True)
+    g = _grad(mg.prod(x), x, create_graph=True)
+    hessian = np.stack([_host(mg.autograd.grad(g[i], x, retain_graph=True, allow_unused=True)[0])
+                        for i in range(3)])
+    np.testing.assert_allclose(hessian, [[0, 3, 0], [3, 0, 2], [0, 2, 0]], atol=1e-12)
+
+
+def test_prod_jvp_with_a_zero(backend):
+    x = backend.tensor([2.0, 0.0, 3.0])
+    u = backend.tensor([1.0, 1.0, 1.0])
+    _, t = mg.jvp(mg.prod, [x], [u])
+    np.testing.assert_allclose(_host(t), 6.0, rtol=1e-6)
+
+
+# -- cumulative_prod with zeros ----------------------------------------------------------------
+
+def _cumprod_jacobian(values, include_initial):
+    n = len(values)
+    rows = []
+    for k in range(n):
+        rows.append([math.prod(values[i] for i in range(k + 1) if i != j) if j <= k else 0.0
+                     for j in range(n)])
+    if include_initial:
+        rows.insert(0, [0.0] * n)
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("include_initial", [False, True])
+def test_cumulative_prod_gradient_with_zeros(backend, include_initial):
+    values = [2.0, 0.0, 3.0, 0.0, 0.5]
+    x = backend.tensor(values, requires_grad=True)
+    y = mg.cumulative_prod(x, include_initial=include_initial)
+    seed = np.arange(1.0, y.shape[0] + 1)
+    g = mg.autograd.grad(y, x, grad_outputs=backend.tensor(seed))[0]
+    jac = _cumprod_jacobian(values, include_initial)
+    np.testing.assert_allclose(_host(g), seed @ jac, rtol=1e-6)
+    _, t = mg.jvp(lambda a: mg.cumulative_prod(a, include_initial=include_initial), [x],
+                  [backend.tensor(seed[:5])])
+    np.testing.assert_allclose(_host(t), jac @ seed[:5], rtol=1e-6)
+
+
+def test_cumulative_prod_second_order_with_zero(backend64):
+    # y = sum(cumprod(x)) = x0 + x0 x1 + x0 x1 x2: d2y/dx0dx2 = x1 = 0, d2y/dx1dx2 = x0
+    x = backend64.tensor([2.0, 0.0, 3.0], requires_grad=True)
+    g = _grad(mg.sum(mg.cumulative_prod(x)), x, create_graph=True)
+    hessian = np.stack([_host(mg.autograd.grad(g[i], x, retain_graph=True, allow_unused=True)[0])
+                        for i in range(3)])
+    np.testing.assert_allclose(hessian, [[0, 4, 0], [4, 0, 2], [0, 2, 0]], atol=1e-12)
+
+
+# -- var / std ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("correction", [0, 1])
+def test_std_gradient_finite_and_right(backend, correction):
+    values = np.array([1.0, 4.0, 2.0, 2.5])
+    x = backend.tensor(values, requires_grad=True)
+    g = _host(_grad(mg.std(x, correction=correction), x))
+    expected = (values - values.mean()) / ((len(values) - correction)
+                                          * values.std(ddof=correction))
+    assert np.isfinite(g).all()
+    np.testing.assert_allclose(g, expected, rtol=1e-5)
+
+
+def test_std_of_constant_slice_has_zero_gradient(backend):
+    x = backend.tensor([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]], requires_grad=True)
+    g = _host(_grad(mg.sum(mg.std(x, axis=1)), x))
+    assert np.isfinite(g).all()
+    np.testing.assert_array_equal(g[0], 0.0)
+    assert np.abs(g[1]).sum() > 0
+
+
+def test_std_second_order_finite(backend64):
+    x = backend64.tensor([1.0, 4.0, 2.0], requires_grad=True)
+    g = _grad(mg.std(x), x, create_graph=True)
+    h = _host(_grad(mg.sum(g * g), x))
+    assert np.isfinite(h).all()
+
+
+# -- sort --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_gradient_follows_the_permutation(backend, descending):
+    values = np.array([0.3, -1.0, 2.0, 0.1])
+    x = backend.tensor(values, requires_grad=True)
+    y = mg.sort(x, descending=descending)
+    seed = np.array([10.0, 20.0, 30.0, 40.0])
+    g = _host(mg.autograd.grad(y, x, grad_outputs=backend.tensor(seed))[0])
+    order = np.argsort(-values if descending else values)
+    expected = np.empty(4)
+    expected[order] = seed
+    np.testing.assert_allclose(g, expected)
+
+
+def test_sort_gradient_at_ties_is_a_permutation(backend):
+    x = backend.tensor([1.0, 0.0, 1.0, 1.0], requires_grad=True)
+    y = mg.sort(x)
+    np.testing.assert_array_equal(_host(y), [0.0, 1.0, 1.0, 1.0])
+    g = _host(mg.autograd.grad(y, x, grad_outputs=backend.tensor([1.0, 2.0, 3.0, 4.0]))[0])
+    assert g[1] == 1.0 and sorted(g) == [1.0, 2.0, 3.0, 4.0]
+
+
+# -- results off the graph ---------------------------------------------------------------------
+
+def test_index_count_and_set_results_do_not_require_grad(backend):
+    x = backend.tensor([[3.0, 1.0, 3.0], [0.0, 2.0, 1.0]], requires_grad=True)
+    results = [mg.argmax(x), mg.argmin(x, axis=1), mg.argsort(x), mg.count_nonzero(x),
+               mg.searchsorted(mg.sort(x[0]), x[1]), mg.all(x), mg.any(x),
+               mg.unique_values(x), *mg.nonzero(x), *mg.unique_all(x),
+               *mg.unique_counts(x), *mg.unique_inverse(x)]
+    for r in results:
+        assert not r.requires_grad
+        assert r.device == x.device
+
+
+def test_unique_results_are_named_tuples(backend):
+    x = backend.tensor([2.0, 1.0, 2.0, 5.0])
+    u = mg.unique_all(x)
+    np.testing.assert_array_equal(_host(u.values), [1.0, 2.0, 5.0])
+    np.testing.assert_array_equal(u.indices.numpy(), [1, 0, 3])
+    np.testing.assert_array_equal(u.inverse_indices.numpy(), [1, 0, 1, 2])
+    np.testing.assert_array_equal(u.counts.numpy(), [1, 2, 1])
+    assert mg.unique_counts(x)._fields == ("values", "counts")
+    assert mg.unique_inverse(x)._fields == ("values", "inverse_indices")
+
+
+def test_cumulative_axis_is_required_beyond_one_dimension():
+    with pytest.raises(ValueError, match="axis"):
+        mg.cumulative_sum(mg.ones((2, 3)))
+
+
+# -- data type functions -----------------------------------------------------------------------
+
+xps = pytest.importorskip("array_api_strict")
+DTYPE_NAMES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+               "float32", "float64", "complex64", "complex128"]
+
+
+def _strict_or_error(fn, *args):
+    try:
+        return fn(*args)
+    except (TypeError, ValueError, OverflowError) as err:
+        return type(err)
+
+
+def test_result_type_and_can_cast_match_the_standard():
+    for a, b in itertools.product(DTYPE_NAMES, repeat=2):
+        ma, mb = getattr(mg, a), getattr(mg, b)
+        expected = _strict_or_error(xps.result_type, getattr(xps, a), getattr(xps, b))
+        got = _strict_or_error(mg.result_type, ma, mb)
+        if isinstance(expected, type):
+            assert got is TypeError, f"result_type({a}, {b}) should raise"
+        else:
+            assert got is getattr(mg, str(expected).rsplit(".", 1)[-1]), (a, b)
+            assert isinstance(got, mg.DType)
+        assert mg.can_cast(ma, mb) == xps.can_cast(getattr(xps, a), getattr(xps, b)), (a, b)
+
+
+@pytest.mark.parametrize("scalar", [True, 3, -200, 2.5, 1j])
+def test_result_type_with_python_scalars_matches_the_standard(scalar):
+    for name in DTYPE_NAMES:
+        expected = _strict_or_error(xps.result_type, getattr(xps, name), scalar)
+        got = _strict_or_error(mg.result_type, getattr(mg, name), scalar)
+        if isinstance(expected, type):
+            assert isinstance(got, type), f"result_type({name}, {scalar!r}) should raise"
+        else:
+            assert got is getattr(mg, str(expected).rsplit(".", 1)[-1]), (name, scalar)
+    with pytest.raises(ValueError):
+        mg.result_type(1, 2.0)
+
+
+def test_dtype_functions_take_tensors_and_backend_dtypes(backend):
+    x = backend.tensor([1.0, 2.0])
+    assert mg.result_type(x, mg.float32) is backend.dtype
+    assert mg.result_type(x, 1.0) is backend.dtype
+    assert mg.can_cast(x, mg.float64) and not mg.can_cast(x, mg.int64)
+    assert mg.finfo(x).dtype is backend.dtype
+    assert mg.isdtype(x.dtype, "real floating")
+    assert mg.result_type(np.float32, np.dtype("float64")) is mg.float64
+
+
+def test_finfo_and_iinfo_match_numpy():
+    for name in ("float32", "float64", "complex64", "complex128"):
+        info, ref = mg.finfo(getattr(mg, name)), np.finfo(np.dtype(name))
+        assert info.bits == ref.bits and isinstance(info.dtype, mg.DType)
+        assert info.dtype.name == ref.dtype.name
+        for field in ("eps", "max", "min", "smallest_normal"):
+            assert getattr(info, field) == float(getattr(ref, field)), (name, field)
+            assert type(getattr(info, field)) is float
+    for name in DTYPE_NAMES[1:9]:
+        info, ref = mg.iinfo(getattr(mg, name)), np.iinfo(np.dtype(name))
+        assert (info.bits, info.min, info.max) == (ref.bits, int(ref.min), int(ref.max))
+        assert info.dtype is getattr(mg, name)
+    with pytest.raises(TypeError):
+        mg.finfo(mg.int32)
+    with pytest.raises(TypeError):
+        mg.iinfo(mg.float32)
+
+
+def test_isdtype_kinds():
+    kinds = ["bool", "signed integer", "unsigned integer", "integral", "real floating",
+             "complex floating", "numeric"]
+    for name, kind in itertools.product(DTYPE_NAMES, kinds):
+        assert mg.isdtype(getattr(mg, name), kind) == xps.isdtype(getattr(xps, name), kind)
+    assert mg.isdtype(mg.int8, (mg.float32, "integral"))
+    assert mg.isdtype(mg.float32, mg.float32) and not mg.isdtype(mg.float32, mg.float64)
+    with pytest.raises(ValueError):
+        mg.isdtype(mg.float32, "floating")
