@@ -230,11 +230,12 @@ pow = defprimitive(
 
 def _logaddexp_scale(xp, g, a, b, ans):
     # d/da log(e**a + e**b) = e**(a - ans), and a - ans <= 0 cannot overflow. At a tie the
-    # share is 1/2; that also covers a == b == +-inf, where a - ans is nan, and a == ans == +inf
-    # (a wins outright) gets 1.
+    # share is 1/2, and where a == ans (a wins outright) it is 1; both settle the infinite
+    # cases where a - ans would be inf - inf = nan, so those are kept out of the subtraction.
     tie = a == b
-    exponent = xp.where(tie, -_LN2, xp.where(a == ans, 0.0, a - ans))
-    return g * xp.exp(exponent)
+    settled = xp.logical_or(tie, a == ans)
+    exponent = xp.where(settled, 0.0, a) - xp.where(settled, 0.0, ans)
+    return g * xp.exp(xp.where(tie, -_LN2, exponent))
 
 
 logaddexp = defprimitive(
