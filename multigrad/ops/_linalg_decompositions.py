@@ -278,7 +278,7 @@ def _svd_vjp(xp, g, ans, x, full_matrices):
     if m > k:
         out = out + ((g_u - u @ utgu) / row(xp, s)) @ vh
     if n > k:
-        out = out + (u / row(xp, s)) @ (g_vh - vtgv @ vh)
+        out = out + (u / row(xp, s)) @ (g_vh - mT(xp, vtgv) @ vh)
     return out
 
 

@@ -162,6 +162,15 @@ def tensordot(x1, x2, /, *, axes=2):
     return tensordot_p(x1, x2, axes=_tensordot_axes(axes, x1.ndim, x2.ndim))
 
 
+def _negative_axis(op, x1, x2, axis):
+    """``axis`` counted from the end of the broadcast shape (the form every backend takes)."""
+    ndim = max(x1.ndim, x2.ndim)
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{op}: axis {axis} is out of range for shapes {_shape_of(x1)} and "
+                         f"{_shape_of(x2)}")
+    return axis - ndim if axis >= 0 else axis
+
+
 def _expand_at(xp, g, axis):
     """``g`` with a new axis of one at the negative position ``axis`` of the result."""
     pos = g.ndim + 1 + axis
@@ -179,11 +188,7 @@ vecdot_p = defprimitive(
 
 def vecdot(x1, x2, /, *, axis=-1):
     """Dot products of the vectors along ``axis`` (other dimensions broadcast)."""
-    ndim = max(x1.ndim, x2.ndim)
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"vecdot: axis {axis} is out of range for shapes {_shape_of(x1)} and "
-                         f"{_shape_of(x2)}")
-    return vecdot_p(x1, x2, axis=axis - ndim if axis >= 0 else axis)
+    return vecdot_p(x1, x2, axis=_negative_axis("vecdot", x1, x2, axis))
 
 
 outer = defprimitive(
@@ -206,8 +211,8 @@ cross_p = defprimitive(
 
 
 def cross(x1, x2, /, *, axis=-1):
-    """Cross products of 3-vectors along ``axis``."""
-    return cross_p(x1, x2, axis=axis)
+    """Cross products of 3-vectors along ``axis`` (other dimensions broadcast)."""
+    return cross_p(x1, x2, axis=_negative_axis("cross", x1, x2, axis))
 
 
 # -- diagonal, trace ------------------------------------------------------------------------

@@ -1,3 +1,245 @@
-"""Op specs: linalg (being written)."""
+"""Op specs for linear algebra: matmul, tensordot, vecdot, matrix_transpose and ``linalg``.
 
-SPECS = []
+Matrices come from ``make=`` builders: well-conditioned (``B + 3 I``), symmetric positive definite
+(``B B^T + n I``) and with well-separated eigenvalues or singular values (``Q diag(w) Q^T``).
+cholesky, eigh and eigvalsh read one triangle, so their specs symmetrise the input first; eigh
+and svd specs check functions invariant to the sign of each eigen/singular vector.
+"""
+
+import math
+
+import numpy as np
+
+import multigrad as mg
+from . import OpSpec
+
+LOOSE = {"float32": 1e-4, "float64": 1e-10}
+
+
+def _sym(a):
+    return (a + mg.matrix_transpose(a)) * 0.5
+
+
+def _np_sym(a):
+    return (a + np.swapaxes(a, -1, -2)) / 2
+
+
+def _orthogonal(rng, batch, n):
+    q, _ = np.linalg.qr(rng.standard_normal(batch + (n, n)))
+    return q
+
+
+def _well_conditioned(rng, shape):
+    return rng.standard_normal(shape) * 0.5 + 3 * np.eye(shape[-2], shape[-1])
+
+
+def _general(rng, shapes, params):
+    """The first argument a well-conditioned square matrix (stack); the others normal."""
+    return [_well_conditioned(rng, shapes[0])] + [rng.standard_normal(s) for s in shapes[1:]]
+
+
+def _negative_det(rng, shapes, params):
+    """Well-conditioned matrices with their first two rows swapped: det < 0."""
+    a = _well_conditioned(rng, shapes[0])
+    return [a[..., [1, 0] + list(range(2, a.shape[-2])), :]]
+
+
+def _spd(rng, shapes, params):
+    shape = shapes[0]
+    b = rng.standard_normal(shape)
+    return [b @ np.swapaxes(b, -1, -2) + shape[-1] * np.eye(shape[-1])]
+
+
+def _separated_eigenvalues(rng, shapes, params):
+    """Symmetric matrices with eigenvalues 1, 2.5, 4, ... (gaps of 1.5), random eigenvectors."""
+    shape = shapes[0]
+    n = shape[-1]
+    q = _orthogonal(rng, shape[:-2], n)
+    w = 1.0 + 1.5 * np.arange(n) + rng.uniform(-0.2, 0.2, shape[:-1])
+    return [(q * w[..., None, :]) @ np.swapaxes(q, -1, -2)]
+
+
+def _separated_singular_values(rng, shapes, params):
+    """Matrices U diag(s) V^T with singular values 1, 2, 3, ... (perturbed)."""
+    shape = shapes[0]
+    m, n = shape[-2:]
+    k = min(m, n)
+    u = _orthogonal(rng, shape[:-2], m)[..., :k]
+    v = _orthogonal(rng, shape[:-2], n)[..., :k]
+    s = 1.0 + np.arange(k)[::-1] + rng.uniform(-0.2, 0.2, shape[:-2] + (k,))
+    return [(u * s[..., None, :]) @ np.swapaxes(v, -1, -2)]
+
+
+def _rank_deficient(rng, shapes, params):
+    shape = shapes[0]
+    b = rng.standard_normal(shape[:-1] + (1,))
+    return [b @ rng.standard_normal(shape[:-2] + (1, shape[-1]))]
+
+
+def _with_zeros(rng, shapes, params):
+    """Entries with exact zeros, and a whole zero row (the norm's singular point)."""
+    x = rng.uniform(-2, 2, shapes[0])
+    x[..., 0] = 0.0
+    x[0] = 0.0
+    return [x]
+
+
+# -- gauge-invariant functions of eigh and svd (each sign choice gives the same value) --------
+
+def _weights(a, n):
+    return mg.arange(1, n + 1, dtype=a.dtype, device=a.device)
+
+
+def _eigh_invariants(a):
+    w, v = mg.linalg.eigh(_sym(a))
+    # w, the squared eigenvector entries, and sum_i c_i v_i v_i^T
+    return w, v * v, (v * _weights(a, w.shape[-1])) @ mg.matrix_transpose(v)
+
+
+def _np_eigh_invariants(a):
+    w, v = np.linalg.eigh(_np_sym(a))
+    c = np.arange(1, w.shape[-1] + 1)
+    return w, v * v, (v * c) @ np.swapaxes(v, -1, -2)
+
+
+def _svd_invariants(a):
+    u, s, vh = mg.linalg.svd(a, full_matrices=False)
+    c = _weights(a, s.shape[-1])
+    # s, u_i u_i^T and v_i v_i^T weighted, and the polar factor U Vh
+    return (s, (u * c) @ mg.matrix_transpose(u), (mg.matrix_transpose(vh) * c) @ vh, u @ vh)
+
+
+def _np_svd_invariants(a):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    c = np.arange(1, s.shape[-1] + 1)
+    return s, (u * c) @ np.swapaxes(u, -1, -2), (np.swapaxes(vh, -1, -2) * c) @ vh, u @ vh
+
+
+def _np_matrix_power(a, n):
+    return np.linalg.matrix_power(a, n)
+
+
+def _np_cholesky(a, upper):
+    low = np.linalg.cholesky(_np_sym(a))
+    return np.swapaxes(low, -1, -2) if upper else low
+
+
+def _np_trace(x, offset):
+    return np.trace(x, offset=offset, axis1=-2, axis2=-1)
+
+
+def _np_diagonal(x, offset):
+    return np.diagonal(x, offset=offset, axis1=-2, axis2=-1)
+
+
+def _np_vector_norm(x, axis, keepdims, ord):
+    return np.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord)
+
+
+def _np_solve(a, b):
+    """The standard's solve in NumPy: a 1-D ``b`` is a vector, broadcast over ``a``'s batch."""
+    if b.ndim == 1:
+        return np.linalg.solve(a, np.broadcast_to(b[:, None], a.shape[:-1] + (1,)))[..., 0]
+    return np.linalg.solve(a, b)
+
+
+VECTOR_ORDS = [2, 1, math.inf, -math.inf, 0, 3, 0.5, -1.5]
+VECTOR_NORM_PARAMS = (
+    [{"axis": None, "keepdims": False, "ord": o} for o in VECTOR_ORDS]
+    + [{"axis": -1, "keepdims": True, "ord": o} for o in (2, 1, math.inf, 3)]
+    + [{"axis": (0, 2), "keepdims": False, "ord": o} for o in (2, -math.inf, 0.5)])
+MATRIX_ORDS = ["fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf]
+
+SPECS = [
+    OpSpec("matmul", mg.matmul, np.matmul,
+           [((3,), (3,)), ((3,), (3, 4)), ((2, 3), (3,)), ((2, 3), (3, 4)),
+            ((2, 1, 2, 3), (3, 3, 2)), ((3,), (2, 3, 4)), ((2, 2, 3), (3,)),
+            ((1, 2, 3), (4, 3, 2))]),
+    OpSpec("matmul-operator", lambda a, b: a @ b, np.matmul, [((2, 3), (3, 2))],
+           covers=("matmul",)),
+    OpSpec("matrix_transpose", mg.matrix_transpose, lambda x: np.swapaxes(x, -1, -2),
+           [((2, 3),), ((2, 3, 4),)]),
+    OpSpec("matrix_transpose-mT", lambda x: x.mT, lambda x: np.swapaxes(x, -1, -2),
+           [((2, 3, 4),)], covers=("matrix_transpose",)),
+    OpSpec("tensordot", mg.tensordot, np.tensordot, [((2, 3, 4), (3, 4, 2))],
+           params=[{"axes": 2}], rtol=LOOSE),
+    OpSpec("tensordot-axes1", mg.tensordot, np.tensordot, [((2, 3), (3, 4))],
+           params=[{"axes": 1}], covers=("tensordot",)),
+    OpSpec("tensordot-axes0", mg.tensordot, np.tensordot, [((2,), (3,)), ((2, 2), (3,))],
+           params=[{"axes": 0}], covers=("tensordot",)),
+    OpSpec("tensordot-pairs", mg.tensordot, np.tensordot, [((2, 3, 4), (4, 2, 3))],
+           params=[{"axes": ((1, 0), (2, 1))}, {"axes": ((2,), (0,))}], covers=("tensordot",),
+           rtol=LOOSE),
+    OpSpec("vecdot", mg.vecdot, lambda a, b, axis: np.vecdot(a, b, axis=axis),
+           [((3,), (3,)), ((2, 3), (3,)), ((2, 1, 3), (4, 3))], params=[{"axis": -1}]),
+    OpSpec("vecdot-axis", mg.vecdot, lambda a, b, axis: np.vecdot(a, b, axis=axis),
+           [((3, 2), (3, 2))], params=[{"axis": 0}, {"axis": -2}], covers=("vecdot",)),
+    OpSpec("outer", mg.linalg.outer, np.outer, [((3,), (4,))]),
+    OpSpec("cross", mg.linalg.cross, lambda a, b, axis: np.cross(a, b, axis=axis),
+           [((3,), (3,)), ((2, 3), (3,)), ((2, 1, 3), (4, 3))], params=[{"axis": -1}]),
+    OpSpec("cross-axis", mg.linalg.cross, lambda a, b, axis: np.cross(a, b, axis=axis),
+           [((3, 2), (3, 2))], params=[{"axis": 0}], covers=("cross",)),
+    OpSpec("diagonal", mg.linalg.diagonal, _np_diagonal, [((3, 3),), ((2, 3, 4),)],
+           params=[{"offset": 0}, {"offset": 1}, {"offset": -2}, {"offset": 5}]),
+    OpSpec("trace", mg.linalg.trace, _np_trace, [((3, 3),), ((2, 3, 4),)],
+           params=[{"offset": 0}, {"offset": 1}, {"offset": -1}]),
+    OpSpec("inv", mg.linalg.inv, np.linalg.inv, [((3, 3),), ((2, 3, 3),)], make=_general,
+           rtol=LOOSE),
+    OpSpec("solve", mg.linalg.solve, _np_solve,
+           [((3, 3), (3,)), ((3, 3), (3, 2)), ((2, 3, 3), (3,)), ((2, 3, 3), (2, 3, 1)),
+            ((2, 3, 3), (1, 3, 2)), ((3, 3), (2, 3, 2))], make=_general, rtol=LOOSE),
+    OpSpec("det", mg.linalg.det, np.linalg.det, [((1, 1),), ((3, 3),), ((2, 3, 3),)],
+           make=_general, rtol=LOOSE),
+    OpSpec("slogdet", lambda a: tuple(mg.linalg.slogdet(a)), lambda a: tuple(np.linalg.slogdet(a)),
+           [((3, 3),), ((2, 3, 3),)], make=_general, rtol=LOOSE),
+    OpSpec("slogdet-negative", lambda a: tuple(mg.linalg.slogdet(a)),
+           lambda a: tuple(np.linalg.slogdet(a)), [((3, 3),), ((2, 4, 4),)], make=_negative_det,
+           covers=("slogdet",), rtol=LOOSE),
+    OpSpec("pinv", mg.linalg.pinv, np.linalg.pinv, [((3, 3),), ((4, 2),), ((2, 4),), ((2, 4, 3),)],
+           make=_separated_singular_values, rtol=LOOSE, atol=LOOSE),
+    OpSpec("matrix_rank", mg.linalg.matrix_rank, np.linalg.matrix_rank,
+           [((3, 3),), ((2, 4, 3),)], make=_rank_deficient, differentiable=False),
+    OpSpec("matrix_power", lambda x, n: mg.linalg.matrix_power(x, n), _np_matrix_power, [((3, 3),), ((2, 3, 3),)],
+           params=[{"n": 1}, {"n": 2}, {"n": 5}, {"n": -3}], make=_general,
+           covers=("matmul", "inv"), rtol=LOOSE, atol=LOOSE),
+    # x**0 is the identity, a constant
+    OpSpec("matrix_power-zero", lambda x, n: mg.linalg.matrix_power(x, n), _np_matrix_power,
+           [((3, 3),), ((2, 3, 3),)], params=[{"n": 0}], differentiable=False),
+    OpSpec("matrix_norm", mg.linalg.matrix_norm,
+           lambda x, keepdims, ord: np.linalg.matrix_norm(x, keepdims=keepdims, ord=ord),
+           [((3, 4),), ((2, 3, 3),)],
+           params=[{"keepdims": k, "ord": o} for o in MATRIX_ORDS for k in (False, True)],
+           rtol=LOOSE, atol=LOOSE),
+    OpSpec("vector_norm", mg.linalg.vector_norm, _np_vector_norm, [((2, 3, 4),)],
+           params=VECTOR_NORM_PARAMS, domain=(0.2, 2.0), rtol=LOOSE),
+    OpSpec("vector_norm-signs", mg.linalg.vector_norm, _np_vector_norm, [((3, 4),)],
+           params=[{"axis": -1, "keepdims": False, "ord": o} for o in VECTOR_ORDS],
+           covers=("vector_norm",), rtol=LOOSE),
+    # exact zeros and a zero row: the subgradient 0 must match central differences
+    OpSpec("vector_norm-zeros", mg.linalg.vector_norm, _np_vector_norm, [((3, 4),)],
+           params=[{"axis": -1, "keepdims": False, "ord": o} for o in (2, 1, 3)],
+           make=_with_zeros, covers=("vector_norm",), rtol=LOOSE),
+    OpSpec("cholesky", lambda a, upper: mg.linalg.cholesky(_sym(a), upper=upper), _np_cholesky,
+           [((3, 3),), ((2, 4, 4),)], params=[{"upper": False}, {"upper": True}], make=_spd,
+           rtol=LOOSE, atol=LOOSE),
+    OpSpec("eigh", _eigh_invariants, _np_eigh_invariants, [((3, 3),), ((2, 4, 4),)],
+           make=_separated_eigenvalues, rtol=LOOSE, atol=LOOSE),
+    OpSpec("eigvalsh", lambda a: mg.linalg.eigvalsh(_sym(a)),
+           lambda a: np.linalg.eigvalsh(_np_sym(a)), [((3, 3),), ((2, 4, 4),)],
+           make=_separated_eigenvalues, rtol=LOOSE, atol=LOOSE),
+    OpSpec("qr", lambda a: tuple(mg.linalg.qr(a)), lambda a: tuple(np.linalg.qr(a)),
+           [((3, 3),), ((4, 3),), ((2, 4, 3),)], make=_separated_singular_values,
+           rtol=LOOSE, atol=LOOSE),
+    OpSpec("svd", _svd_invariants, _np_svd_invariants,
+           [((3, 3),), ((4, 3),), ((3, 4),), ((2, 4, 3),)], make=_separated_singular_values,
+           rtol=LOOSE, atol=LOOSE),
+    OpSpec("svdvals", mg.linalg.svdvals, np.linalg.svdvals,
+           [((3, 3),), ((4, 3),), ((2, 3, 4),)], make=_separated_singular_values,
+           rtol=LOOSE, atol=LOOSE),
+    OpSpec("eigvals", mg.linalg.eigvals, lambda a: np.linalg.eigvals(a).astype(complex),
+           [((3, 3),)], make=_general, differentiable=False, rtol=LOOSE, atol=LOOSE),
+    OpSpec("eig", lambda a: tuple(mg.linalg.eig(a)),
+           lambda a: tuple(np.asarray(r, dtype=complex) for r in np.linalg.eig(a)),
+           [((3, 3),)], make=_general, differentiable=False, rtol=LOOSE, atol=LOOSE),
+]
+
