@@ -27,7 +27,7 @@ from typing import NamedTuple
 from ..autograd import LINEAR, Tensor, defprimitive
 from ..backends import MixedDeviceError, device_of
 
-__all__ = ["getitem", "setitem", "take", "take_along_axis"]
+__all__ = ["getitem", "setitem", "take", "take_along_axis", "scatter_add"]
 
 
 class _Slot(NamedTuple):
@@ -64,6 +64,22 @@ scatter_add_p = defprimitive(
     jvp=(LINEAR, None),
     doc="``out[indices[k]] += values[k]`` into ``n`` zero rows; repeated indices accumulate.",
 )
+
+
+def scatter_add(values, indices, /, n):
+    """Rows of ``values`` summed into ``n`` zero rows at ``indices`` (repeats accumulate).
+
+    ``out[indices[k]] += values[k]``: the result has shape ``(n, *values.shape[1:])``; the
+    gradient with respect to ``values`` gathers the cotangent's rows at ``indices``.
+    """
+    if values.ndim == 0:
+        raise ValueError("scatter_add: values needs a first dimension to scatter")
+    indices = _as_index_tensor("scatter_add", values, indices)
+    if indices.ndim != 1 or indices.shape[0] != values.shape[0]:
+        raise ValueError(f"scatter_add: indices must be 1-D with one entry per row of values "
+                         f"(values shape {values.shape}, indices shape {indices.shape})")
+    _check_bounds("scatter_add", indices, n, 0)
+    return scatter_add_p(values, _nonnegative(indices.device.xp, indices.data, n), n=n)
 
 
 def _scatter_rows(xp, values, indices, n):
