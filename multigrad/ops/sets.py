@@ -1,8 +1,8 @@
 """Set functions of the array API standard.
 
-Primitives: unique_all, unique_counts, unique_inverse, unique_values.
+Primitives: isin, unique_all, unique_counts, unique_inverse, unique_values.
 
-Forward only: the results (values, indices, counts) are not on the graph, even for an input
+Forward only: the results (membership, values, indices, counts) are not on the graph, even for an input
 that requires gradients. The multi-result functions return named tuples with the standard's
 field names, as array_api_strict does.
 """
@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from ..autograd import Tensor, defprimitive
 
-__all__ = ["unique_all", "unique_counts", "unique_inverse", "unique_values"]
+__all__ = ["isin", "unique_all", "unique_counts", "unique_inverse", "unique_values"]
 
 
 class UniqueAllResult(NamedTuple):
@@ -67,3 +67,17 @@ def unique_inverse(x, /):
 def unique_values(x, /):
     """The unique elements of ``x``, sorted."""
     return unique_values_p(x)
+
+
+def _isin_forward(xp, x1, x2, invert):
+    # negate ourselves: array_api_strict 2.6.1 ignores invert=True
+    found = xp.isin(x1, x2)
+    return xp.logical_not(found) if invert else found
+
+
+isin_p = defprimitive("isin", forward=_isin_forward)
+
+
+def isin(x1, x2, /, *, invert=False):
+    """Whether each element of ``x1`` occurs in ``x2`` (does not, if ``invert``)."""
+    return isin_p(x1, x2, invert=invert)

@@ -80,6 +80,10 @@ SPECS = [
     OpSpec("sort", mg.sort, np_sort, SHAPES, params=SORT_PARAMS, make=make_distinct),
     OpSpec("argsort", mg.argsort, np_argsort, SHAPES, params=SORT_PARAMS[:3],
            make=make_with_ties, differentiable=False),
+    OpSpec("isin", mg.isin, np.isin, [((2, 3), (4,)), ((5,), (2, 2))],
+           params=[{}, {"invert": True}], differentiable=False,
+           # the standard defines isin for integer arrays only
+           make=lambda rng, shapes, params: [rng.integers(0, 4, size=s) for s in shapes]),
     OpSpec("unique_values", mg.unique_values, np.unique_values, [((7,),), ((2, 3),)],
            make=make_with_ties, differentiable=False),
     OpSpec("unique_counts", mg.unique_counts, np.unique_counts, [((7,),), ((2, 3),)],
