@@ -19,7 +19,8 @@ float32 and float64:
   the series ``erf(z) = 2/sqrt(pi) exp(-z**2) sum_n 2**n z**(2n+1) / (2n+1)!!`` (every term
   positive, so nothing cancels), else the continued fraction of ``erfc``. In float64 the
   absolute error of ``erf`` is below 1e-15 and the relative error of ``erfc`` (hence of ``Phi``
-  for negative ``x``) below 1e-13; in float32 both are at rounding level.
+  for negative ``x``) below 1e-13; in float32 both are at rounding level. The price is about
+  eighty elementwise passes per evaluation of ``Phi``; the tanh form costs a handful.
   ``approximate="tanh"`` is the usual ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))``.
 """
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import math
 
-from ..autograd import defprimitive
+from ..autograd import Tensor, defprimitive
 from ._helpers import normalize_axis
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "relu", "sigmoid", "softplus", "gelu"]
@@ -68,7 +69,7 @@ softmax_p = defprimitive(
 )
 
 
-def softmax(x, /, *, axis=-1):
+def softmax(x: Tensor, /, *, axis: int | tuple[int, ...] = -1) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``axis``, computed without overflow."""
     return softmax_p(x, axis=normalize_axis(axis, x.ndim))
 
@@ -88,7 +89,7 @@ log_softmax_p = defprimitive(
 )
 
 
-def log_softmax(x, /, *, axis=-1):
+def log_softmax(x: Tensor, /, *, axis: int | tuple[int, ...] = -1) -> Tensor:
     """``x - logsumexp(x)`` along ``axis``: the logarithm of ``softmax``, without underflow."""
     return log_softmax_p(x, axis=normalize_axis(axis, x.ndim))
 
@@ -126,7 +127,8 @@ logsumexp_p = defprimitive(
 )
 
 
-def logsumexp(x, /, *, axis=None, keepdims=False):
+def logsumexp(x: Tensor, /, *, axis: int | tuple[int, ...] | None = None,
+              keepdims: bool = False) -> Tensor:
     """``log(sum(exp(x)))`` over ``axis`` (all axes if None), computed without overflow."""
     return logsumexp_p(x, axis=normalize_axis(axis, x.ndim), keepdims=keepdims)
 
@@ -253,7 +255,7 @@ gelu_p = defprimitive(
 )
 
 
-def gelu(x, /, *, approximate="none"):
+def gelu(x: Tensor, /, *, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit ``x * Phi(x)``; ``approximate="tanh"`` for the tanh form."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
