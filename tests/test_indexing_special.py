@@ -1,0 +1,184 @@
+"""Indexing behaviour the op table cannot pin: accumulation of repeated indices, the portable
+scatter-add, setitem's gradients and rules, errors, placement, and higher order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import multigrad as mg
+from multigrad.backends import _fallbacks
+
+
+def _grad(f, *xs, create_graph=False):
+    return mg.autograd.grad(f(*xs), list(xs), create_graph=create_graph)
+
+
+def test_repeated_indices_accumulate(backend):
+    x = backend.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    g, = _grad(lambda x: mg.sum(x[[0, 0, 1]]), x)
+    np.testing.assert_array_equal(g.numpy(), [2.0, 1.0, 0.0])
+    assert g.dtype == x.dtype and g.device == x.device
+
+
+@pytest.mark.parametrize("index", [[2, 2, 2, 0], np.array([[1, 1], [1, 2]]), [-1, 2]])
+def test_repeated_indices_accumulate_in_take_and_getitem(backend, index):
+    x = backend.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    expected = np.zeros((3, 2))
+    np.add.at(expected, np.asarray(index), 1.0)
+    for f in (lambda x: mg.sum(x[index]),
+              lambda x: mg.sum(mg.take(x, np.ravel(index), axis=0))):
+        g, = _grad(f, x)
+        np.testing.assert_array_equal(g.numpy(), expected)
+
+
+@pytest.mark.parametrize("m, width", [(0, 1), (7, 1), (2000, 3)])
+def test_fallback_scatter_add_equals_add_at(m, width):
+    rng = np.random.default_rng(1)
+    n = 5
+    indices = rng.integers(0, n, size=m)  # many repeats
+    values = rng.standard_normal((m, width))
+    expected = np.zeros((n, width))
+    np.add.at(expected, indices, values)
+    got = _fallbacks.scatter_add(mg.get_device("cpu").xp, n, indices, values)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    # and through the public function on every strict device, which uses the fallback
+    for name in ("strict:CPU_DEVICE", "strict:device1"):
+        out = mg.scatter_add(mg.tensor(values, device=name), mg.tensor(indices, device=name), n)
+        assert out.device == mg.get_device(name)
+        np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_setitem_gradients(backend):
+    x = backend.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    y = backend.tensor([10.0, 20.0], requires_grad=True)
+    seed = backend.tensor(np.arange(1.0, 7.0).reshape(3, 2))
+    z = mg.setitem(x, 1, y)
+    np.testing.assert_array_equal(z.numpy(), [[0, 1], [10, 20], [4, 5]])
+    gx, gy = mg.autograd.grad(mg.sum(z * seed), [x, y])
+    np.testing.assert_array_equal(gx.numpy(), [[1, 2], [0, 0], [5, 6]])  # zero where written
+    np.testing.assert_array_equal(gy.numpy(), [3, 4])  # the seed at x[1]
+    assert gx.device == x.device and gy.device == y.device
+
+
+def test_setitem_operator_rebinds_and_records(backend):
+    x = backend.tensor(np.zeros(3), requires_grad=True)
+    y = backend.tensor([2.0], requires_grad=True)
+    z = x * 1.0
+    z[np.array([0, 2])] = y * 3.0  # a non-leaf: recorded
+    np.testing.assert_array_equal(z.numpy(), [6, 0, 6])
+    gx, gy = mg.autograd.grad(mg.sum(z), [x, y])
+    np.testing.assert_array_equal(gx.numpy(), [0, 1, 0])
+    np.testing.assert_array_equal(gy.numpy(), [6])
+
+
+def test_setitem_on_a_leaf_needing_gradients(backend):
+    x = backend.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        x[0] = 5.0
+    with mg.no_grad():
+        x[0] = 5.0
+        x[x > 2.5] = 0.0
+    np.testing.assert_array_equal(x.numpy(), [0, 2, 0])
+    assert x.requires_grad and x.is_leaf
+
+
+def test_advanced_setitem_without_native_support():
+    # array_api_strict has no integer-array assignment: the portable path must give NumPy's
+    for name in ("cpu", "strict:device1"):
+        x = mg.tensor(np.arange(12.0).reshape(3, 4), device=name)
+        z = mg.setitem(x, (slice(None), [3, 0]), mg.tensor([[1.0, 2.0]], device=name))
+        expected = np.arange(12.0).reshape(3, 4)
+        expected[:, [3, 0]] = [[1.0, 2.0]]
+        np.testing.assert_array_equal(z.numpy(), expected)
+        i = mg.tensor(np.arange(12).reshape(3, 4), device=name)
+        z = mg.setitem(i, ([0, 2], 1), 7)
+        assert z.dtype == mg.int64 and z.numpy()[[0, 2], 1].tolist() == [7, 7]
+
+
+@pytest.mark.parametrize("shape, key", [
+    ((3, 4), [0, 0, 2]),
+    ((3, 4), (slice(None), [1, 1])),
+    ((3, 2, 4), (np.array([[0], [2]]), 0, [1, 1, 3])),
+    ((3, 4), (Ellipsis, None, [1])),
+    ((3, 4), (slice(None, None, -1), np.array([True, False, True, True]))),
+])
+def test_index_stays_on_device1(shape, key):
+    host = np.arange(float(np.prod(shape))).reshape(shape)
+    x = mg.tensor(host, device="strict:device1", requires_grad=True)
+    y = x[key]
+    assert y.device == x.device
+    numpy_key = tuple(np.asarray(k) if isinstance(k, list) else k for k in key) \
+        if isinstance(key, tuple) else np.asarray(key)
+    np.testing.assert_array_equal(y.numpy(), host[numpy_key])
+    g, = mg.autograd.grad(mg.sum(y), [x])
+    assert g.device == x.device
+    expected = np.zeros(shape)
+    np.add.at(expected, numpy_key, 1.0)
+    np.testing.assert_array_equal(g.numpy(), expected)
+
+
+@pytest.mark.parametrize("key, message", [
+    (5, "getitem: index 5 is out of bounds for axis 0 of size 3"),
+    ((0, -5), "getitem: index -5 is out of bounds for axis 1 of size 4"),
+    ([1, 3], "getitem: index 3 is out of bounds for axis 0 of size 3"),
+    ((0, 0, 0), "too many indices"),
+    ((Ellipsis, Ellipsis), "single ellipsis"),
+    (np.array([True, False]), "does not match"),
+    (np.array([0.5]), "integer or boolean dtype"),
+    ("a", "not a valid index"),
+])
+def test_index_errors_name_op_index_and_shape(key, message):
+    x = mg.tensor(np.zeros((3, 4)))
+    with pytest.raises(IndexError, match=message.replace("(", r"\(")):
+        x[key]
+
+
+def test_take_errors():
+    x = mg.tensor(np.zeros((3, 4)))
+    with pytest.raises(IndexError, match="take: index 4 is out of bounds for axis 1 of size 4"):
+        mg.take(x, [0, 4], axis=1)
+    with pytest.raises(ValueError, match="axis is required"):
+        mg.take(x, [0])
+    with pytest.raises(IndexError, match="take_along_axis: index -4"):
+        mg.take_along_axis(x, np.full((3, 1), -4), axis=0)
+
+
+def test_second_order_through_indexing(backend64):
+    """grad of grad: the scatter of a gather's backward is itself differentiable."""
+    a = np.arange(1.0, 7.0).reshape(2, 3)
+    x = backend64.tensor(a, requires_grad=True)
+    idx = [2, 0, 2]
+    for f, expected in [
+        (lambda x: mg.sum(x[:, idx] ** 3), lambda: _hess_diag(a, (slice(None), idx))),
+        (lambda x: mg.sum(mg.take(x, idx, axis=1) ** 3), lambda: _hess_diag(a, (slice(None), idx))),
+        (lambda x: mg.sum(x[1:, ::2] ** 3), lambda: _hess_diag(a, (slice(1, None), slice(None, None, 2)))),
+    ]:
+        g, = _grad(f, x, create_graph=True)
+        h, = mg.autograd.grad(mg.sum(g), [x])
+        np.testing.assert_allclose(h.numpy(), expected(), rtol=1e-12)
+
+
+def _hess_diag(a, key):
+    """Row sums of the Hessian of sum(a[key] ** 3): 6 a, once per time an element is picked."""
+    out = np.zeros_like(a)
+    np.add.at(out, key, 6 * a[key])
+    return out
+
+
+def test_broadcast_shapes():
+    assert mg.broadcast_shapes((3, 1), (1, 4), (2, 1, 1)) == (2, 3, 4)
+    assert mg.broadcast_shapes() == ()
+    assert mg.broadcast_shapes((0,), (1,)) == (0,)
+    with pytest.raises(ValueError, match="do not broadcast"):
+        mg.broadcast_shapes((3,), (4,))
+
+
+def test_expand_dims_and_squeeze_errors():
+    x = mg.tensor(np.zeros((2, 3)))
+    with pytest.raises(IndexError, match="out of range"):
+        mg.expand_dims(x, 3)
+    with pytest.raises(ValueError, match="repeats"):
+        mg.expand_dims(x, (0, -4))
+    with pytest.raises(ValueError, match="not 1"):
+        mg.squeeze(x, 0)
