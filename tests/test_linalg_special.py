@@ -1,0 +1,179 @@
+"""Linear algebra beyond the op table: matmul's shape rules and errors, det near singular
+matrices, slogdet of negative determinants, and second derivatives through the linalg rules
+(which then run on tensors in multigrad's own namespace)."""
+
+import numpy as np
+import pytest
+
+import multigrad as mg
+from multigrad.numerical import directional
+
+
+# -- matmul shapes ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("s1, s2, expected", [
+    ((3,), (3,), ()),
+    ((3,), (3, 4), (4,)),
+    ((2, 3), (3,), (2,)),
+    ((2, 3), (3, 4), (2, 4)),
+    ((5, 2, 3), (3,), (5, 2)),
+    ((3,), (5, 3, 4), (5, 4)),
+    ((2, 1, 3, 4), (5, 4, 2), (2, 5, 3, 2)),
+])
+def test_matmul_shapes_and_gradients(backend, rng, s1, s2, expected):
+    a = backend.tensor(rng.standard_normal(s1), requires_grad=True)
+    b = backend.tensor(rng.standard_normal(s2), requires_grad=True)
+    out = mg.matmul(a, b)
+    assert out.shape == expected
+    np.testing.assert_allclose(out.numpy(), np.matmul(a.numpy(), b.numpy()), rtol=1e-5,
+                               atol=1e-5)
+    # gradients keep each operand's shape (batch dimensions summed back); their values are
+    # checked against finite differences by the op table
+    ga, gb = mg.autograd.grad(mg.sum(out), [a, b])
+    assert ga.shape == s1 and gb.shape == s2
+    assert ga.dtype == a.dtype and gb.device == b.device
+
+
+@pytest.mark.parametrize("s1, s2", [((2, 3), (4, 5)), ((3,), (4,)), ((2, 3), (2,)),
+                                    ((4,), (3, 4))])
+def test_matmul_mismatched_inner_dimensions_name_op_and_shapes(s1, s2):
+    a, b = mg.ones(s1), mg.ones(s2)
+    with pytest.raises(ValueError, match=r"matmul") as info:
+        a @ b
+    assert str(s1) in str(info.value) and str(s2) in str(info.value)
+
+
+def test_matmul_rejects_scalars_and_unbroadcastable_batches():
+    with pytest.raises(ValueError, match="matmul"):
+        mg.matmul(mg.ones(()), mg.ones((2,)))
+    with pytest.raises(ValueError, match="matmul"):
+        mg.matmul(mg.ones((2, 3, 4)), mg.ones((3, 4, 5)))
+
+
+# -- det near singular matrices, slogdet of negative determinants -----------------------------
+
+def _cofactors(a):
+    """The cofactor matrix (= d det / dA), by explicit minors."""
+    n = a.shape[-1]
+    out = np.empty_like(a)
+    for i in range(n):
+        for j in range(n):
+            minor = np.delete(np.delete(a, i, axis=0), j, axis=1)
+            out[i, j] = (-1) ** (i + j) * np.linalg.det(minor)
+    return out
+
+
+@pytest.mark.parametrize("eps", [1e-4, 1e-8, 1e-12])
+def test_det_gradient_near_singular_is_finite_and_right(backend64, eps):
+    a = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0 + eps], [1.0, 0.0, 1.0]])
+    x = backend64.tensor(a, requires_grad=True)
+    (g,) = mg.autograd.grad(mg.linalg.det(x), [x])
+    assert np.all(np.isfinite(g.numpy()))
+    np.testing.assert_allclose(g.numpy(), _cofactors(a), rtol=1e-6, atol=1e-6)
+    _, tangent = mg.jvp(mg.linalg.det, [x.detach()], [mg.ones_like(x.detach())])
+    assert np.isfinite(tangent.item())
+
+
+def test_det_gradient_at_an_exactly_singular_matrix_is_finite(backend64):
+    x = backend64.tensor(np.array([[1.0, 2.0], [2.0, 4.0]]), requires_grad=True)
+    (g,) = mg.autograd.grad(mg.linalg.det(x), [x])
+    assert np.all(np.isfinite(g.numpy()))
+
+
+def test_slogdet_of_negative_determinants(backend64, rng):
+    a = rng.standard_normal((2, 3, 3)) * 0.3 + 2 * np.eye(3)
+    a = a[:, [1, 0, 2], :]  # one row swap: det < 0
+    x = backend64.tensor(a, requires_grad=True)
+    sign, logabsdet = mg.linalg.slogdet(x)
+    np.testing.assert_array_equal(sign.numpy(), [-1.0, -1.0])
+    np.testing.assert_allclose(logabsdet.numpy(), np.log(np.abs(np.linalg.det(a))), rtol=1e-12)
+    (g,) = mg.autograd.grad(mg.sum(logabsdet), [x])
+    np.testing.assert_allclose(g.numpy(), np.swapaxes(np.linalg.inv(a), -1, -2), rtol=1e-10)
+    # det's own rule agrees with d det = det * d logabsdet
+    (gd,) = mg.autograd.grad(mg.sum(mg.linalg.det(x)), [x])
+    np.testing.assert_allclose(gd.numpy(), np.linalg.det(a)[:, None, None] * g.numpy(),
+                               rtol=1e-10)
+
+
+# -- second derivatives: the VJP rules run on tensors under create_graph ----------------------
+
+def _hvp_check(fn, xs, rng, backend, tol=1e-6):
+    """grad of <grad f(x), v> along u against central differences of the gradient."""
+    vs = [backend.tensor(rng.standard_normal(x.shape)) for x in xs]
+    us = [backend.tensor(rng.standard_normal(x.shape)) for x in xs]
+    grads = mg.autograd.grad(fn(*xs), xs, create_graph=True)
+    inner = sum(mg.sum(g * v) for g, v in zip(grads, vs))
+    second = mg.autograd.grad(inner, xs, allow_unused=True)
+    reverse = sum(float(mg.sum(h * u).item()) for h, u in zip(second, us) if h is not None)
+
+    def gradient_dot_v(*ys):
+        with mg.enable_grad():
+            ys = [y.detach().requires_grad_() for y in ys]
+            gs = mg.autograd.grad(fn(*ys), ys)
+        return sum(mg.sum(g * v) for g, v in zip(gs, vs))
+    numeric = directional(gradient_dot_v, xs, us).item()
+    assert reverse == pytest.approx(numeric, rel=tol, abs=tol)
+
+
+def test_second_derivative_of_a_matmul_tanh_network(backend64, rng):
+    x = backend64.tensor(rng.standard_normal((5, 3)))
+    w1 = backend64.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    w2 = backend64.tensor(rng.standard_normal((4,)), requires_grad=True)
+
+    def loss(w1, w2):
+        return mg.sum(mg.tanh(mg.tanh(x @ w1) @ w2))
+    _hvp_check(loss, [w1, w2], rng, backend64)
+
+
+def _spd(rng, n):
+    b = rng.standard_normal((n, n))
+    return b @ b.T + n * np.eye(n)
+
+
+def _sym(a):
+    return (a + a.mT) * 0.5
+
+
+SECOND_ORDER = {
+    "det": lambda a: mg.linalg.det(a),
+    "inv": lambda a: mg.sum(mg.tanh(mg.linalg.inv(a))),
+    "slogdet": lambda a: mg.linalg.slogdet(a).logabsdet,
+    "solve": lambda a: mg.sum(mg.tanh(mg.linalg.solve(a, a[0]))),
+    "cholesky": lambda a: mg.sum(mg.tanh(mg.linalg.cholesky(_sym(a)))),
+    "eigvalsh": lambda a: mg.sum(mg.tanh(mg.linalg.eigvalsh(_sym(a)))),
+    "eigh": lambda a: mg.sum(mg.tanh(mg.linalg.eigh(_sym(a)).eigenvectors ** 2)),
+    "svdvals": lambda a: mg.sum(mg.tanh(mg.linalg.svdvals(a))),
+    "svd": lambda a: mg.sum(mg.tanh(mg.matmul(*mg.linalg.svd(a, full_matrices=False)[::2]))),
+    "qr": lambda a: mg.sum(mg.tanh(mg.linalg.qr(a).R)),
+    "pinv": lambda a: mg.sum(mg.tanh(mg.linalg.pinv(a))),
+    "matrix_norm-nuc": lambda a: mg.linalg.matrix_norm(a, ord="nuc"),
+    "matrix_norm-fro": lambda a: mg.tanh(mg.linalg.matrix_norm(a)),
+    "vector_norm-3": lambda a: mg.linalg.vector_norm(a, ord=3, axis=0)[1],
+    "trace-diagonal": lambda a: mg.sum(mg.tanh(mg.linalg.diagonal(a @ a, offset=1)))
+    + mg.linalg.trace(a @ a),
+    "tensordot": lambda a: mg.sum(mg.tanh(mg.tensordot(a, a, axes=((0,), (1,))))),
+    "vecdot-cross": lambda a: mg.sum(mg.tanh(mg.vecdot(mg.linalg.cross(a, a * a), a + 1.0))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_ORDER))
+def test_second_derivatives_through_linalg_rules(backend64, rng, name):
+    a = backend64.tensor(_spd(rng, 3) / 3, requires_grad=True)
+    _hvp_check(SECOND_ORDER[name], [a], rng, backend64, tol=1e-5)
+
+
+# -- what has no gradient says so -------------------------------------------------------------
+
+def test_decomposition_gradients_outside_their_domain_raise(backend64, rng):
+    wide = backend64.tensor(rng.standard_normal((2, 4)), requires_grad=True)
+    with pytest.raises(NotImplementedError, match="qr"):
+        mg.autograd.grad(mg.sum(mg.linalg.qr(wide).R), [wide])
+    tall = backend64.tensor(rng.standard_normal((4, 2)), requires_grad=True)
+    with pytest.raises(NotImplementedError, match="full_matrices=False"):
+        mg.autograd.grad(mg.sum(mg.linalg.svd(tall).S), [tall])
+
+
+def test_matrix_rank_and_eigvals_carry_no_gradient(backend, rng):
+    x = backend.tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    assert not mg.linalg.matrix_rank(x).requires_grad
+    assert not mg.linalg.eigvals(x).requires_grad
