@@ -290,3 +290,41 @@ def test_isdtype_kinds():
     assert mg.isdtype(mg.float32, mg.float32) and not mg.isdtype(mg.float32, mg.float64)
     with pytest.raises(ValueError):
         mg.isdtype(mg.float32, "floating")
+
+
+# -- second order: rules re-run on tensors ---------------------------------------------------------
+
+SECOND_ORDER = {
+    "prod": lambda a: mg.prod(a, axis=1),
+    "prod-axes": lambda a: mg.prod(a, axis=(0, 1), keepdims=True),
+    "cumulative_prod": lambda a: mg.cumulative_prod(a, axis=1, include_initial=True),
+    "cumulative_sum": lambda a: mg.cumulative_sum(a * a, axis=0, include_initial=True),
+    "var": lambda a: mg.var(a, axis=0, correction=1),
+    "std": lambda a: mg.std(a, axis=1),
+    "max": lambda a: mg.max(a * a, axis=0),
+    "sort": lambda a: mg.sort(a, axis=0) * mg.sort(a, axis=0),
+    "diff": lambda a: mg.diff(a * a, n=2, axis=0),
+}
+WITH_ZEROS = np.array([[1.0, 0.0, 2.0, 3.0], [0.0, 0.0, 1.0, 2.0], [2.0, 0.5, 3.0, 0.0]])
+
+
+@pytest.mark.parametrize("name", list(SECOND_ORDER))
+@pytest.mark.parametrize("zeros", [False, True], ids=["generic", "zeros"])
+def test_hessian_vector_product_matches_differences(backend64, rng, name, zeros):
+    if zeros and not name.startswith(("prod", "cumulative_prod")):
+        pytest.skip("zeros matter for products only")
+    f = SECOND_ORDER[name]
+    x0 = WITH_ZEROS if zeros else rng.uniform(0.5, 1.5, size=(3, 4))
+    w = backend64.tensor(rng.standard_normal(f(backend64.tensor(x0)).shape))
+    u = rng.standard_normal(x0.shape)
+
+    def gradient(values, create_graph):
+        x = backend64.tensor(values, requires_grad=True)
+        return x, _grad(mg.sum(f(x) * w), x, create_graph=create_graph)
+
+    x, g = gradient(x0, True)
+    hvp = _host(_grad(mg.sum(g * backend64.tensor(u)), x))
+    h = 1e-5
+    numeric = (_host(gradient(x0 + h * u, False)[1])
+               - _host(gradient(x0 - h * u, False)[1])) / (2 * h)
+    np.testing.assert_allclose(hvp, numeric, atol=1e-7, rtol=1e-6)
