@@ -204,7 +204,8 @@ SPECS = [
            covers=("matmul", "inv"), rtol=LOOSE, atol=LOOSE),
     # x**0 is the identity, a constant
     OpSpec("matrix_power-zero", lambda x, n: mg.linalg.matrix_power(x, n), _np_matrix_power,
-           [((3, 3),), ((2, 3, 3),)], params=[{"n": 0}], differentiable=False),
+           [((3, 3),), ((2, 3, 3),)], params=[{"n": 0}], differentiable=False,
+           covers=("broadcast_to",)),
     OpSpec("matrix_norm", mg.linalg.matrix_norm,
            lambda x, keepdims, ord: np.linalg.matrix_norm(x, keepdims=keepdims, ord=ord),
            [((3, 4),), ((2, 3, 3),)],
