@@ -162,6 +162,16 @@ def test_second_derivatives_through_linalg_rules(backend64, rng, name):
     _hvp_check(SECOND_ORDER[name], [a], rng, backend64, tol=1e-5)
 
 
+@pytest.mark.parametrize("ord", [2, 3, 1])
+def test_vector_norm_at_zero_has_finite_first_and_second_derivatives(backend64, ord):
+    x = backend64.tensor(np.zeros((2, 3)), requires_grad=True)
+    (g,) = mg.autograd.grad(mg.linalg.vector_norm(x, ord=ord), [x], create_graph=True)
+    np.testing.assert_array_equal(g.numpy(), np.zeros((2, 3)))
+    if g.requires_grad:  # ord 1: sign(x) is constant, so there is no second derivative to take
+        (h,) = mg.autograd.grad(mg.sum(g * g), [x], allow_unused=True)
+        assert h is None or np.all(np.isfinite(h.numpy()))
+
+
 # -- what has no gradient says so -------------------------------------------------------------
 
 def test_decomposition_gradients_outside_their_domain_raise(backend64, rng):

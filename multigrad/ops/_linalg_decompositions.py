@@ -343,8 +343,16 @@ def _as_complex(xp, a):
     return xp.astype(a, xp.complex64 if a.dtype == xp.float32 else xp.complex128)
 
 
+def _general_eig(xp, name):
+    fn = getattr(xp.linalg, name, None)
+    if fn is None:
+        raise NotImplementedError(f"{name}: this array library's linalg has no {name} (CuPy "
+                                  "before v14, for one); compute it on the CPU with .to('cpu')")
+    return fn
+
+
 def _eig_forward(xp, x):
-    w, v = xp.linalg.eig(x)
+    w, v = _general_eig(xp, "eig")(x)
     return _as_complex(xp, w), _as_complex(xp, v)
 
 
@@ -358,6 +366,6 @@ def eig(x, /):
 
 eigvals = defprimitive(
     "eigvals",
-    forward=lambda xp, x: _as_complex(xp, xp.linalg.eigvals(x)),
+    forward=lambda xp, x: _as_complex(xp, _general_eig(xp, "eigvals")(x)),
     doc="Eigenvalues of a general square matrix (complex; no gradient yet).",
 )
