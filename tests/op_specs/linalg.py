@@ -199,7 +199,8 @@ SPECS = [
            make=_separated_singular_values, rtol=LOOSE, atol=LOOSE),
     OpSpec("matrix_rank", mg.linalg.matrix_rank, np.linalg.matrix_rank,
            [((3, 3),), ((2, 4, 3),)], make=_rank_deficient, differentiable=False),
-    OpSpec("matrix_power", lambda x, n: mg.linalg.matrix_power(x, n), _np_matrix_power, [((3, 3),), ((2, 3, 3),)],
+    OpSpec("matrix_power", lambda x, n: mg.linalg.matrix_power(x, n), _np_matrix_power,
+           [((3, 3),), ((2, 3, 3),)],
            params=[{"n": 1}, {"n": 2}, {"n": 5}, {"n": -3}], make=_general,
            covers=("matmul", "inv"), rtol=LOOSE, atol=LOOSE),
     # x**0 is the identity, a constant
