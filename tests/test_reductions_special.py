@@ -292,7 +292,7 @@ def test_isdtype_kinds():
         mg.isdtype(mg.float32, "floating")
 
 
-# -- second order: rules re-run on tensors ---------------------------------------------------------
+# -- second order: rules re-run on tensors -----------------------------------------------------
 
 SECOND_ORDER = {
     "prod": lambda a: mg.prod(a, axis=1),

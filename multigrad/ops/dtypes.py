@@ -122,7 +122,7 @@ def can_cast(from_, to, /):
 
 
 def isdtype(dtype, kind):
-    """Whether ``dtype`` is of ``kind``: a dtype, a kind name ("integral"...) or a tuple of them."""
+    """Whether ``dtype`` is of ``kind``: a dtype, a kind name ("integral"...) or a tuple."""
     dtype = _dtype_of(dtype, "isdtype")
     if isinstance(kind, tuple):
         if any(isinstance(k, tuple) for k in kind):

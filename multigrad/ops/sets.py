@@ -2,9 +2,9 @@
 
 Primitives: isin, unique_all, unique_counts, unique_inverse, unique_values.
 
-Forward only: the results (membership, values, indices, counts) are not on the graph, even for an input
-that requires gradients. The multi-result functions return named tuples with the standard's
-field names, as array_api_strict does.
+Forward only: the results (membership, values, indices, counts) are not on the graph, even
+for an input that requires gradients. The multi-result functions return named tuples with the
+standard's field names, as array_api_strict does.
 """
 
 from __future__ import annotations

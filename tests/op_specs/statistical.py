@@ -33,7 +33,7 @@ def make_ties(largest):
     tied elements per slice: central differences then see the average, as the rule splits)."""
     def make(rng, shapes, params):
         x = rng.permutation(np.prod(shapes[0])).reshape(shapes[0]) / 4.0 - 1.0
-        first, second = _top_two(x, params, largest)
+        _, second = _top_two(x, params, largest)
         extreme = np.max(x, axis=_np_axis(params), keepdims=True) if largest else \
             np.min(x, axis=_np_axis(params), keepdims=True)
         return [np.where(second, extreme, x)]
