@@ -230,7 +230,7 @@ class _NumpyStyleGenerator:
         return self._xp.astype(x, x.dtype)
 
     def integers(self, low, high, shape, dtype):
-        return self._rng.integers(low, high, size=tuple(shape), dtype=dtype)
+        return self._rng.integers(low, high, size=tuple(shape), dtype=dtype_name(dtype))
 
 
 def _real(dtype):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+from ._dtypes import dtype_name
+
 __all__ = ["scatter_add", "Counter64Generator"]
 
 # one-hot blocks are (n, _CHUNK); this bounds the temporary memory of scatter_add
@@ -48,6 +50,10 @@ class Counter64Generator:
         self._key = ((int(seed or 0) + 1) * self._GOLDEN) & 0xFFFFFFFFFFFFFFFF
         self._counter = 0
 
+    def _dtype(self, dtype):
+        """The namespace's own dtype for any spelling (multigrad's DType, a name, a native)."""
+        return getattr(self._xp, dtype_name(dtype))
+
     def _bits(self, count: int):
         xp = self._xp
         u64 = xp.uint64
@@ -62,6 +68,7 @@ class Counter64Generator:
     def _unit(self, count: int, dtype):
         """Uniform floats in [0, 1) with 53 random bits (float64) or 24 (float32)."""
         xp = self._xp
+        dtype = self._dtype(dtype)
         bits = 53 if dtype == xp.float64 else 24
         z = self._bits(count) >> (64 - bits)
         return xp.astype(z, dtype) * (2.0 ** -bits)
@@ -86,4 +93,4 @@ class Counter64Generator:
         count = math.prod(shape)
         span = xp.asarray(high - low, dtype=xp.uint64, device=self._native)
         z = self._bits(count) % span  # modulo bias is below 2**-40 for spans under 2**24
-        return xp.reshape(xp.astype(z, dtype) + low, tuple(shape))
+        return xp.reshape(xp.astype(z, self._dtype(dtype)) + low, tuple(shape))
