@@ -149,3 +149,14 @@ def test_gradcheck_without_raising():
 def test_gradcheck_needs_an_input_that_requires_grad():
     with pytest.raises(ValueError, match="requires_grad=True"):
         mg.gradcheck(mg.exp, mg.tensor([1.0]))
+
+
+def test_gradcheck_of_a_gradient_checks_second_derivatives(backend64):
+    """f computing a gradient inside: differences of it need grad mode and leaves that
+    require gradients; a wrong create_graph backward would fail here."""
+    x = backend64.tensor([0.3, -1.2, 2.0], requires_grad=True)
+
+    def gradient(a):
+        return mg.autograd.grad(mg.sum(mg.tanh(a) * a * a), [a], create_graph=True)[0]
+
+    assert mg.gradcheck(gradient, x)
