@@ -280,5 +280,8 @@ def _pull_back(node, g, pending, ns, create_graph):
         if ct.shape != arg.shape:
             ct = _unbroadcast(xp, ct, arg.shape)
         if ct.dtype != arg.dtype:
+            if (xp.isdtype(ct.dtype, "complex floating")
+                    and not xp.isdtype(arg.dtype, "complex floating")):
+                ct = xp.real(ct)  # a real input's cotangent is the real part
             ct = xp.astype(ct, arg.dtype)
         _add(pending, pnode, pidx, ct)
