@@ -39,19 +39,23 @@ NOT_DIFFERENTIATED = {
 
 
 def standard_functions():
-    """(main namespace functions, linalg functions) of the array API standard, in spec order."""
+    """(main namespace functions, linalg functions) of the array API standard, sorted by name.
+
+    Sorted because array_api_strict rebuilds ``__all__`` (in another order) whenever its flags
+    change, and the table must not depend on what ran before.
+    """
     import array_api_strict as xp
 
     def is_function(obj):
         return inspect.isfunction(obj) or inspect.isbuiltin(obj)
 
-    main = [n for n in xp.__all__
-            if is_function(getattr(xp, n, None)) and "array_api_strict_flags" not in n]
+    main = sorted(n for n in xp.__all__
+                  if is_function(getattr(xp, n, None)) and "array_api_strict_flags" not in n)
     linalg_module = sys.modules.get("array_api_strict._linalg")
     extra = [n for n, f in vars(linalg_module).items()
              if not n.startswith("_") and inspect.isfunction(f)
              and f.__module__ == "array_api_strict._linalg"] if linalg_module else []
-    linalg = list(xp.linalg.__all__) + sorted(set(extra) - set(xp.linalg.__all__))
+    linalg = sorted(set(xp.linalg.__all__) | set(extra))
     return main, linalg
 
 
