@@ -10,11 +10,15 @@ result can be differentiated again.
 from __future__ import annotations
 
 from ..backends import MixedDeviceError
-from ._grad_mode import set_grad_enabled
+from ._grad_mode import _state as _grad_state, set_grad_enabled
 from ._primitive import _SCALARS, namespace
-from ._tensor import LeafNode, Tensor
+from ._tensor import LeafNode, Tensor, _RetainGrad
 
-__all__ = ["backward", "grad"]
+__all__ = ["AnomalyError", "backward", "grad"]
+
+
+class AnomalyError(FloatingPointError):
+    """In anomaly mode, a backward pass produced nan or inf (the message names the op)."""
 
 _FREED = ("the graph was freed by an earlier backward pass; pass retain_graph=True to the first "
           "backward (or autograd.grad) to run backward through the same graph again")
@@ -209,8 +213,11 @@ def _run(roots, cts, targets, retain_graph, create_graph):
     """The reverse pass. Accumulates into leaves' ``.grad`` when ``targets`` is None, else
     returns ``{(node, index): cotangent}`` for the targets and leaves ``.grad`` alone."""
     ns = namespace()
+    anomaly = _grad_state.anomaly
     pending = {}
-    for (node, index), s in zip(roots, cts):
+    for k, ((node, index), s) in enumerate(zip(roots, cts)):
+        if anomaly and not _finite(s.device, s.data):
+            raise AnomalyError(f"detect_anomaly: seed {k} of the backward pass holds nan or inf")
         _add(pending, node, index, s if create_graph else s.data)
     order = _toposort(list(dict.fromkeys(node for node, _ in roots)))
     captured = {}
@@ -219,6 +226,8 @@ def _run(roots, cts, targets, retain_graph, create_graph):
             g = pending.pop(node, None)
             if g is None:
                 continue
+            if node.hooks is not None:
+                g = _run_hooks(node, g, create_graph, targets is None)
             if targets is not None:
                 if type(node) is LeafNode:
                     if (node, None) in targets:
@@ -230,7 +239,7 @@ def _run(roots, cts, targets, retain_graph, create_graph):
             elif type(node) is LeafNode:
                 _accumulate(node, g, create_graph)
                 continue
-            _pull_back(node, g, pending, ns, create_graph)
+            _pull_back(node, g, pending, ns, create_graph, anomaly)
             if not retain_graph:
                 node.args = node.ans = None
                 node.edges = ()
@@ -256,7 +265,7 @@ def _accumulate(leaf, g, create_graph):
         t.grad = Tensor(t.grad.data + g, t.device)
 
 
-def _pull_back(node, g, pending, ns, create_graph):
+def _pull_back(node, g, pending, ns, create_graph, anomaly):
     """Run the VJP rules of one node and pass the cotangents on to its parents."""
     prim = node.prim
     if create_graph:
@@ -284,4 +293,60 @@ def _pull_back(node, g, pending, ns, create_graph):
                     and not xp.isdtype(arg.dtype, "complex floating")):
                 ct = xp.real(ct)  # a real input's cotangent is the real part
             ct = xp.astype(ct, arg.dtype)
+        if anomaly and not _finite(node.device, ct.data if create_graph else ct):
+            site = getattr(node, "site", None)
+            where = (f"called at {site}" if site is not None else "its call site was not "
+                     "recorded: the forward pass ran outside detect_anomaly()")
+            raise AnomalyError(f"detect_anomaly: the backward of {prim.name} ({where}) produced "
+                               f"nan or inf in the gradient of its argument {argpos}")
         _add(pending, pnode, pidx, ct)
+
+
+def _finite(device, raw) -> bool:
+    """Whether a raw array holds only finite values (anomaly mode; syncs with the device)."""
+    xp = device.xp
+    return bool(device.to_host(xp.all(xp.isfinite(raw))))
+
+
+def _run_hooks(node, g, create_graph, accumulating):
+    """Pass the gradient of each hooked output of ``node`` through its hooks, in the order
+    they were registered; ``retain_grad`` ones run last, and only in ``backward``."""
+    if type(node) is LeafNode:
+        leaf = node.ref()
+        if leaf is None:
+            return g
+        device = leaf.device
+    else:
+        device = node.params["device"] if node.prim.changes_device else node.device
+    for index, hooks in list(node.hooks.items()):
+        value = g if index is None else g[index]
+        if value is None:  # an output of a multi-output op that got no cotangent
+            continue
+        value = value if create_graph else Tensor(value, device)
+        for hook in sorted(hooks, key=lambda h: isinstance(h, _RetainGrad)):
+            if isinstance(hook, _RetainGrad):
+                if accumulating:
+                    _accumulate(hook, value.data if not create_graph else value, create_graph)
+                continue
+            new = hook(value)
+            if new is not None:
+                _check_hook_result(hook, new, value)
+                value = new
+        value = value if create_graph else value.data
+        if index is None:
+            g = value
+        else:
+            g[index] = value
+    return g
+
+
+def _check_hook_result(hook, new, old) -> None:
+    name = getattr(hook, "__qualname__", repr(hook))
+    if not isinstance(new, Tensor):
+        raise TypeError(f"hook {name} returned a {type(new).__name__}; return a Tensor (the "
+                        "replacement gradient) or None")
+    for what, got, want in (("shape", new.shape, old.shape), ("dtype", new.dtype, old.dtype),
+                            ("device", new.device, old.device)):
+        if got != want:
+            raise ValueError(f"hook {name} returned a gradient of {what} {got} for a tensor "
+                             f"of {what} {want}")

@@ -11,6 +11,8 @@ class _State(threading.local):
     # A class-level default: reading a missing attribute of a plain threading.local raises
     # and catches AttributeError inside getattr (microseconds per op on the hot path).
     enabled = True
+    # anomaly mode (multigrad.detect_anomaly): record call sites, check backward for nan/inf
+    anomaly = False
 
 
 _state = _State()

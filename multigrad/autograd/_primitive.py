@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import os
+import sys
 
 from ..backends import MixedDeviceError, device_of
 from ._grad_mode import _state as _grad_state
@@ -87,7 +89,7 @@ class Primitive:
 
 
 def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_output=False,
-                 changes_device=False, doc=None, register=True) -> Primitive:
+                 changes_device=False, doc=None, register=None) -> Primitive:
     """Declare an op with its forward computation and derivative rules.
 
     Parameters
@@ -113,20 +115,25 @@ def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_out
     changes_device : bool
         The result lives on the ``Device`` given as the parameter ``device`` (moves between
         devices), not on the inputs' device.
-    register : bool
-        Add the op to ``REGISTRY`` (multigrad's own ops); user-defined ops may stay out.
+    register : bool or None
+        Add the op to ``REGISTRY``, whose ops must declare both modes and have a test spec.
+        ``None`` (the default) registers the ops declared inside the multigrad package and
+        leaves users' own ops out, so their names never clash with multigrad's.
 
     Rules are written against ``xp`` only, so the same text runs on raw arrays (first-order
-    backward) and on tensors with multigrad's namespace (higher order).
+    backward) and on tensors with multigrad's namespace (higher order). A user op (not
+    registered) may leave out ``jvp``; using it under ``jvp`` then raises an error naming it.
     """
-    if vjp is not None and jvp is None:
+    module = inspect.currentframe().f_back.f_globals.get("__name__", __name__)
+    if register is None:
+        register = module == "multigrad" or module.startswith("multigrad.")
+    if vjp is not None and jvp is None and register:
         raise ValueError(f"primitive {name!r} has a VJP but no JVP rule: declare both modes")
     n_rules = len(vjp) if vjp is not None else None
-    if vjp is not None and len(jvp) != n_rules:
+    if vjp is not None and jvp is not None and len(jvp) != n_rules:
         raise ValueError(f"primitive {name!r}: {n_rules} VJP rule(s) but {len(jvp)} JVP rule(s)")
     if variadic and vjp is not None and n_rules != 1:
         raise ValueError(f"variadic primitive {name!r} takes exactly one VJP and one JVP rule")
-    module = inspect.currentframe().f_back.f_globals.get("__name__", __name__)
     prim = Primitive(name, forward, None if vjp is None else tuple(vjp),
                      None if jvp is None else tuple(jvp), variadic, multi_output, changes_device,
                      doc, module)
@@ -192,6 +199,8 @@ def apply(prim: Primitive, args: tuple, params: dict):
 
     node = Node(prim, tuple(raw), params, out, tuple(edges),
                 in_device if prim.changes_device else device)
+    if _grad_state.anomaly:
+        node.site = _user_call_site()
     grad_dtypes = device.grad_dtypes
     if prim.multi_output:
         return tuple(Tensor(o, device, True, node, k) if o.dtype in grad_dtypes
@@ -199,6 +208,17 @@ def apply(prim: Primitive, args: tuple, params: dict):
     if out.dtype in grad_dtypes:
         return Tensor(out, device, True, node)
     return Tensor(out, device)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _user_call_site() -> str:
+    """``file:line`` of the innermost caller outside the multigrad package (anomaly mode)."""
+    frame = sys._getframe(2)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    return "an unknown place" if frame is None else f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
 def _explain(prim: Primitive, raw: list, err: ValueError) -> ValueError:
@@ -231,6 +251,10 @@ def _apply_jvp(prim: Primitive, args: tuple, params: dict):
     level = max(k for a in args if isinstance(a, Tensor) and a._tangents for k in a._tangents)
     stripped = tuple(_strip(a, level) if isinstance(a, Tensor) and a._tangents
                      and level in a._tangents else a for a in args)
+    if prim.jvp is None and prim.vjp is not None:
+        raise NotImplementedError(f"{prim.name}: has a reverse-mode (VJP) rule but no "
+                                  "forward-mode (JVP) rule, so it cannot be used under jvp; "
+                                  "declare jvp= (or a jvp method on the Function)")
     out = apply(prim, stripped, params)
     if prim.jvp is None:
         return out

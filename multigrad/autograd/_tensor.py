@@ -15,7 +15,7 @@ import weakref
 
 from ..backends import as_dtype
 
-__all__ = ["Tensor", "Node", "LeafNode"]
+__all__ = ["Tensor", "Node", "LeafNode", "RemovableHandle"]
 
 
 class Node:
@@ -27,8 +27,10 @@ class Node:
     retain the graph, which is how a freed graph is recognised.
     """
 
+    # ``site`` (the user's file:line that applied the op) is set only in anomaly mode and
+    # left unset otherwise, so recording costs nothing extra; read it with getattr
     __slots__ = ("prim", "args", "params", "ans", "edges", "device", "hooks", "tangents",
-                 "__weakref__")
+                 "site", "__weakref__")
 
     def __init__(self, prim, args, params, ans, edges, device):
         self.prim = prim
@@ -63,6 +65,36 @@ class LeafNode:
 
     def __repr__(self) -> str:
         return "<LeafNode>"
+
+
+class RemovableHandle:
+    """What ``Tensor.register_hook`` returns: ``handle.remove()`` unregisters the hook."""
+
+    __slots__ = ("_node", "_index", "_hook")
+
+    def __init__(self, node, index, hook):
+        self._node, self._index, self._hook = node, index, hook
+
+    def remove(self) -> None:
+        """Unregister the hook (doing it twice is harmless)."""
+        hooks = self._node.hooks
+        entry = hooks.get(self._index) if hooks is not None else None
+        if entry is None or not any(h is self._hook for h in entry):
+            return
+        entry.remove(self._hook)
+        if not entry:
+            del hooks[self._index]
+        if not hooks:
+            self._node.hooks = None  # the backward pass skips hook handling again
+
+
+class _RetainGrad:
+    """The hook ``retain_grad`` installs: the engine accumulates into its tensor's ``.grad``."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, tensor):
+        self.ref = weakref.ref(tensor)
 
 
 class Tensor:
@@ -151,6 +183,47 @@ class Tensor:
         from ._backward import backward
         backward([self], None if seed is None else [seed], retain_graph, create_graph)
 
+    def register_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(grad)`` whenever the gradient with respect to this tensor is computed.
+
+        Parameters
+        ----------
+        hook : callable
+            ``hook(grad) -> Tensor or None``; a returned tensor (of ``grad``'s shape, dtype and
+            device) replaces the gradient that flows on to the tensor's inputs (or into
+            ``.grad`` for a leaf). Hooks never modify ``grad`` in place.
+
+        Returns
+        -------
+        RemovableHandle
+            ``handle.remove()`` unregisters the hook.
+
+        Hooks live on the tape position, so every alias of the tensor shares them; they run
+        in the order registered, in ``backward`` and ``multigrad.autograd.grad`` alike.
+        """
+        if not callable(hook):
+            raise TypeError(f"register_hook: expected a callable, got {type(hook).__name__}")
+        return self._add_hook(hook, "register_hook")
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` during ``backward`` (leaves
+        always do); it accumulates like a leaf's and sees what earlier hooks returned."""
+        if self.is_leaf and self.requires_grad:
+            return
+        hooks = (self._node.hooks or {}).get(self._index, ()) if self._node else ()
+        if any(isinstance(h, _RetainGrad) and h.ref() is self for h in hooks):
+            return
+        self._add_hook(_RetainGrad(self), "retain_grad")
+
+    def _add_hook(self, hook, caller: str) -> RemovableHandle:
+        if not self.requires_grad:
+            raise RuntimeError(f"{caller}: this tensor does not require gradients, so no "
+                               "gradient will ever reach it")
+        node = self._node
+        if node.hooks is None:
+            node.hooks = {}
+        node.hooks.setdefault(self._index, []).append(hook)
+        return RemovableHandle(node, self._index, hook)
 
     def __repr__(self) -> str:
         extra = ", requires_grad=True" if self.requires_grad else ""
