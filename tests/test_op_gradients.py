@@ -164,7 +164,7 @@ def test_transpose_identity_and_placement(spec, shapes, params, backend, rng):
         assert t.dtype == outs[k].dtype and t.device == outs[k].device and t.shape == outs[k].shape
     lhs = sum(_inner(vs[k], tangents[k]) for k in live)
     rhs = sum(_inner(g, us[k]) for g, k in zip(grads, grad_args) if g is not None)
-    scale = sum(np.sum(np.abs(vs[k].numpy()) * np.abs(tangents[k].numpy())) for k in live)
+    scale = float(sum(np.sum(np.abs(vs[k].numpy()) * np.abs(tangents[k].numpy())) for k in live))
     tol = spec.grad_rtol[backend.dtype_name]
     assert lhs == pytest.approx(rhs, rel=tol, abs=tol * (1 + scale)), (
         f"{spec.name}: <v, J u> = {lhs!r} but <J^T v, u> = {rhs!r}")
