@@ -146,6 +146,17 @@ def _toposort(nodes):
     return order
 
 
+def _leading_to(order, targets):
+    """The nodes of ``order`` from which a target can be reached: ``grad`` runs no rule (and
+    no hook) beyond its inputs, which matters when they are intermediate results."""
+    wanted = {node for node, _ in targets}
+    useful = set()
+    for node in reversed(order):  # parents before children
+        if node in wanted or any(edge[1] in useful for edge in node.edges):
+            useful.add(node)
+    return [node for node in order if node in useful]
+
+
 def _add(pending, node, index, ct):
     """Sum a cotangent into the pending ones of ``node``'s output ``index`` (never in place)."""
     if index is None:
@@ -176,10 +187,10 @@ def _as_tensors(node):
     parents = {argpos: (pnode, pidx) for argpos, pnode, pidx in node.edges}
     args = []
     for i, r in enumerate(node.args):
-        if r is None or isinstance(r, _SCALARS):
-            args.append(r)
-        elif i in parents:
+        if i in parents:  # first: a 0-d NumPy result (numpy.float64) is also a float
             args.append(Tensor(r, device, True, *parents[i]))
+        elif r is None or isinstance(r, _SCALARS):
+            args.append(r)
         else:
             args.append(Tensor(r, device))
     out_device = node.params["device"] if node.prim.changes_device else device
@@ -220,6 +231,8 @@ def _run(roots, cts, targets, retain_graph, create_graph):
             raise AnomalyError(f"detect_anomaly: seed {k} of the backward pass holds nan or inf")
         _add(pending, node, index, s if create_graph else s.data)
     order = _toposort(list(dict.fromkeys(node for node, _ in roots)))
+    if targets is not None:
+        order = _leading_to(order, targets)
     captured = {}
     with set_grad_enabled(create_graph):
         for node in order:
