@@ -19,6 +19,7 @@ from .ops import *  # noqa: F401,F403
 from .ops import __all__ as _ops_all
 from . import _array_object  # installs the array object's operators and methods on Tensor
 from . import linalg, numerical
+from . import nn
 from .numerical import GradcheckError, gradcheck
 
 __array_api_version__ = "2025.12"
@@ -37,6 +38,6 @@ _set_namespace(_sys.modules[__name__])
 __all__ = (["Device", "DeviceError", "DType", "GradcheckError", "MixedDeviceError", "Tensor",
             "__array_api_version__", "__array_namespace_info__", "autograd", "backends",
             "defprimitive", "devices", "e", "enable_grad", "get_default_device", "get_device",
-            "gradcheck", "inf", "is_grad_enabled", "jvp", "linalg", "nan", "newaxis", "no_grad",
-            "numerical", "pi", "set_default_device", "set_grad_enabled"]
+            "gradcheck", "inf", "is_grad_enabled", "jvp", "linalg", "nan", "newaxis", "nn",
+            "no_grad", "numerical", "pi", "set_default_device", "set_grad_enabled"]
            + list(_DTYPES) + list(_ops_all))

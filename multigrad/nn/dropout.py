@@ -1,0 +1,49 @@
+"""``Dropout``, with its random generator on the device of its inputs."""
+
+from __future__ import annotations
+
+from ..autograd import Tensor
+from ..backends import Device, get_device
+from . import functional as F
+from .init import make_generator
+from .module import Module
+
+__all__ = ["Dropout"]
+
+
+class Dropout(Module):
+    """In training mode, zero each element with probability ``p`` and scale the rest by
+    ``1 / (1 - p)``; the identity in eval mode.
+
+    The layer holds a generator made by ``device.random(seed)`` on ``device`` (``generator=``
+    supplies one instead). ``module.to(other)`` makes a new generator there, seeded with
+    ``seed`` again; so does an input that arrives on another device, unless the generator was
+    supplied (then that is an error).
+    """
+
+    def __init__(self, p: float = 0.5, *, device=None, seed: int | None = None, generator=None):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        self.p, self.seed = p, seed
+        self._given = generator is not None
+        self._device = get_device(device)
+        self.generator = make_generator(self._device, seed, generator)
+
+    def _moved_to(self, device: Device) -> None:
+        if device is not self._device and not self._given:
+            self._device = device
+            self.generator = make_generator(device, self.seed)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if x.device is not self._device:
+            if self._given:
+                raise ValueError(f"{self!r}: its generator is on {self._device.name} but the "
+                                 f"input is on {x.device.name}")
+            self._moved_to(x.device)
+        return F.dropout(x, self.p, True, generator=self.generator)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

@@ -1,0 +1,128 @@
+"""Loss functions, composed from multigrad's differentiable ops.
+
+``cross_entropy`` works from logits through ``log_softmax`` (a primitive that shifts by the
+maximum), and ``binary_cross_entropy_with_logits`` through ``softplus``, so both stay finite for
+logits as large as 1000. Every loss takes ``reduction``: ``"mean"`` (the default), ``"sum"`` or
+``"none"`` (one loss per sample).
+"""
+
+from __future__ import annotations
+
+from ..autograd import Tensor
+from ..ops import (asarray, expand_dims, log_softmax, mean, min as min_, softplus, squeeze,
+                   sum as sum_, take_along_axis)
+
+__all__ = ["mse_loss", "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits"]
+
+
+def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
+    if reduction == "mean":
+        return mean(loss)
+    if reduction == "sum":
+        return sum_(loss)
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
+
+
+def _same_shape(input: Tensor, target: Tensor, op: str) -> None:
+    if input.shape != target.shape:
+        raise ValueError(f"{op}: input has shape {input.shape} but target has shape "
+                         f"{target.shape}; they must match")
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Squared error ``(input - target)**2``, reduced."""
+    target = asarray(target, device=input.device)
+    _same_shape(input, target, "mse_loss")
+    return _reduce((input - target) ** 2, reduction, "mse_loss")
+
+
+def _class_indices(log_probs: Tensor, target, op: str) -> Tensor:
+    """Check integer class targets of shape ``(N, d1, ...)`` against ``(N, C, d1, ...)``."""
+    target = asarray(target, device=log_probs.device)
+    if not target.device.xp.isdtype(target.data.dtype, "integral"):
+        raise TypeError(f"{op}: class-index targets must have an integer dtype, not "
+                        f"{target.dtype.name}")
+    expected = log_probs.shape[:1] + log_probs.shape[2:] if log_probs.ndim > 1 else ()
+    if target.shape != expected:
+        raise ValueError(f"{op}: input of shape {log_probs.shape} needs class indices of shape "
+                         f"{expected}, got {target.shape}")
+    n_classes = log_probs.shape[1 if log_probs.ndim > 1 else 0]
+    if target.size and int(min_(target)) < 0:
+        raise IndexError(f"{op}: class indices must be in [0, {n_classes}); got "
+                         f"{int(min_(target))}")
+    return target
+
+
+def _picked(log_probs: Tensor, target: Tensor) -> Tensor:
+    """``log_probs[n, target[n, ...], ...]``: the log-probability of each sample's class."""
+    axis = 1 if log_probs.ndim > 1 else 0
+    picked = take_along_axis(log_probs, expand_dims(target, axis=axis), axis=axis)
+    return squeeze(picked, axis=axis)
+
+
+def nll_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class indices ``target`` ``(N, d1, ...)`` under
+    log-probabilities ``input`` ``(N, C, d1, ...)`` (classes on axis 1; ``(C,)`` unbatched)."""
+    target = _class_indices(input, target, "nll_loss")
+    return _reduce(-_picked(input, target), reduction, "nll_loss")
+
+
+def cross_entropy(input: Tensor, target, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy between logits ``input`` ``(N, C, d1, ...)`` and ``target``.
+
+    Parameters
+    ----------
+    input : Tensor
+        Unnormalised scores, classes on axis 1 (or a single sample of shape ``(C,)``).
+    target : Tensor or array_like
+        Class indices of shape ``(N, d1, ...)`` (an integer dtype), or class probabilities of
+        ``input``'s shape (a floating dtype).
+    reduction : {"mean", "sum", "none"}
+        "mean" averages over samples (and ``d1, ...``).
+    label_smoothing : float
+        ``eps`` in [0, 1]: the target becomes ``(1 - eps) * target + eps / C``.
+
+    Returns
+    -------
+    Tensor
+        ``-sum(target * log_softmax(input))`` over classes, reduced.
+    """
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
+                         f"{label_smoothing}")
+    if input.ndim == 0:
+        raise ValueError("cross_entropy: input must have a class axis, got a 0-d tensor")
+    axis = 1 if input.ndim > 1 else 0
+    n_classes = input.shape[axis]
+    log_probs = log_softmax(input, axis=axis)
+    target = asarray(target, device=input.device)
+    if target.device.xp.isdtype(target.data.dtype, "real floating"):
+        _same_shape(input, target, "cross_entropy")
+        if label_smoothing:
+            target = (1 - label_smoothing) * target + label_smoothing / n_classes
+        loss = -sum_(target * log_probs, axis=axis)
+    else:
+        target = _class_indices(log_probs, target, "cross_entropy")
+        loss = -_picked(log_probs, target)
+        if label_smoothing:
+            # eps/C on every class: the mean of -log_probs over the classes, weighted by eps
+            uniform = -mean(log_probs, axis=axis)
+            loss = (1 - label_smoothing) * loss + label_smoothing * uniform
+    return _reduce(loss, reduction, "cross_entropy")
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "mean",
+                                     pos_weight=None) -> Tensor:
+    """Binary cross-entropy between ``sigmoid(input)`` and probabilities ``target``.
+
+    Computed as ``(1 - t) x + (1 + (w - 1) t) softplus(-x)`` (``w = pos_weight``, default 1),
+    which is ``-t log sigmoid(x) - (1 - t) log(1 - sigmoid(x))`` without overflow.
+    """
+    target = asarray(target, device=input.device)
+    _same_shape(input, target, "binary_cross_entropy_with_logits")
+    log_weight = 1.0 if pos_weight is None else 1 + (pos_weight - 1) * target
+    loss = (1 - target) * input + log_weight * softplus(-input)
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
