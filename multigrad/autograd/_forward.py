@@ -1,19 +1,51 @@
 """Forward mode: tangents pushed forward with the primal values.
 
-Each ``jvp`` call opens a new level; tensors carry ``{level: tangent}`` and ``apply`` runs the
-JVP rules of the highest level first, so nested transforms keep their tangents apart.
+Each forward-mode transform opens a new level for the time its function runs; tensors carry
+``{level: tangent}`` and ``apply`` runs the JVP rules of the highest level first, so nested
+transforms keep their tangents apart. The public ``multigrad.jvp`` (with pytrees) is in
+``multigrad.transforms``; this module holds the pieces it and the other transforms share.
 """
 
 from __future__ import annotations
 
-from ..backends import MixedDeviceError
+import contextlib
+import threading
+
 from ._primitive import namespace, new_level
 from ._tensor import Tensor
 
-__all__ = ["jvp"]
+__all__ = ["forward_level", "with_tangent", "take_tangent", "has_live_tangents"]
 
 
-def _with_tangent(x: Tensor, t: Tensor, level: int) -> Tensor:
+class _Live(threading.local):
+    levels: frozenset = frozenset()  # the levels whose transforms are running now
+
+
+_live = _Live()
+
+
+@contextlib.contextmanager
+def forward_level():
+    """Open a fresh forward-mode level, live until the block ends; yields its id."""
+    level = new_level()
+    before = _live.levels
+    _live.levels = before | {level}
+    try:
+        yield level
+    finally:
+        _live.levels = before
+
+
+def has_live_tangents(tangents) -> bool:
+    """Whether a ``{level: tangent}`` mapping holds a tangent of a transform still running.
+
+    Tangents of finished transforms stay on the tensors and nodes they reached; nobody reads
+    them again, so they must not make a later reverse pass record itself.
+    """
+    return bool(tangents) and not _live.levels.isdisjoint(tangents)
+
+
+def with_tangent(x: Tensor, t: Tensor, level: int) -> Tensor:
     """An alias of ``x`` (same data and tape identity) carrying tangent ``t`` at ``level``."""
     alias = Tensor(x.data, x.device, x.requires_grad, x._node, x._index)
     alias._tangents = dict(x._tangents or ())
@@ -21,8 +53,9 @@ def _with_tangent(x: Tensor, t: Tensor, level: int) -> Tensor:
     return alias
 
 
-def _take_tangent(y: Tensor, level: int):
-    """Split ``y`` into its primal (an alias without ``level``) and its tangent at ``level``."""
+def take_tangent(y: Tensor, level: int) -> tuple[Tensor, Tensor]:
+    """Split ``y`` into its primal (an alias without ``level``) and its tangent at ``level``
+    (zeros where ``y`` does not depend on that level's inputs)."""
     tangents = y._tangents or {}
     t = tangents.get(level)
     if t is None:
@@ -34,42 +67,3 @@ def _take_tangent(y: Tensor, level: int):
     else:
         primal = y
     return primal, t
-
-
-def jvp(f, primals, tangents):
-    """Evaluate ``f(*primals)`` and its directional derivative along ``tangents``.
-
-    Parameters
-    ----------
-    f : callable
-        A function of tensors returning a tensor or a tuple of tensors.
-    primals, tangents : sequence of Tensor
-        The point and the direction; each tangent has its primal's shape, dtype and device.
-
-    Returns
-    -------
-    (out, tangent_out)
-        ``f(*primals)`` and ``J_f(primals) @ tangents``, with matching structure.
-    """
-    primals, tangents = tuple(primals), tuple(tangents)
-    if len(primals) != len(tangents):
-        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
-    for k, (x, t) in enumerate(zip(primals, tangents)):
-        if not isinstance(x, Tensor) or not isinstance(t, Tensor):
-            raise TypeError(f"jvp: primal and tangent {k} must be Tensors, got "
-                            f"{type(x).__name__} and {type(t).__name__}")
-        if t.shape != x.shape:
-            raise ValueError(f"jvp: tangent {k} has shape {t.shape} but its primal has shape "
-                             f"{x.shape}")
-        if t.dtype != x.dtype:
-            raise TypeError(f"jvp: tangent {k} has dtype {t.dtype.name} but its primal has dtype "
-                            f"{x.dtype.name}")
-        if t.device is not x.device:
-            raise MixedDeviceError(f"jvp: tangent {k} is on {t.device.name} but its primal is on "
-                                   f"{x.device.name}")
-    level = new_level()
-    out = f(*(_with_tangent(x, t, level) for x, t in zip(primals, tangents)))
-    if isinstance(out, Tensor):
-        return _take_tangent(out, level)
-    pairs = [_take_tangent(y, level) for y in out]
-    return tuple(p for p, _ in pairs), tuple(t for _, t in pairs)
