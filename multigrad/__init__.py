@@ -1,0 +1,44 @@
+"""multigrad: automatic differentiation on any array API library.
+
+multigrad is itself an array API namespace: its functions take and return ``Tensor`` objects
+that live on a device (NumPy on the CPU, CuPy on CUDA GPUs, or any library array-api-compat
+knows) and differentiate in reverse and forward mode, to any order.
+"""
+
+import math as _math
+import sys as _sys
+
+from . import autograd, backends, ops
+from ._info import __array_namespace_info__
+from .autograd import Tensor, defprimitive, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd._primitive import set_namespace as _set_namespace
+from .backends import (DTYPES as _DTYPES, Device, DeviceError, DType, MixedDeviceError, devices,
+                       get_default_device, get_device, set_default_device)
+from .ops import *  # noqa: F401,F403
+from .ops import __all__ as _ops_all
+from . import _array_object  # installs the array object's operators and methods on Tensor
+from . import linalg, numerical
+from . import nn
+from .transforms import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
+from .numerical import GradcheckError, gradcheck
+
+__array_api_version__ = "2025.12"
+
+globals().update(_DTYPES)  # multigrad.float32, multigrad.bool, ...
+
+e = _math.e
+pi = _math.pi
+inf = _math.inf
+nan = _math.nan
+newaxis = None
+
+# rules that must record (create_graph, forward mode) run in this namespace
+_set_namespace(_sys.modules[__name__])
+
+__all__ = (["Device", "DeviceError", "DType", "GradcheckError", "MixedDeviceError", "Tensor",
+            "__array_api_version__", "__array_namespace_info__", "autograd", "backends",
+            "defprimitive", "devices", "e", "enable_grad", "get_default_device", "get_device",
+            "grad", "gradcheck", "hessian", "hvp", "inf", "is_grad_enabled", "jacfwd", "jacrev",
+            "jvp", "linalg", "nan", "newaxis", "nn", "no_grad", "numerical", "pi",
+            "set_default_device", "set_grad_enabled", "value_and_grad", "vjp"]
+           + list(_DTYPES) + list(_ops_all))
