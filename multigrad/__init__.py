@@ -21,6 +21,9 @@ from . import linalg, numerical
 from . import nn
 from .transforms import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
 from .numerical import GradcheckError, gradcheck
+from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
+from .checkpoint import checkpoint
+from .function import Function, FunctionCtx
 
 __array_api_version__ = "2025.12"
 
@@ -42,3 +45,6 @@ __all__ = (["Device", "DeviceError", "DType", "GradcheckError", "MixedDeviceErro
             "jvp", "linalg", "nan", "newaxis", "nn", "no_grad", "numerical", "pi",
             "set_default_device", "set_grad_enabled", "value_and_grad", "vjp"]
            + list(_DTYPES) + list(_ops_all))
+# user-defined functions, checkpointing and anomaly mode
+__all__ += ["AnomalyError", "Function", "FunctionCtx", "checkpoint", "detect_anomaly",
+            "is_anomaly_enabled"]
