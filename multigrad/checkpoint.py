@@ -119,7 +119,7 @@ def _jvp_rule(xp, t, ans, *arrays, argnum, fn, call):
 
     _, tangent_out = _jvp(of_floats, [arrays[k] for k in positions],
                           [tangents[k] for k in positions])
-    return tangent_out if isinstance(tangent_out, tuple) else (tangent_out,)
+    return tuple(tangent_out) if isinstance(tangent_out, (tuple, list)) else (tangent_out,)
 
 
 _checkpointed = defprimitive("checkpoint", _forward, vjp=(_vjp,), jvp=(_jvp_rule,),

@@ -170,7 +170,7 @@ class Function:
 def _build_primitive(cls):
     """The primitive behind a ``Function`` subclass: variadic and multi-output, so one
     declaration fits any number of arguments and results."""
-    name = cls.__qualname__
+    name = cls.__name__
 
     def forward(xp, *raw, ctx):
         inputs = tuple(Tensor(r, ctx._device) for r in raw)
@@ -219,7 +219,7 @@ def _build_primitive(cls):
 def _gradients(cls, ctx, xp, g, ans, arrays) -> tuple:
     """Run the user's backward once per pull-back and check what it returns: one gradient per
     array argument, each of that argument's shape, dtype and device (raw when ``g`` is)."""
-    name = cls.__qualname__
+    name = cls.__name__
     recording = isinstance(ans[0], Tensor)
     device = ctx._device
     cotangents = tuple(c if recording else Tensor(c, device) for c in g)
