@@ -24,6 +24,8 @@ from .numerical import GradcheckError, gradcheck
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .checkpoint import checkpoint
 from .function import Function, FunctionCtx
+from . import optim, viz
+from .serialization import load, save
 
 __array_api_version__ = "2025.12"
 
@@ -48,3 +50,5 @@ __all__ = (["Device", "DeviceError", "DType", "GradcheckError", "MixedDeviceErro
 # user-defined functions, checkpointing and anomaly mode
 __all__ += ["AnomalyError", "Function", "FunctionCtx", "checkpoint", "detect_anomaly",
             "is_anomaly_enabled"]
+# optimisers, saving and loading, pictures of the graph
+__all__ += ["load", "optim", "save", "viz"]
