@@ -53,7 +53,7 @@ def _outputs(result, fn) -> tuple:
 
 
 def _name(fn) -> str:
-    return getattr(fn, "__qualname__", repr(fn))
+    return getattr(fn, "__name__", repr(fn))
 
 
 def _forward(xp, *raw, fn, call):
