@@ -165,8 +165,11 @@ def _array_namespace(self, /, *, api_version=None):
     return multigrad
 
 
-def _dlpack(self, /, **kwargs):
-    return self.data.__dlpack__(**kwargs)
+def _dlpack(self, /, *, stream=None, max_version=None, dl_device=None, copy=None):
+    # pass on only what was given: older libraries do not know the newer keywords
+    given = {k: v for k, v in (("stream", stream), ("max_version", max_version),
+                                ("dl_device", dl_device), ("copy", copy)) if v is not None}
+    return self.data.__dlpack__(**given)
 
 
 def _dlpack_device(self, /):

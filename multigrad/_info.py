@@ -27,8 +27,8 @@ class __array_namespace_info__:
     def default_device(self):
         return get_default_device()
 
-    def devices(self) -> list:
-        return devices()
+    def devices(self) -> tuple:
+        return tuple(devices())
 
     def default_dtypes(self, *, device=None) -> dict:
         dev = get_device(device)

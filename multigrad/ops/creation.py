@@ -63,12 +63,9 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None):
         out = obj
         if device is not None:
             out = to_device(out, device)
-        if dtype is not None and out.dtype != dtype:
-            from .manipulation import astype
-            out = astype(out, dtype)
-        elif copy and out is obj:
-            from .elementwise import positive
-            out = positive(out)
+        if (dtype is not None and out.dtype != dtype) or (copy and out is obj):
+            from .manipulation import astype  # a copy of any dtype, differentiable
+            out = astype(out, out.dtype if dtype is None else dtype, copy=True)
         return out
     if isinstance(obj, (list, tuple)) and _holds_tensor(obj):
         return _stack_nested(obj, dtype, device)
