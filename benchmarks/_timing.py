@@ -1,0 +1,98 @@
+"""Timing and checking: the same protocol for every workload and system.
+
+Each system is first run once and its loss and gradients compared with the reference's (that
+call is also the warm-up), then all systems are timed in rounds, one call each per round in a
+rotating order, so that a slow spell of the machine hits every system alike; the device is
+synchronised before the clock is read. Ratios are taken round by round against the reference.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+import tracemalloc
+
+#: relative error allowed between a system's results and the reference's (float32 work)
+CHECK_RTOL = 1e-4
+
+
+def max_relative_error(values, reference) -> float:
+    """The largest deviation over all arrays, relative to each reference array's largest entry."""
+    import numpy as np
+
+    worst = 0.0
+    for a, b in zip(values, reference, strict=True):
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        if a.shape != b.shape:
+            return float("inf")
+        scale = max(float(np.max(np.abs(b), initial=0.0)), np.finfo(np.float64).tiny)
+        worst = max(worst, float(np.max(np.abs(a - b), initial=0.0)) / scale)
+    return worst
+
+
+def check(results: dict, reference: str, rtol: float = CHECK_RTOL) -> tuple[dict, dict]:
+    """Compare every system's ``[loss, *gradients]`` (host arrays) with the reference's.
+
+    Returns the error of each system that agrees, and the reason for each that does not.
+    """
+    errors, failed = {}, {}
+    for name, values in results.items():
+        err = max_relative_error(values, results[reference])
+        if err <= rtol:
+            errors[name] = err
+        else:
+            failed[name] = (f"wrong result: relative error {err:.2e} against the reference "
+                            f"(allowed {rtol:g})")
+    return errors, failed
+
+
+def interleaved(calls: dict, rounds: int, synchronize, progress, label: str) -> dict:
+    """Seconds per call of each system, ``rounds`` times, the systems interleaved."""
+    names = list(calls)
+    times = {name: [] for name in names}
+    for r in range(rounds):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            call = calls[name]
+            synchronize()
+            start = time.perf_counter()
+            call()
+            synchronize()
+            times[name].append(time.perf_counter() - start)
+        progress(f"{label}: round {r + 1}/{rounds}: " + ", ".join(
+            f"{name} {_short(times[name][-1])}" for name in names))
+    return times
+
+
+def peak_bytes(step, reset, repeats: int) -> list[int]:
+    """Peak host memory allocated above the starting point during ``step()`` (tracemalloc).
+
+    ``reset()`` first drops whatever a system keeps between steps (old gradients), so that
+    every system starts from the same state: its parameters and the data.
+    """
+    peaks = []
+    for _ in range(repeats):
+        reset()
+        gc.collect()
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            step()
+            peaks.append(tracemalloc.get_traced_memory()[1] - base)
+        finally:
+            tracemalloc.stop()
+    return peaks
+
+
+def median_ratio(times, reference) -> float:
+    """The median over rounds of ``times[r] / reference[r]``."""
+    return statistics.median(t / r for t, r in zip(times, reference, strict=True))
+
+
+def _short(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} us"

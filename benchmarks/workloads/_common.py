@@ -1,0 +1,116 @@
+"""What every workload shares: the run's context, each system's arrays, recording results."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .._timing import check, interleaved
+
+REFERENCE = "reference"
+
+
+@dataclass
+class Context:
+    """One worker's settings: a device, a thread count, the size profile and the peers."""
+
+    device: object  # a multigrad Device
+    threads: int
+    profile: str  # "full", "quick" or "smoke"
+    peers: list
+    progress: Callable[[str], None] = print
+    cases: list = field(default_factory=list)
+
+    def pick(self, full, quick, smoke):
+        """The value for this run's size profile."""
+        return {"full": full, "quick": quick, "smoke": smoke}[self.profile]
+
+    @property
+    def on_cpu(self) -> bool:
+        return self.device.library in ("numpy", "array_api_strict")
+
+
+def reference_module(device):
+    """The array library the hand-written reference is written in, for this device."""
+    return importlib.import_module({"numpy": "numpy", "cupy": "cupy"}.get(device.library,
+                                                                          device.library))
+
+
+def reference_label(device) -> str:
+    return f"{device.library} (hand-written)"
+
+
+def torch_device(device) -> str | None:
+    """The torch device matching a multigrad device, or None where torch cannot run there."""
+    if device.library == "numpy":
+        return "cpu"
+    if device.library == "cupy":
+        import torch
+        return device.name if torch.cuda.is_available() else None
+    return None
+
+
+def jax_device(device):
+    """The jax device matching a multigrad device, or None."""
+    import jax
+    if device.library == "numpy":
+        return jax.devices("cpu")[0]
+    if device.library == "cupy":
+        try:
+            return jax.devices("gpu")[int(device.name.partition(":")[2] or 0)]
+        except (RuntimeError, IndexError):
+            return None
+    return None
+
+
+def host(x):
+    """A NumPy copy of an array of any of the systems (for checking results)."""
+    import numpy as np
+
+    module = type(x).__module__.split(".")[0]
+    if module == "multigrad":
+        return x.numpy()
+    if module == "torch":
+        return x.detach().cpu().numpy()
+    if module == "cupy":
+        return x.get()
+    if module == "array_api_strict":
+        import array_api_strict as xps
+        return np.asarray(xps.asarray(x, device=xps.Device("CPU_DEVICE"), copy=True))
+    return np.asarray(x)
+
+
+def verify(ctx: Context, label: str, runs: dict) -> tuple[dict, dict]:
+    """Run each system once (its warm-up) and check its loss and gradients.
+
+    ``runs`` maps a system to a callable returning ``[loss, *gradients]``; the reference must
+    be among them. Returns the errors of the systems that agree and why each other one fails.
+    """
+    results = {name: [host(v) for v in run()] for name, run in runs.items()}
+    ctx.device.synchronize()
+    errors, failed = check(results, REFERENCE)
+    ctx.progress(f"{label}: checked against the reference: " + ", ".join(
+        [f"{n} ok ({e:.1e})" for n, e in errors.items() if n != REFERENCE]
+        + [f"{n} FAILED" for n in failed]))
+    return errors, failed
+
+
+def record(ctx: Context, workload: str, metric: str, unit: str, scale: float, samples: dict,
+           errors: dict, skipped: dict, kind: str = "time") -> None:
+    """Add one measured case (one table row group) to the context's results."""
+    ctx.cases.append({
+        "workload": workload, "metric": metric, "device": ctx.device.name,
+        "threads": ctx.threads, "unit": unit, "scale": scale, "kind": kind,
+        "reference": reference_label(ctx.device), "samples": samples,
+        "errors": {n: e for n, e in errors.items() if n in samples},
+        "skipped": skipped,
+    })
+
+
+def time_systems(ctx: Context, workload: str, metric: str, unit: str, scale: float,
+                 calls: dict, errors: dict, skipped: dict, rounds: int) -> None:
+    """Time the systems that passed the check, interleaved, and record the case."""
+    samples = interleaved(calls, rounds, ctx.device.synchronize, ctx.progress,
+                          f"{workload} / {metric} [{ctx.device.name}, {ctx.threads} thr]")
+    record(ctx, workload, metric, unit, scale, samples, errors, skipped)
