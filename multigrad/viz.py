@@ -57,7 +57,7 @@ def _param_text(params: dict) -> list[str]:
 def _op_lines(node: Node) -> list[str]:
     lines = [node.prim.name] + _param_text(node.params)
     if node.ans is None:
-        return lines + ["(values freed by backward)"]
+        return lines + ["(freed by backward: pass retain_graph=True to draw more)"]
     device = node.params["device"] if node.prim.changes_device else node.device
     outputs = node.ans if node.prim.multi_output else (node.ans,)
     return lines + [_describe(out, device) for out in outputs]
@@ -91,8 +91,9 @@ def to_dot(tensor: Tensor, *, params: dict[str, Tensor] | None = None) -> str:
     Returns
     -------
     str
-        A ``digraph``: data flows from leaves (top) through ops to the output (bottom). Ops
-        whose saved values a backward pass freed still appear, without their shapes.
+        A ``digraph``: data flows from leaves (top) through ops to the output (bottom). A
+        backward pass without ``retain_graph=True`` frees the graph: the picture then ends at
+        the first freed op, drawn without shapes.
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"to_dot: expected a Tensor, got {type(tensor).__name__}")
@@ -134,7 +135,7 @@ def to_dot(tensor: Tensor, *, params: dict[str, Tensor] | None = None) -> str:
             if id(parent) not in seen:
                 seen.add(id(parent))
                 stack.append(parent)
-        for argpos, arg in enumerate(node.args):
+        for argpos, arg in enumerate(node.args or ()):  # None once backward freed them
             if argpos not in wired and hasattr(arg, "shape"):
                 name = f"{ident(node)}_c{argpos}"
                 emit(name, ["constant", _describe(arg, node.device)], "constant")
