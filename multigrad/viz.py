@@ -99,7 +99,8 @@ def to_dot(tensor: Tensor, *, params: dict[str, Tensor] | None = None) -> str:
         raise TypeError(f"to_dot: expected a Tensor, got {type(tensor).__name__}")
     names = {id(t): name for name, t in (params or {}).items()}
     ids: dict[int, str] = {}
-    lines = ["digraph multigrad {", '  node [fontname="Helvetica", fontsize=10];']
+    lines = ["digraph multigrad {", '  node [fontname="Helvetica", fontsize=10];',
+             '  edge [fontname="Helvetica", fontsize=9];']
 
     def ident(obj) -> str:
         return ids.setdefault(id(obj), f"n{len(ids)}")

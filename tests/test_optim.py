@@ -248,6 +248,7 @@ def _trained_adam():
      "2 parameter group.*this optimiser 1"),
     (lambda sd: sd["param_groups"][0].update(params=[0, 1]), "group 0 has 2 parameter"),
     (lambda sd: sd["param_groups"][0].pop("betas"), "group 0 lacks the option.*'betas'"),
+    (lambda sd: sd["param_groups"][0].pop("params"), "group 0 is not a dict with a 'params'"),
     (lambda sd: sd["state"].update({5: {}}), "state for parameter 5, which no parameter group"),
     (lambda sd: sd["state"][0].update(momentum_buffer=sd["state"][0]["exp_avg"]),
      r"state of parameter 0: unknown entr.*'momentum_buffer'"),

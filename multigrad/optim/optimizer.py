@@ -180,6 +180,9 @@ class Optimizer:
         by_number = {}
         new_groups = []
         for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if not isinstance(saved, dict) or "params" not in saved:
+                raise ValueError(f"{name}: parameter group {i} is not a dict with a 'params' "
+                                 "entry")
             missing = sorted(set(self.defaults) - set(saved))
             if missing:
                 raise ValueError(f"{name}: parameter group {i} lacks the option(s) "
