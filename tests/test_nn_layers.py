@@ -285,7 +285,8 @@ def test_network_on_device1_stays_there():
 # -- bad input ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("layer,shape,message", [
-    (lambda: nn.Linear(3, 2, seed=0), (4, 5), r"Linear\(in_features=3.*\(\.\.\., 3\), got \(4, 5\)"),
+    (lambda: nn.Linear(3, 2, seed=0), (4, 5),
+     r"Linear\(in_features=3.*\(\.\.\., 3\), got \(4, 5\)"),
     (lambda: nn.Conv2d(3, 2, 3, seed=0), (1, 2, 5, 5), r"Conv2d\(3, 2.*\(N, 3, H, W\), got"),
     (lambda: nn.Conv1d(3, 2, 3, seed=0), (1, 3, 5, 5), r"Conv1d\(3, 2.*\(N, 3, L\), got"),
     (lambda: nn.MaxPool2d(2), (5,), r"MaxPool2d\(kernel_size=2.*\(N, C, H, W\)"),
@@ -310,6 +311,8 @@ def test_bad_layer_settings_are_refused():
         nn.Dropout(1.5)
     with pytest.raises(TypeError, match="embedding: indices must have an integer dtype"):
         F.embedding(mg.ones((2,)), mg.ones((3, 2)))
+    with pytest.raises(mg.MixedDeviceError, match="embedding: arguments are on different devices"):
+        F.embedding(mg.asarray([0], device="strict:device1"), mg.ones((3, 2)))
     with pytest.raises(IndexError, match=r"embedding: indices must be in \[0, 3\)"):
         F.embedding(mg.asarray([0, -1]), mg.ones((3, 2)))
     with pytest.raises(ValueError, match="batch_norm: training needs more than one value"):

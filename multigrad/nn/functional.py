@@ -12,7 +12,8 @@ from ..ops import (asarray, gelu, log_softmax, mean, min as min_, reshape, relu,
                    softmax, softplus, sqrt, tanh, take, var, where)
 from ._convolution import convolution, pool
 from .init import make_generator
-from .losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
+from .losses import (binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss,
+                     on_device_of)
 
 __all__ = ["linear", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm",
            "layer_norm", "dropout", "embedding", "relu", "sigmoid", "tanh", "gelu", "softmax",
@@ -170,7 +171,7 @@ def embedding(input, weight: Tensor) -> Tensor:
     """Rows of ``weight`` ``(num_embeddings, dim)`` at integer indices ``input`` (any shape);
     the result has shape ``input.shape + (dim,)``. Repeated indices accumulate their
     gradients."""
-    indices = asarray(input, device=weight.device)
+    indices = on_device_of(input, weight, "embedding")
     if not indices.device.xp.isdtype(indices.data.dtype, "integral"):
         raise TypeError(f"embedding: indices must have an integer dtype, not "
                         f"{indices.dtype.name}")

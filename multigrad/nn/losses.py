@@ -9,10 +9,23 @@ logits as large as 1000. Every loss takes ``reduction``: ``"mean"`` (the default
 from __future__ import annotations
 
 from ..autograd import Tensor
+from ..backends import MixedDeviceError
 from ..ops import (asarray, expand_dims, log_softmax, mean, min as min_, softplus, squeeze,
                    sum as sum_, take_along_axis)
 
 __all__ = ["mse_loss", "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits"]
+
+
+def on_device_of(value, like: Tensor, op: str) -> Tensor:
+    """``value`` as a tensor on ``like``'s device: data (lists, arrays) is placed there, but a
+    tensor on another device is an error, as in every op (moves are explicit)."""
+    if isinstance(value, Tensor):
+        if value.device is not like.device:
+            raise MixedDeviceError(f"{op}: arguments are on different devices "
+                                   f"({like.device.name} and {value.device.name}); move one "
+                                   "with .to()")
+        return value
+    return asarray(value, device=like.device)
 
 
 def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
@@ -33,14 +46,14 @@ def _same_shape(input: Tensor, target: Tensor, op: str) -> None:
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Squared error ``(input - target)**2``, reduced."""
-    target = asarray(target, device=input.device)
+    target = on_device_of(target, input, "mse_loss")
     _same_shape(input, target, "mse_loss")
     return _reduce((input - target) ** 2, reduction, "mse_loss")
 
 
 def _class_indices(log_probs: Tensor, target, op: str) -> Tensor:
     """Check integer class targets of shape ``(N, d1, ...)`` against ``(N, C, d1, ...)``."""
-    target = asarray(target, device=log_probs.device)
+    target = on_device_of(target, log_probs, op)
     if not target.device.xp.isdtype(target.data.dtype, "integral"):
         raise TypeError(f"{op}: class-index targets must have an integer dtype, not "
                         f"{target.dtype.name}")
@@ -98,7 +111,7 @@ def cross_entropy(input: Tensor, target, reduction: str = "mean",
     axis = 1 if input.ndim > 1 else 0
     n_classes = input.shape[axis]
     log_probs = log_softmax(input, axis=axis)
-    target = asarray(target, device=input.device)
+    target = on_device_of(target, input, "cross_entropy")
     if target.device.xp.isdtype(target.data.dtype, "real floating"):
         _same_shape(input, target, "cross_entropy")
         if label_smoothing:
@@ -121,7 +134,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "me
     Computed as ``(1 - t) x + (1 + (w - 1) t) softplus(-x)`` (``w = pos_weight``, default 1),
     which is ``-t log sigmoid(x) - (1 - t) log(1 - sigmoid(x))`` without overflow.
     """
-    target = asarray(target, device=input.device)
+    target = on_device_of(target, input, "binary_cross_entropy_with_logits")
     _same_shape(input, target, "binary_cross_entropy_with_logits")
     log_weight = 1.0 if pos_weight is None else 1 + (pos_weight - 1) * target
     loss = (1 - target) * input + log_weight * softplus(-input)
