@@ -187,9 +187,11 @@ def _as_tensors(node):
     parents = {argpos: (pnode, pidx) for argpos, pnode, pidx in node.edges}
     args = []
     for i, r in enumerate(node.args):
-        if i in parents:  # first: a 0-d NumPy result (numpy.float64) is also a float
+        # Python scalars by exact type: a 0-d NumPy result (numpy.float64) subclasses float but
+        # came from a tensor, and may carry tangents or need gradients
+        if i in parents:
             args.append(Tensor(r, device, True, *parents[i]))
-        elif r is None or isinstance(r, _SCALARS):
+        elif r is None or type(r) in _SCALARS:
             args.append(r)
         else:
             args.append(Tensor(r, device))
