@@ -17,7 +17,7 @@ from .backends import (DTYPES as _DTYPES, Device, DeviceError, DType, MixedDevic
 from .ops import *  # noqa: F401,F403
 from .ops import __all__ as _ops_all
 from . import _array_object  # installs the array object's operators and methods on Tensor
-from . import linalg, numerical
+from . import fft, linalg, numerical
 from . import nn
 from .transforms import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
 from .numerical import GradcheckError, gradcheck
@@ -42,10 +42,10 @@ _set_namespace(_sys.modules[__name__])
 
 __all__ = (["Device", "DeviceError", "DType", "GradcheckError", "MixedDeviceError", "Tensor",
             "__array_api_version__", "__array_namespace_info__", "autograd", "backends",
-            "defprimitive", "devices", "e", "enable_grad", "get_default_device", "get_device",
-            "grad", "gradcheck", "hessian", "hvp", "inf", "is_grad_enabled", "jacfwd", "jacrev",
-            "jvp", "linalg", "nan", "newaxis", "nn", "no_grad", "numerical", "pi",
-            "set_default_device", "set_grad_enabled", "value_and_grad", "vjp"]
+            "defprimitive", "devices", "e", "enable_grad", "fft", "get_default_device",
+            "get_device", "grad", "gradcheck", "hessian", "hvp", "inf", "is_grad_enabled",
+            "jacfwd", "jacrev", "jvp", "linalg", "nan", "newaxis", "nn", "no_grad", "numerical",
+            "pi", "set_default_device", "set_grad_enabled", "value_and_grad", "vjp"]
            + list(_DTYPES) + list(_ops_all))
 # user-defined functions, checkpointing and anomaly mode
 __all__ += ["AnomalyError", "Function", "FunctionCtx", "checkpoint", "detect_anomaly",
