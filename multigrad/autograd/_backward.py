@@ -9,6 +9,8 @@ result can be differentiated again.
 
 from __future__ import annotations
 
+import operator
+
 from ..backends import MixedDeviceError
 from ._grad_mode import _state as _grad_state, set_grad_enabled
 from ._primitive import _SCALARS, namespace
@@ -122,28 +124,26 @@ def _roots(outputs, seeds, caller):
 
 
 def _toposort(nodes):
-    """Nodes reachable from ``nodes``, each before all of its parents (iterative DFS)."""
-    order = []
-    visited = set(nodes)
-    for root in nodes:
-        if root.args is None:
+    """Nodes reachable from ``nodes``, each before all of its parents.
+
+    Collects the reachable nodes (a loop over a growing list: no recursion, so a graph of a
+    million ops works), then sorts them newest first: a node is made after its parents.
+    """
+    found = list(nodes)
+    seen = set(found)
+    for node in found:  # the list grows while it is walked
+        if node.args is None:
             raise RuntimeError(_FREED)
-        stack = [(root, iter(root.edges))]
-        while stack:
-            node, edges = stack[-1]
-            for edge in edges:
-                parent = edge[1]
-                if parent not in visited:
-                    if parent.args is None:
-                        raise RuntimeError(_FREED)
-                    visited.add(parent)
-                    stack.append((parent, iter(parent.edges)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    order.reverse()
-    return order
+        for edge in node.edges:
+            parent = edge[1]
+            if parent not in seen:
+                seen.add(parent)
+                found.append(parent)
+    found.sort(key=_creation_number, reverse=True)
+    return found
+
+
+_creation_number = operator.attrgetter("seq")
 
 
 def _leading_to(order, targets):

@@ -11,11 +11,16 @@ tape, and an in-place update of a tensor cannot corrupt a gradient.
 
 from __future__ import annotations
 
+import itertools
 import weakref
 
 from ..backends import as_dtype
 
 __all__ = ["Tensor", "Node", "LeafNode", "RemovableHandle"]
+
+# Creation numbers of nodes: a node is always made after the nodes it points to, so sorting by
+# this number (newest first) orders a graph topologically without walking it depth-first.
+_creation = itertools.count()
 
 
 class Node:
@@ -30,9 +35,10 @@ class Node:
     # ``site`` (the user's file:line that applied the op) is set only in anomaly mode and
     # left unset otherwise, so recording costs nothing extra; read it with getattr
     __slots__ = ("prim", "args", "params", "ans", "edges", "device", "hooks", "tangents",
-                 "site", "__weakref__")
+                 "site", "seq", "__weakref__")
 
     def __init__(self, prim, args, params, ans, edges, device):
+        self.seq = next(_creation)
         self.prim = prim
         self.args = args
         self.params = params
@@ -55,11 +61,12 @@ class LeafNode:
     user's tensor whichever alias was used.
     """
 
-    __slots__ = ("ref", "hooks", "__weakref__")
+    __slots__ = ("ref", "hooks", "seq", "__weakref__")
     edges = ()
     args = ()
 
     def __init__(self, tensor):
+        self.seq = next(_creation)
         self.ref = weakref.ref(tensor)
         self.hooks = None
 
