@@ -96,9 +96,9 @@ class OpSpec:
 
 
 def _collect():
-    from . import (elementwise, indexing, linalg, manipulation, nn, searching, statistical)
+    from . import (elementwise, fft, indexing, linalg, manipulation, nn, searching, statistical)
     specs = []
-    for module in (elementwise, indexing, linalg, manipulation, nn, searching, statistical):
+    for module in (elementwise, fft, indexing, linalg, manipulation, nn, searching, statistical):
         specs.extend(module.SPECS)
     names = [s.name for s in specs]
     dupes = {n for n in names if names.count(n) > 1}
