@@ -5,8 +5,9 @@
 
 The list of standard functions comes from array_api_strict (the pinned version implements the
 newest standard, 2025.12): its main namespace and its ``linalg`` extension, without dtypes,
-constants, ``Device``, its flag functions and the ``fft`` extension. Support is read from
-``multigrad.autograd.REGISTRY``: a function backed by a primitive with VJP rules supports reverse
+constants, ``Device`` and its flag functions, then, in a table of their own, the ``fft``
+extension's functions (labelled ``fft.<name>``, as they live in ``multigrad.fft``). Support is
+read from ``multigrad.autograd.REGISTRY``: a function backed by a primitive with VJP rules supports reverse
 mode, with JVP rules forward mode; a primitive declared without rules gives results that carry no
 gradient (integer or boolean results). A public function that is not itself a primitive is
 "composed" of primitives, and differentiates through them.
@@ -35,6 +36,7 @@ NOT_DIFFERENTIATED = {
     "can_cast": "dtype query", "finfo": "dtype query", "iinfo": "dtype query",
     "isdtype": "dtype query", "result_type": "dtype query", "broadcast_shapes": "shape query",
     "__array_namespace_info__": "inspection",
+    "fftfreq": "creates a leaf", "rfftfreq": "creates a leaf",
 }
 
 
@@ -57,6 +59,13 @@ def standard_functions():
              and f.__module__ == "array_api_strict._linalg"] if linalg_module else []
     linalg = sorted(set(xp.linalg.__all__) | set(extra))
     return main, linalg
+
+
+def fft_functions():
+    """The functions of the standard's ``fft`` extension, sorted by name."""
+    import array_api_strict as xp
+
+    return sorted(xp.fft.__all__)
 
 
 def _primitive_for(name, fn, registry, prefix=""):
@@ -119,11 +128,15 @@ def render() -> str:
     main_rows = rows_for(main, multigrad, REGISTRY)
     linalg_rows = rows_for(linalg, getattr(multigrad, "linalg", None), REGISTRY, "linalg.")
     network_rows = rows_for(network, multigrad, REGISTRY)
+    fft = fft_functions()
+    fft_rows = [(f"fft.{name}", *rest) for name, *rest in
+                rows_for(fft, getattr(multigrad, "fft", None), REGISTRY, "fft.")]
+    fft_covered = sum(r[1] == "yes" for r in fft_rows)
     standard = main_rows + linalg_rows
     covered = sum(r[1] == "yes" for r in standard)
     with_rules = sum(r[3] == "yes" for r in standard)
     net_covered = sum(r[1] == "yes" for r in network_rows)
-    shown = {r[2].strip("`") for r in standard + network_rows if r[2]}
+    shown = {r[2].strip("`") for r in standard + network_rows + fft_rows if r[2]}
     others = sorted(set(REGISTRY) - shown)
 
     out = [
@@ -135,9 +148,11 @@ def render() -> str:
         f"{multigrad.__array_api_version__}: {len(main)} in the main namespace and "
         f"{len(linalg)} in `linalg`, as listed by array-api-strict {array_api_strict.__version__});"
         f" {with_rules} of them are primitives with derivative rules. "
+        f"{fft_covered} of {len(fft)} functions of the `fft` extension. "
         f"{net_covered} of {len(network)} network functions.",
         "",
-        "Columns: *exported* means `multigrad.<name>` (or `multigrad.linalg.<name>`) exists; "
+        "Columns: *exported* means `multigrad.<name>` (or `multigrad.linalg.<name>`, "
+        "`multigrad.fft.<name>`) exists; "
         "*primitive* is its entry in `multigrad.autograd.REGISTRY`; *reverse mode* and *forward "
         "mode* say whether that primitive has VJP and JVP rules. A function that is not itself a "
         "primitive is *composed* of primitives and differentiates through them. *No gradient*: "
@@ -154,6 +169,13 @@ def render() -> str:
         "## `linalg` extension",
         "",
         *_table(linalg_rows),
+        "",
+        "## `fft` extension",
+        "",
+        "The 1-D transforms are the n-D primitives over one axis, `hfft` and `ihfft` add `conj`, "
+        "and the shifts are `roll`s, so those are composed.",
+        "",
+        *_table(fft_rows),
         "",
         "## Network functions (beyond the standard)",
         "",
