@@ -181,6 +181,12 @@ def test_frequencies_match_numpy_on_the_device(backend, n, d):
         np.testing.assert_allclose(f.numpy(), getattr(np.fft, name)(n, d=d), rtol=1e-6)
 
 
+def test_numpy_integers_are_accepted_as_lengths(backend):
+    z = backend.tensor(np.ones((2, 3)), dtype=_complex_dtype(backend))
+    assert mg.fft.fft(z, n=np.int64(5)).shape == (2, 5)
+    assert mg.fft.rfftfreq(np.int32(6), device=backend.device).shape == (4,)
+
+
 def test_frequencies_default_to_the_default_device_and_float():
     f = mg.fft.fftfreq(4)
     assert f.device == mg.get_default_device() and f.dtype == mg.float64
@@ -206,6 +212,8 @@ def test_frequencies_default_to_the_default_device_and_float():
     (lambda x, z: mg.fft.rfftn(x, axes=()), ValueError, r"fft\.rfftn: axes must name at least"),
     (lambda x, z: mg.fft.fft(z, n=0), ValueError,
      r"fft\.fft: the transform length along axis 1 must be a positive integer, got 0"),
+    (lambda x, z: mg.fft.fft(z, n=True), ValueError,
+     r"fft\.fft: the transform length along axis 1 must be a positive integer, got True"),
     (lambda x, z: mg.fft.irfft(z[:, :1]), ValueError,
      r"fft\.irfft: the transform length along axis 1 must be a positive integer, got 0"),
     (lambda x, z: mg.fft.hfft(z[0, 0]), ValueError, r"fft\.hfft: x must have at least one dim"),

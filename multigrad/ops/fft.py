@@ -27,6 +27,7 @@ irfftn, hfft; real floating for rfft, rfftn, ihfft), on every backend alike: cas
 
 from __future__ import annotations
 
+import operator
 from typing import Literal, Sequence
 
 from ..autograd import LINEAR, Tensor, defprimitive
@@ -104,6 +105,11 @@ irfftn_p = _declare("irfftn", _irfftn_vjp, "n-D inverse of rfftn (resolved s and
 
 # -- argument checks -----------------------------------------------------------------------------
 
+def _is_positive_integer(n) -> bool:
+    """An int (or NumPy integer: anything with ``__index__``) of at least 1, not a bool."""
+    return not isinstance(n, bool) and hasattr(n, "__index__") and operator.index(n) >= 1
+
+
 def _plan(fname, x, s, axes, norm, want, halved=False):
     """Check the arguments of ``fft.<fname>`` and resolve ``s`` and ``axes`` to tuples of ints.
 
@@ -144,10 +150,10 @@ def _plan(fname, x, s, axes, norm, want, halved=False):
     for k, (n, a) in enumerate(zip(s, axes)):
         if n == -1:  # the whole input along that axis
             n = 2 * (x.shape[a] - 1) if halved and k == len(axes) - 1 else x.shape[a]
-        if not isinstance(n, int) or n < 1:
+        if not _is_positive_integer(n):
             raise ValueError(f"{where}: the transform length along axis {a} must be a positive "
                              f"integer, got {n!r}")
-        sizes.append(n)
+        sizes.append(operator.index(n))
     return tuple(sizes), axes
 
 
@@ -316,14 +322,14 @@ def ihfft(x: Tensor, /, *, n: int | None = None, axis: int = -1,
 # -- frequencies and shifts ----------------------------------------------------------------------
 
 def _frequencies(fname, n, d, dtype, device) -> Tensor:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if not _is_positive_integer(n):
         raise ValueError(f"fft.{fname}: n must be a positive integer, got {n!r}")
     if dtype is not None and as_dtype(dtype).kind != "real floating":
         raise TypeError(f"fft.{fname}: dtype must be a real floating dtype, got "
                         f"{as_dtype(dtype).name}")
     target = get_device(device)
     xp = target.xp
-    frequencies = getattr(xp.fft, fname)(n, d=d, dtype=native_dtype(xp, dtype),
+    frequencies = getattr(xp.fft, fname)(operator.index(n), d=d, dtype=native_dtype(xp, dtype),
                                          device=target.native)
     return Tensor(frequencies, target)
 
