@@ -236,6 +236,7 @@ def _run(roots, cts, targets, retain_graph, create_graph):
     if targets is not None:
         order = _leading_to(order, targets)
     captured = {}
+    fresh = set()  # leaves whose pending cotangent is a new array that nothing else holds
     with set_grad_enabled(create_graph):
         for node in order:
             g = pending.pop(node, None)
@@ -243,6 +244,7 @@ def _run(roots, cts, targets, retain_graph, create_graph):
                 continue
             if node.hooks is not None:
                 g = _run_hooks(node, g, create_graph, targets is None)
+                fresh.discard(node)  # a hook may return an array its caller keeps
             if targets is not None:
                 if type(node) is LeafNode:
                     if (node, None) in targets:
@@ -252,36 +254,41 @@ def _run(roots, cts, targets, retain_graph, create_graph):
                     if (node, k) in targets:
                         captured[(node, k)] = g[k] if k is not None else g
             elif type(node) is LeafNode:
-                _accumulate(node, g, create_graph)
+                _accumulate(node, g, create_graph, node in fresh)
                 continue
-            _pull_back(node, g, pending, ns, create_graph, anomaly)
+            _pull_back(node, g, pending, fresh, ns, create_graph, anomaly)
             if not retain_graph:
                 node.args = node.ans = None
                 node.edges = ()
     return captured
 
 
-def _accumulate(leaf, g, create_graph):
+def _accumulate(leaf, g, create_graph, fresh=False):
     t = leaf.ref()
     if t is None:
         return
     if t.grad is None:
         # The first cotangent may be the caller's seed or shared with another leaf (add passes
-        # one array to both inputs): .grad gets its own copy (its own Tensor under
-        # create_graph), so updating one leaf's .grad never changes another's or the seed.
+        # one array to both inputs): unless it is ``fresh`` (see _unshared), .grad gets its
+        # own copy (its own Tensor under create_graph), so updating one leaf's .grad never
+        # changes another's or the seed.
         if create_graph:
             t.grad = Tensor(g.data, g.device, g.requires_grad, g._node, g._index)
             t.grad._tangents = g._tangents
         else:
-            t.grad = Tensor(t.device.xp.asarray(g, copy=True), t.device)
+            t.grad = Tensor(g if fresh else t.device.xp.asarray(g, copy=True), t.device)
     elif create_graph:
         t.grad = t.grad + g
     else:
         t.grad = Tensor(t.grad.data + g, t.device)
 
 
-def _pull_back(node, g, pending, ns, create_graph, anomaly):
-    """Run the VJP rules of one node and pass the cotangents on to its parents."""
+def _pull_back(node, g, pending, fresh, ns, create_graph, anomaly):
+    """Run the VJP rules of one node and pass the cotangents on to its parents.
+
+    ``fresh`` collects the leaves whose pending cotangent is a new array held nowhere else,
+    which their ``.grad`` may then take without a copy.
+    """
     prim = node.prim
     if create_graph:
         xp = ns
@@ -292,18 +299,19 @@ def _pull_back(node, g, pending, ns, create_graph, anomaly):
     if isinstance(g, list):
         g = _zeros_for(xp, node, g, create_graph)
     params = node.params
+    rules, variadic = prim.vjp, prim.variadic
     for argpos, pnode, pidx in node.edges:
-        rule = prim.vjp_rule(argpos)
+        rule = rules[0 if variadic else argpos]
         if rule is None:
             continue
-        if prim.variadic:
+        if variadic:
             ct = rule(xp, g, ans, *args, argnum=argpos, **params)
         else:
             ct = rule(xp, g, ans, *args, **params)
         arg = args[argpos]
         if ct.shape != arg.shape:
             ct = _unbroadcast(xp, ct, arg.shape)
-        if ct.dtype != arg.dtype:
+        if ct.dtype is not arg.dtype and ct.dtype != arg.dtype:
             if (xp.isdtype(ct.dtype, "complex floating")
                     and not xp.isdtype(arg.dtype, "complex floating")):
                 ct = xp.real(ct)  # a real input's cotangent is the real part
@@ -314,7 +322,25 @@ def _pull_back(node, g, pending, ns, create_graph, anomaly):
                      "recorded: the forward pass ran outside detect_anomaly()")
             raise AnomalyError(f"detect_anomaly: the backward of {prim.name} ({where}) produced "
                                f"nan or inf in the gradient of its argument {argpos}")
+        if type(pnode) is LeafNode and not create_graph:
+            # a second cotangent makes the pending one a new sum
+            if pnode in pending or _unshared(ct, g, node):
+                fresh.add(pnode)
+            else:
+                fresh.discard(pnode)
         _add(pending, pnode, pidx, ct)
+
+
+def _unshared(ct, g, node) -> bool:
+    """Whether a rule's raw result is a new array that nothing else holds: it owns its memory
+    (NumPy and CuPy say so through ``base``; other libraries are never trusted) and is
+    neither the incoming cotangent (``add`` passes that on to both inputs) nor a saved value.
+    """
+    if getattr(ct, "base", ct) is not None:
+        return False
+    saved = node.args + (node.ans if node.prim.multi_output else (node.ans,))
+    return not (any(ct is a for a in saved)
+                or any(ct is c for c in (g if isinstance(g, tuple) else (g,))))
 
 
 def _finite(device, raw) -> bool:
