@@ -22,137 +22,19 @@ derivative as a function, or evaluated at a point. They compose in any order and
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from . import _pytree
+from ._transform_args import (Wrt, assemble, call, check_differentiable, check_like, detached,
+                              name_of, normalize_argnums, one_hot, tensor_leaves)
 from .autograd import Tensor, enable_grad
 from .autograd._backward import _toposort
 from .autograd._backward import grad as _reverse_pass
 from .autograd._forward import forward_level, has_live_tangents, take_tangent, with_tangent
 from .autograd._tensor import LeafNode
-from .backends import MixedDeviceError
-from .ops import arange, astype, positive, reshape, stack, zeros, zeros_like
+from .ops import arange, positive, zeros_like
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "hvp"]
-
-ArgNums = "int | Sequence[int]"
-
-
-# -- checking what the user gave ------------------------------------------------------------------
-
-def _name(f) -> str:
-    return getattr(f, "__name__", type(f).__name__)
-
-
-def _normalize_argnums(transform: str, argnums) -> tuple[tuple[int, ...], bool]:
-    """``argnums`` as a tuple, and whether it was a single int (the result is then unwrapped)."""
-    single = isinstance(argnums, int) and not isinstance(argnums, bool)
-    nums = (argnums,) if single else argnums
-    if not isinstance(nums, (tuple, list)) or not nums or not all(
-            isinstance(i, int) and not isinstance(i, bool) for i in nums):
-        raise TypeError(f"{transform}: argnums must be an int or a non-empty tuple of ints, "
-                        f"got {argnums!r}")
-    if len(set(nums)) != len(nums):
-        raise ValueError(f"{transform}: argnums {tuple(nums)} repeats an argument")
-    return tuple(nums), single
-
-
-def _resolve_argnums(fname: str, argnums: tuple, nargs: int) -> tuple[int, ...]:
-    """Positions in the actual call (negative ones count from the end)."""
-    resolved = []
-    for i in argnums:
-        if not -nargs <= i < nargs:
-            raise ValueError(f"{fname}: argnums {i} is out of range for a call with {nargs} "
-                             f"positional argument{'s' if nargs != 1 else ''}")
-        resolved.append(i % nargs)
-    if len(set(resolved)) != len(resolved):
-        raise ValueError(f"{fname}: argnums {argnums} name the same argument twice")
-    return tuple(resolved)
-
-
-def _check_differentiable(fname: str, where: str, x) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{fname}: {where} is a {type(x).__name__}, not a Tensor")
-    if x.data.dtype not in x.device.grad_dtypes:
-        raise TypeError(f"{fname}: {where} has dtype {x.dtype.name}; only floating-point "
-                        "tensors can be differentiated (close over the others instead)")
-
-
-def _check_like(fname: str, what: str, ref: str, t, x: Tensor) -> None:
-    """A tangent or cotangent ``t`` must match ``x`` (its primal or output) in all but values."""
-    if not isinstance(t, Tensor):
-        raise TypeError(f"{fname}: {what} is a {type(t).__name__}, not a Tensor")
-    if t.shape != x.shape:
-        raise ValueError(f"{fname}: {what} has shape {t.shape} but its {ref} has shape "
-                         f"{x.shape}")
-    if t.dtype != x.dtype:
-        raise TypeError(f"{fname}: {what} has dtype {t.dtype.name} but its {ref} has dtype "
-                        f"{x.dtype.name}")
-    if t.device is not x.device:
-        raise MixedDeviceError(f"{fname}: {what} is on {t.device.name} but its {ref} is on "
-                               f"{x.device.name}")
-
-
-def _tensor_leaves(fname: str, what: str, tree) -> tuple[list, _pytree.TreeDef]:
-    """The leaves of a function's output, each of which must be a tensor."""
-    leaves, treedef = _pytree.flatten(tree)
-    for path, y in zip(_pytree.leaf_paths(treedef), leaves):
-        if not isinstance(y, Tensor):
-            raise TypeError(f"{fname}: {(what + path).strip()} is a {type(y).__name__}, not a "
-                            "Tensor"
-                            + (" (pass has_aux=True if f returns (output, aux))"
-                               if isinstance(tree, tuple) and len(tree) == 2 else ""))
-    return leaves, treedef
-
-
-def _call(fname: str, f: Callable, args: tuple, kwargs: dict, has_aux: bool):
-    """``f(*args, **kwargs)`` split into its output and its auxiliary data."""
-    result = f(*args, **kwargs)
-    if not has_aux:
-        return result, None
-    if not (isinstance(result, (tuple, list)) and len(result) == 2):
-        raise TypeError(f"{fname}: has_aux=True needs f to return a pair (output, aux), got "
-                        f"{type(result).__name__}")
-    return result[0], result[1]
-
-
-# -- the differentiated arguments -----------------------------------------------------------------
-
-class _Wrt:
-    """The arguments a transform differentiates: their tensors, structures, and (for reverse
-    mode) the variables that stand in for them during the call."""
-
-    def __init__(self, fname: str, args: tuple, argnums: tuple, single: bool):
-        self.argnums = _resolve_argnums(fname, argnums, len(args))
-        self.single = single
-        self.treedefs = []
-        self.tensors = []
-        for i in self.argnums:
-            leaves, treedef = _pytree.flatten(args[i])
-            for path, x in zip(_pytree.leaf_paths(treedef), leaves):
-                _check_differentiable(fname, f"argument {i}{path}", x)
-            self.treedefs.append(treedef)
-            self.tensors += leaves
-
-    def substitute(self, args: tuple, leaves: Sequence) -> tuple:
-        """``args`` with the differentiated arguments rebuilt from ``leaves``."""
-        args = list(args)
-        for i, tree in zip(self.argnums, self.split(leaves)):
-            args[i] = tree
-        return tuple(args)
-
-    def split(self, leaves: Sequence) -> list:
-        """One tree per differentiated argument, from a flat list of leaves."""
-        trees, start = [], 0
-        for treedef in self.treedefs:
-            trees.append(_pytree.unflatten(treedef, leaves[start:start + treedef.num_leaves]))
-            start += treedef.num_leaves
-        return trees
-
-    def result(self, leaves: Sequence):
-        """Per-leaf results arranged as the arguments: one tree, or a tuple of trees."""
-        trees = self.split(leaves)
-        return trees[0] if self.single else tuple(trees)
 
 
 def _variable(x: Tensor) -> Tensor:
@@ -200,11 +82,6 @@ def _pull_back(outputs: Sequence[Tensor], seeds: Sequence, variables: Sequence[T
     return [zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
 
 
-def _detached(tree):
-    """``tree`` with every tensor cut from the graph (results of a first-order transform)."""
-    return _pytree.tree_map(lambda a: a.detach() if isinstance(a, Tensor) else a, tree)
-
-
 # -- reverse mode ---------------------------------------------------------------------------------
 
 def _check_scalar(fname: str, out) -> None:
@@ -222,20 +99,20 @@ def _check_scalar(fname: str, out) -> None:
 
 
 def _gradient_transform(transform: str, f: Callable, argnums, has_aux: bool, with_value: bool):
-    nums, single = _normalize_argnums(transform, argnums)
-    fname = f"{transform}({_name(f)})"
+    nums, single = normalize_argnums(transform, argnums)
+    fname = f"{transform}({name_of(f)})"
 
     @functools.wraps(f)
     def gradient(*args, **kwargs):
-        wrt = _Wrt(fname, args, nums, single)
+        wrt = Wrt(fname, args, nums, single)
         with enable_grad():
             variables = [_variable(x) for x in wrt.tensors]
-            out, aux = _call(fname, f, wrt.substitute(args, variables), kwargs, has_aux)
+            out, aux = call(fname, f, wrt.substitute(args, variables), kwargs, has_aux)
         _check_scalar(fname, out)
         outer = _outer_state(wrt.tensors, variables, [out])
         grads = wrt.result(_pull_back([out], [None], variables, outer, outer))
         if not outer:
-            out, aux = out.detach(), _detached(aux)
+            out, aux = out.detach(), detached(aux)
         result = (out, grads) if with_value else grads
         if has_aux:
             return ((out, aux), grads) if with_value else (grads, aux)
@@ -244,7 +121,7 @@ def _gradient_transform(transform: str, f: Callable, argnums, has_aux: bool, wit
     return gradient
 
 
-def grad(f: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callable:
+def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
     """The gradient of a scalar-valued function, as a function.
 
     Parameters
@@ -275,7 +152,8 @@ def grad(f: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callable:
     return _gradient_transform("grad", f, argnums, has_aux, with_value=False)
 
 
-def value_and_grad(f: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callable:
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0,
+                   has_aux: bool = False) -> Callable:
     """Like ``grad``, but the function returns ``(value, gradient)`` from one evaluation.
 
     With ``has_aux`` it returns ``((value, aux), gradient)``.
@@ -302,12 +180,12 @@ def vjp(f: Callable, *primals, has_aux: bool = False):
         of ``out`` and returns a tuple with one cotangent per primal, ``v^T J``. It may be
         called any number of times.
     """
-    fname = f"vjp({_name(f)})"
-    wrt = _Wrt(fname, primals, tuple(range(len(primals))), single=False)
+    fname = f"vjp({name_of(f)})"
+    wrt = Wrt(fname, primals, tuple(range(len(primals))), single=False)
     with enable_grad():
         variables = [_variable(x) for x in wrt.tensors]
-        out, aux = _call(fname, f, wrt.substitute(primals, variables), {}, has_aux)
-    outs, out_def = _tensor_leaves(fname, "output ", out)
+        out, aux = call(fname, f, wrt.substitute(primals, variables), {}, has_aux)
+    outs, out_def = tensor_leaves(fname, "output ", out)
     outer = _outer_state(wrt.tensors, variables, outs)
 
     def pullback(cotangents):
@@ -317,32 +195,18 @@ def vjp(f: Callable, *primals, has_aux: bool = False):
             raise ValueError(f"{fname} pullback: the cotangents' structure differs from the "
                              f"output's {differs}")
         for path, c, y in zip(_pytree.leaf_paths(treedef), leaves, outs):
-            _check_like(f"{fname} pullback", f"cotangent {path}".strip(), "output", c, y)
+            check_like(f"{fname} pullback", f"cotangent {path}".strip(), "output", c, y)
         # cotangents that are themselves being differentiated make the pass record itself
         create = outer or any(c.requires_grad or has_live_tangents(c._tangents) for c in leaves)
         return tuple(wrt.split(_pull_back(outs, leaves, variables, create, retain_graph=True)))
 
     pullback.__name__ = f"pullback of {fname}"
     if not outer:
-        out, aux = _detached(out), _detached(aux)
+        out, aux = detached(out), detached(aux)
     return (out, pullback, aux) if has_aux else (out, pullback)
 
 
-def _one_hot(k: int, like: Tensor, index: Tensor) -> Tensor:
-    """The ``k``-th basis tensor of ``like``'s shape, dtype and device (``index`` is
-    ``arange(like.size)`` on that device)."""
-    return reshape(astype(index == k, like.dtype), like.shape)
-
-
-def _assemble(parts: list, lead: tuple, x: Tensor, axis: int) -> Tensor:
-    """Stack per-element derivatives into a Jacobian block of shape ``lead + x.shape`` (rows of
-    jacrev, ``axis=0``) or ``y.shape + x.shape`` (columns of jacfwd, ``axis=-1``)."""
-    if not parts:
-        return zeros(lead + x.shape, dtype=x.dtype, device=x.device)
-    return reshape(stack(parts, axis=axis), lead + x.shape)
-
-
-def jacrev(f: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callable:
+def jacrev(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
     """The Jacobian of ``f`` by reverse mode: one backward pass per output element.
 
     Returns a function of ``f``'s arguments. For an output ``y`` and a differentiated argument
@@ -350,16 +214,16 @@ def jacrev(f: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callable
     each holding the structure of the arguments ``argnums`` names (as ``grad`` returns them).
     Cheaper than ``jacfwd`` when outputs are fewer than inputs.
     """
-    nums, single = _normalize_argnums("jacrev", argnums)
-    fname = f"jacrev({_name(f)})"
+    nums, single = normalize_argnums("jacrev", argnums)
+    fname = f"jacrev({name_of(f)})"
 
     @functools.wraps(f)
     def jacobian(*args, **kwargs):
-        wrt = _Wrt(fname, args, nums, single)
+        wrt = Wrt(fname, args, nums, single)
         with enable_grad():
             variables = [_variable(x) for x in wrt.tensors]
-            out, aux = _call(fname, f, wrt.substitute(args, variables), kwargs, has_aux)
-        outs, out_def = _tensor_leaves(fname, "output ", out)
+            out, aux = call(fname, f, wrt.substitute(args, variables), kwargs, has_aux)
+        outs, out_def = tensor_leaves(fname, "output ", out)
         outer = _outer_state(wrt.tensors, variables, outs)
         blocks = []
         for y in outs:
@@ -367,14 +231,14 @@ def jacrev(f: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callable
             if y.requires_grad and y.size:
                 index = arange(y.size, device=y.device)
                 for k in range(y.size):
-                    grads = _pull_back([y], [_one_hot(k, y, index)], variables, outer, True)
+                    grads = _pull_back([y], [one_hot(k, y, index)], variables, outer, True)
                     for row, g in zip(rows, grads):
                         row.append(g)
-            blocks.append(wrt.result([_assemble(r, y.shape, x, 0)
+            blocks.append(wrt.result([assemble(r, y.shape, x, 0)
                                       for r, x in zip(rows, wrt.tensors)]))
         jac = _pytree.unflatten(out_def, blocks)
         if not outer:
-            aux = _detached(aux)
+            aux = detached(aux)
         return (jac, aux) if has_aux else jac
 
     return jacobian
@@ -393,13 +257,13 @@ def _jvp(fname: str, f: Callable, primals, tangents, has_aux: bool):
     if differs:
         raise ValueError(f"{fname}: the tangents' structure differs from the primals' {differs}")
     for path, x, t in zip(_pytree.leaf_paths(p_def), p_leaves, t_leaves):
-        _check_differentiable(fname, f"primal {path}", x)
-        _check_like(fname, f"tangent {path}", "primal", t, x)
+        check_differentiable(fname, f"primal {path}", x)
+        check_like(fname, f"tangent {path}", "primal", t, x)
     with forward_level() as level:
         args = _pytree.unflatten(p_def, [with_tangent(x, t, level)
                                          for x, t in zip(p_leaves, t_leaves)])
-        out, aux = _call(fname, f, args, {}, has_aux)
-        outs, out_def = _tensor_leaves(fname, "output ", out)
+        out, aux = call(fname, f, args, {}, has_aux)
+        outs, out_def = tensor_leaves(fname, "output ", out)
         pairs = [take_tangent(y, level) for y in outs]
     out = _pytree.unflatten(out_def, [p for p, _ in pairs])
     tangent_out = _pytree.unflatten(out_def, [t for _, t in pairs])
@@ -431,21 +295,21 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fals
         ``f(*primals)`` and ``J_f(primals) @ tangents``, both with the structure of ``f``'s
         output (zeros where the output does not depend on the primals).
     """
-    return _jvp(f"jvp({_name(f)})", f, primals, tangents, has_aux)
+    return _jvp(f"jvp({name_of(f)})", f, primals, tangents, has_aux)
 
 
-def jacfwd(f: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callable:
+def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
     """The Jacobian of ``f`` by forward mode: one ``jvp`` pass per input element.
 
     Returns a function of ``f``'s arguments whose result is arranged like ``jacrev``'s (blocks
     of shape ``y.shape + x.shape``). Cheaper than ``jacrev`` when inputs are fewer than outputs.
     """
-    nums, single = _normalize_argnums("jacfwd", argnums)
-    fname = f"jacfwd({_name(f)})"
+    nums, single = normalize_argnums("jacfwd", argnums)
+    fname = f"jacfwd({name_of(f)})"
 
     @functools.wraps(f)
     def jacobian(*args, **kwargs):
-        wrt = _Wrt(fname, args, nums, single)
+        wrt = Wrt(fname, args, nums, single)
         xs = wrt.tensors
         columns = None  # columns[output][input]: the tangents of one output, one per element
         out_def = out_shapes = aux = None
@@ -454,9 +318,9 @@ def jacfwd(f: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callable
             for k in range(x.size):
                 with forward_level() as level:
                     seeded = list(xs)
-                    seeded[j] = with_tangent(x, _one_hot(k, x, index), level)
-                    out, aux_k = _call(fname, f, wrt.substitute(args, seeded), kwargs, has_aux)
-                    outs, out_def = _tensor_leaves(fname, "output ", out)
+                    seeded[j] = with_tangent(x, one_hot(k, x, index), level)
+                    out, aux_k = call(fname, f, wrt.substitute(args, seeded), kwargs, has_aux)
+                    outs, out_def = tensor_leaves(fname, "output ", out)
                     tangents = [take_tangent(y, level)[1] for y in outs]
                 if columns is None:
                     columns = [[[] for _ in xs] for _ in outs]
@@ -466,11 +330,11 @@ def jacfwd(f: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callable
                 for col, t in zip(columns, tangents):
                     col[j].append(t)
         if columns is None:  # no input has any element: one plain call gives the shapes
-            out, aux = _call(fname, f, args, kwargs, has_aux)
-            outs, out_def = _tensor_leaves(fname, "output ", out)
+            out, aux = call(fname, f, args, kwargs, has_aux)
+            outs, out_def = tensor_leaves(fname, "output ", out)
             columns = [[[] for _ in xs] for _ in outs]
             out_shapes = [y.shape for y in outs]
-        blocks = [wrt.result([_assemble(parts, shape, x, -1) for parts, x in zip(col, xs)])
+        blocks = [wrt.result([assemble(parts, shape, x, -1) for parts, x in zip(col, xs)])
                   for col, shape in zip(columns, out_shapes)]
         jac = _pytree.unflatten(out_def, blocks)
         return (jac, aux) if has_aux else jac
@@ -480,7 +344,7 @@ def jacfwd(f: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callable
 
 # -- second order ---------------------------------------------------------------------------------
 
-def hessian(f: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callable:
+def hessian(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
     """The Hessian of a scalar-valued ``f``: ``jacfwd(jacrev(f))``, forward over reverse.
 
     For arguments ``x`` and ``z`` named by ``argnums`` the block ``[x][z]`` has shape
@@ -511,7 +375,7 @@ def hvp(f: Callable, primals: Sequence, tangents: Sequence):
     (gradient, hessian_vector_product)
         Two tuples with one entry per primal: the gradient of ``f`` and ``H @ tangents``.
     """
-    fname = f"hvp({_name(f)})"
+    fname = f"hvp({name_of(f)})"
     n = len(primals) if isinstance(primals, (tuple, list)) else 0
     if n == 0:
         raise TypeError(f"{fname}: primals must be a non-empty tuple or list of arguments")

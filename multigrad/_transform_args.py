@@ -1,0 +1,152 @@
+"""The plumbing the function transforms share: checking what the user gave (argnums,
+arguments, tangents and cotangents, outputs, has_aux) with errors that name the transform and
+the offending leaf, and arranging per-leaf results back into the user's structures.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from . import _pytree
+from .autograd import Tensor
+from .backends import MixedDeviceError
+from .ops import astype, reshape, stack, zeros
+
+__all__ = ["name_of", "normalize_argnums", "check_differentiable", "check_like", "tensor_leaves",
+           "call", "Wrt", "detached", "one_hot", "assemble"]
+
+
+# -- checking what the user gave ------------------------------------------------------------------
+
+def name_of(f) -> str:
+    return getattr(f, "__name__", type(f).__name__)
+
+
+def normalize_argnums(transform: str, argnums) -> tuple[tuple[int, ...], bool]:
+    """``argnums`` as a tuple, and whether it was a single int (the result is then unwrapped)."""
+    single = isinstance(argnums, int) and not isinstance(argnums, bool)
+    nums = (argnums,) if single else argnums
+    if not isinstance(nums, (tuple, list)) or not nums or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in nums):
+        raise TypeError(f"{transform}: argnums must be an int or a non-empty tuple of ints, "
+                        f"got {argnums!r}")
+    if len(set(nums)) != len(nums):
+        raise ValueError(f"{transform}: argnums {tuple(nums)} repeats an argument")
+    return tuple(nums), single
+
+
+def _resolve_argnums(fname: str, argnums: tuple, nargs: int) -> tuple[int, ...]:
+    """Positions in the actual call (negative ones count from the end)."""
+    resolved = []
+    for i in argnums:
+        if not -nargs <= i < nargs:
+            raise ValueError(f"{fname}: argnums {i} is out of range for a call with {nargs} "
+                             f"positional argument{'s' if nargs != 1 else ''}")
+        resolved.append(i % nargs)
+    if len(set(resolved)) != len(resolved):
+        raise ValueError(f"{fname}: argnums {argnums} name the same argument twice")
+    return tuple(resolved)
+
+
+def check_differentiable(fname: str, where: str, x) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{fname}: {where} is a {type(x).__name__}, not a Tensor")
+    if x.data.dtype not in x.device.grad_dtypes:
+        raise TypeError(f"{fname}: {where} has dtype {x.dtype.name}; only floating-point "
+                        "tensors can be differentiated (close over the others instead)")
+
+
+def check_like(fname: str, what: str, ref: str, t, x: Tensor) -> None:
+    """A tangent or cotangent ``t`` must match ``x`` (its primal or output) in all but values."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{fname}: {what} is a {type(t).__name__}, not a Tensor")
+    if t.shape != x.shape:
+        raise ValueError(f"{fname}: {what} has shape {t.shape} but its {ref} has shape "
+                         f"{x.shape}")
+    if t.dtype != x.dtype:
+        raise TypeError(f"{fname}: {what} has dtype {t.dtype.name} but its {ref} has dtype "
+                        f"{x.dtype.name}")
+    if t.device is not x.device:
+        raise MixedDeviceError(f"{fname}: {what} is on {t.device.name} but its {ref} is on "
+                               f"{x.device.name}")
+
+
+def tensor_leaves(fname: str, what: str, tree) -> tuple[list, _pytree.TreeDef]:
+    """The leaves of a function's output, each of which must be a tensor."""
+    leaves, treedef = _pytree.flatten(tree)
+    for path, y in zip(_pytree.leaf_paths(treedef), leaves):
+        if not isinstance(y, Tensor):
+            raise TypeError(f"{fname}: {(what + path).strip()} is a {type(y).__name__}, not a "
+                            "Tensor"
+                            + (" (pass has_aux=True if f returns (output, aux))"
+                               if isinstance(tree, tuple) and len(tree) == 2 else ""))
+    return leaves, treedef
+
+
+def call(fname: str, f: Callable, args: tuple, kwargs: dict, has_aux: bool):
+    """``f(*args, **kwargs)`` split into its output and its auxiliary data."""
+    result = f(*args, **kwargs)
+    if not has_aux:
+        return result, None
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        raise TypeError(f"{fname}: has_aux=True needs f to return a pair (output, aux), got "
+                        f"{type(result).__name__}")
+    return result[0], result[1]
+
+
+# -- the differentiated arguments -----------------------------------------------------------------
+
+class Wrt:
+    """The arguments a transform differentiates: their tensors, structures, and (for reverse
+    mode) the variables that stand in for them during the call."""
+
+    def __init__(self, fname: str, args: tuple, argnums: tuple, single: bool):
+        self.argnums = _resolve_argnums(fname, argnums, len(args))
+        self.single = single
+        self.treedefs = []
+        self.tensors = []
+        for i in self.argnums:
+            leaves, treedef = _pytree.flatten(args[i])
+            for path, x in zip(_pytree.leaf_paths(treedef), leaves):
+                check_differentiable(fname, f"argument {i}{path}", x)
+            self.treedefs.append(treedef)
+            self.tensors += leaves
+
+    def substitute(self, args: tuple, leaves: Sequence) -> tuple:
+        """``args`` with the differentiated arguments rebuilt from ``leaves``."""
+        args = list(args)
+        for i, tree in zip(self.argnums, self.split(leaves)):
+            args[i] = tree
+        return tuple(args)
+
+    def split(self, leaves: Sequence) -> list:
+        """One tree per differentiated argument, from a flat list of leaves."""
+        trees, start = [], 0
+        for treedef in self.treedefs:
+            trees.append(_pytree.unflatten(treedef, leaves[start:start + treedef.num_leaves]))
+            start += treedef.num_leaves
+        return trees
+
+    def result(self, leaves: Sequence):
+        """Per-leaf results arranged as the arguments: one tree, or a tuple of trees."""
+        trees = self.split(leaves)
+        return trees[0] if self.single else tuple(trees)
+
+
+def detached(tree):
+    """``tree`` with every tensor cut from the graph (results of a first-order transform)."""
+    return _pytree.tree_map(lambda a: a.detach() if isinstance(a, Tensor) else a, tree)
+
+
+def one_hot(k: int, like: Tensor, index: Tensor) -> Tensor:
+    """The ``k``-th basis tensor of ``like``'s shape, dtype and device (``index`` is
+    ``arange(like.size)`` on that device)."""
+    return reshape(astype(index == k, like.dtype), like.shape)
+
+
+def assemble(parts: list, lead: tuple, x: Tensor, axis: int) -> Tensor:
+    """Stack per-element derivatives into a Jacobian block of shape ``lead + x.shape`` (rows of
+    jacrev, ``axis=0``) or ``y.shape + x.shape`` (columns of jacfwd, ``axis=-1``)."""
+    if not parts:
+        return zeros(lead + x.shape, dtype=x.dtype, device=x.device)
+    return reshape(stack(parts, axis=axis), lead + x.shape)
