@@ -120,9 +120,10 @@ def main(argv=None) -> int:
     run["targets"] = _report.targets(run["cases"], libraries)
     print(_report.markdown(run), flush=True)
     _report.write(run, args.out, lambda line: print(line, flush=True))
-    failures += [f"{c['workload']} / {c['metric']} on {c['device']}: {name} {why}"
-                 for c in run["cases"] for name, why in c["skipped"].items()
-                 if why.startswith("wrong result")]
+    failures += list(dict.fromkeys(  # a failed check is reported once per workload
+        f"{c['workload']} on {c['device']}, {c['threads']} thread(s): {name} {why}"
+        for c in run["cases"] for name, why in c["skipped"].items()
+        if why.startswith("wrong result")))
     for line in failures:
         print(f"FAILED: {line}", file=sys.stderr)
     return 1 if failures else 0

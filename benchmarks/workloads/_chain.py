@@ -114,6 +114,7 @@ def _jax(ctx, values, n_ops):
     import jax
     import jax.numpy as jnp
 
+    jax.config.update("jax_enable_x64", True)  # the chain is float64; jax defaults to float32
     where = jax_device(ctx.device)
     if where is None:
         raise Unavailable(f"jax has no device matching {ctx.device.name}")

@@ -12,10 +12,11 @@ from . import _chain
 from ._common import time_systems, verify
 
 _LEFT_OUT = {
-    # measured once: about 40 us per op, so a million-op round would take minutes
-    "autograd": "left out: HIPS autograd takes minutes per million-op round",
-    "jax": "left out: eager JAX takes minutes per million-op round, and jit would compile a "
-           "million-op program",
+    # both are timed per op in the tape-overhead workload; a million ops take them minutes
+    "autograd": "left out: HIPS autograd needs about 30 us per op (see tape overhead), half a "
+                "minute per million-op call",
+    "jax": "left out: eager JAX dispatches each op separately (see tape overhead), and jit "
+           "would compile a million-op program",
 }
 
 
