@@ -1,0 +1,74 @@
+"""What the training examples share: their command line, optional imports, data and batches.
+
+Each example is run as a script (``python examples/mlp_digits.py``), which puts this folder on
+``sys.path``, so ``from _common import ...`` finds this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import random
+from pathlib import Path
+from typing import Iterator
+
+import multigrad as mg
+
+__all__ = ["example_parser", "output_dir", "require", "pyplot", "minibatches", "accuracy"]
+
+EXAMPLES = Path(__file__).resolve().parent
+INSTALL_HINT = "python -m pip install -e '.[examples]' (or the 'test' extra)"
+
+
+def example_parser(doc: str, script: str) -> argparse.ArgumentParser:
+    """The options every example takes: ``--device``, ``--quick``, ``--out``, ``--seed``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0], epilog=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda, cuda:N, strict:device1... (default: cpu)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a run of a few seconds (what the tests run)")
+    parser.add_argument("--out", type=Path, default=EXAMPLES / "output" / script,
+                        help="folder for the plots (default: examples/output/<script>)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    return parser
+
+
+def output_dir(path: Path) -> Path:
+    """``path``, created if it does not exist yet."""
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def require(module: str, package: str, script: str):
+    """Import ``module``, or fail with the command that installs the extra providing it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise SystemExit(f"{script} needs {package}, which is not installed: install the "
+                         f"examples' extra with {INSTALL_HINT}") from err
+
+
+def pyplot(script: str):
+    """matplotlib's pyplot drawing to files only (no window, works without a display)."""
+    matplotlib = require("matplotlib", "matplotlib", script)
+    matplotlib.use("Agg")
+    return importlib.import_module("matplotlib.pyplot")
+
+
+def minibatches(n: int, batch_size: int, rng: random.Random, device) -> Iterator[mg.Tensor]:
+    """Index tensors on ``device`` of one shuffled pass over ``n`` rows.
+
+    The order comes from a Python ``random.Random``, not from the device's generator, so every
+    device sees the same batches from the same seed.
+    """
+    order = list(range(n))
+    rng.shuffle(order)
+    for start in range(0, n, batch_size):
+        yield mg.asarray(order[start:start + batch_size], dtype=mg.int64, device=device)
+
+
+def accuracy(logits: mg.Tensor, labels: mg.Tensor) -> float:
+    """The fraction of rows whose largest logit is at the label."""
+    hits = mg.argmax(logits, axis=-1) == labels
+    return mg.mean(mg.astype(hits, logits.dtype)).item()

@@ -1,0 +1,157 @@
+"""The examples that train models run in quick mode, on the CPU and on a fake GPU device, and
+print what they claim; the progress bar they share behaves on a pipe."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from test_examples import ROOT, run_example
+
+INSTALL = "python -m pip install -e '.[test]'"
+
+
+def require_extra(*modules: str) -> None:
+    """Fail (never skip) where the test extra is missing: CI installs it, so a skip would hide
+    examples that nobody runs."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.fail(f"the examples need {', '.join(missing)}: install the test extra with "
+                    f"{INSTALL}")
+
+
+def number(pattern: str, out: str) -> float:
+    match = re.search(pattern, out)
+    assert match, f"no line matching {pattern!r} in:\n{out}"
+    return float(match.group(1))
+
+
+def run_quick(script: str, device: str, out_dir, *args: str) -> str:
+    return run_example(script, "--quick", "--device", device, "--out", str(out_dir), *args)
+
+
+@pytest.mark.parametrize("device", ["cpu", "strict:device1"])
+def test_layered_network_engine_matches_the_hand_derived_equations(device, tmp_path):
+    require_extra("matplotlib")
+    out = run_quick("layered_network.py", device, tmp_path)
+    per_layer = [float(v) for v in re.findall(r"layer \d: max \|engine - hand-derived\| over all "
+                                              r"steps = ([0-9.eE+-]+)", out)]
+    assert len(per_layer) == 3, out
+    assert max(per_layer) < 1e-12
+    assert number(r"max gradient difference ([0-9.eE+-]+)", out) < 1e-12
+    # the comparison means something only if the gradients are not all zero
+    smallest = [float(v) for v in re.findall(r"smallest \|\|dL/dW\|\| ([0-9.eE+-]+)", out)]
+    assert min(smallest) > 1e-6
+    start, end = re.search(r"loss ([0-9.]+) -> ([0-9.]+)", out).groups()
+    assert float(end) < 0.5 * float(start)
+    assert (tmp_path / "layered_network.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("device", ["cpu", "strict:device1"])
+def test_regression_closed_form_and_descent_agree_and_the_curve_is_fitted(device, tmp_path):
+    require_extra("matplotlib")
+    out = run_quick("regression.py", device, tmp_path)
+    assert number(r"linear fit difference ([0-9.eE+-]+)", out) < 1e-10
+    assert abs(number(r"closed form: slope ([0-9.eE+-]+)", out) - 1.5) < 0.2  # noise 0.3, n 100
+    initial = number(r"initial loss ([0-9.eE+-]+)", out)
+    assert number(r"final loss ([0-9.eE+-]+)", out) < 0.25 * initial
+    assert number(r"rms error against the true curve ([0-9.eE+-]+)", out) < 0.2
+    assert (tmp_path / "regression.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("script, device", [("mlp_digits.py", "cpu"),
+                                            ("cnn_digits.py", "cpu"),
+                                            ("cnn_digits.py", "strict:device1")])
+def test_digits_classifiers_learn(script, device, tmp_path):
+    require_extra("sklearn", "matplotlib")
+    out = run_quick(script, device, tmp_path)
+    # ten classes: chance is 0.1; a few epochs reach far above it
+    assert number(r"(?m)^test accuracy ([0-9.]+)$", out) > 0.7
+    assert (tmp_path / script.replace(".py", ".png")).stat().st_size > 0
+
+
+def test_two_devices_agree(tmp_path):
+    require_extra("matplotlib")
+    out = run_quick("two_devices.py", "cpu", tmp_path, "--other", "strict:device1")
+    assert "on cpu and array_api_strict:device1" in out
+    assert number(r"max loss difference ([0-9.eE+-]+)", out) < 1e-9
+    assert number(r"max parameter difference ([0-9.eE+-]+)", out) < 1e-9
+    assert "agree within" in out
+    assert (tmp_path / "two_devices.png").stat().st_size > 0
+
+
+def test_two_devices_refuses_one_device_twice(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "two_devices.py"), "--quick",
+                           "--other", "cpu", "--out", str(tmp_path)],
+                          cwd=ROOT, env=_env_with(ROOT), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0
+    assert re.search(r"--device and --other are both cpu; choose two different devices",
+                     done.stderr)
+
+
+def test_digits_example_without_scikit_learn_says_what_to_install(tmp_path):
+    # a package named sklearn that fails to import stands in for a missing scikit-learn
+    fake = tmp_path / "fake" / "sklearn"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('no scikit-learn here')\n")
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "mlp_digits.py"), "--quick",
+                           "--out", str(tmp_path)], cwd=ROOT, env=_env_with(fake.parent, ROOT),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "mlp_digits.py needs scikit-learn, which is not installed" in done.stderr
+    assert "pip install -e '.[examples]'" in done.stderr
+
+
+def _env_with(*paths) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([*map(str, paths), env.get("PYTHONPATH", "")])
+    return env
+
+
+# -- the progress bar -----------------------------------------------------------------------
+
+@pytest.fixture
+def progress_class(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "examples"))
+    from _progress import Progress
+    return Progress
+
+
+def test_progress_bar_on_a_pipe_prints_a_line_per_tenth(progress_class):
+    stream = io.StringIO()  # not a tty, like a log file
+    bar = progress_class(range(50), "fit", stream=stream, width=10)
+    seen = []
+    for i in bar:
+        seen.append(i)
+        bar.show(loss=1.0 / (i + 1), step=i)
+    assert seen == list(range(50))
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 11  # the first step and each tenth of the way
+    assert lines[-1].startswith("fit [##########] 50/50 ")
+    assert lines[-1].endswith("loss=0.02  step=49")
+    assert "\r" not in stream.getvalue()
+
+
+def test_progress_bar_on_a_terminal_redraws_in_place(progress_class):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    for _ in progress_class(range(3), "fit", stream=stream, width=3):
+        pass
+    text = stream.getvalue()
+    assert text.count("\r") == 3 and text.endswith("\n") and text.count("\n") == 1
+    assert "fit [###] 3/3" in text
+
+
+def test_progress_bar_refuses_an_empty_loop(progress_class):
+    with pytest.raises(ValueError, match=r"Progress: nothing to iterate over \(total=0\)"):
+        progress_class([], "fit")
