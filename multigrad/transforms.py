@@ -22,6 +22,7 @@ derivative as a function, or evaluated at a point. They compose in any order and
 from __future__ import annotations
 
 import functools
+import weakref
 from typing import Callable, Sequence
 
 from . import _pytree
@@ -49,6 +50,34 @@ def _variable(x: Tensor) -> Tensor:
     v = Tensor(x.data, x.device).requires_grad_()
     v._tangents = dict(x._tangents) if x._tangents else None
     return v
+
+
+#: the variables of reverse transforms that have returned: nothing differentiates with respect
+#: to them any more, so a graph that reaches only these is dead weight
+_retired: weakref.WeakSet = weakref.WeakSet()
+
+
+def _retire(variables: Sequence[Tensor]) -> None:
+    _retired.update(v._node for v in variables if type(v._node) is LeafNode)
+
+
+def _release(tree):
+    """``tree`` cut from the graph if that graph reaches only retired variables (a gradient taken
+    inside ``jvp`` records itself for the tangents, then nobody needs the record); as it is if
+    anything live is in it: a user's leaf, a running transform's variable or tangent."""
+    tensors = [a for a in _pytree.flatten(tree)[0] if isinstance(a, Tensor)]
+    if any(has_live_tangents(a._tangents) for a in tensors):
+        return tree
+    roots = list(dict.fromkeys(a._node for a in tensors if a.requires_grad))
+    if not roots:
+        return tree
+    try:
+        nodes = _toposort(roots)
+    except RuntimeError:  # a graph freed by the user's backward: leave it to them
+        return tree
+    if any(type(node) is LeafNode and node not in _retired for node in nodes):
+        return tree
+    return detached(tree)
 
 
 def _outer_state(inputs: Sequence[Tensor], variables: Sequence[Tensor],
@@ -111,6 +140,7 @@ def _gradient_transform(transform: str, f: Callable, argnums, has_aux: bool, wit
         _check_scalar(fname, out)
         outer = _outer_state(wrt.tensors, variables, [out])
         grads = wrt.result(_pull_back([out], [None], variables, outer, outer))
+        _retire(variables)
         if not outer:
             out, aux = out.detach(), detached(aux)
         result = (out, grads) if with_value else grads
@@ -237,6 +267,7 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
             blocks.append(wrt.result([assemble(r, y.shape, x, 0)
                                       for r, x in zip(rows, wrt.tensors)]))
         jac = _pytree.unflatten(out_def, blocks)
+        _retire(variables)
         if not outer:
             aux = detached(aux)
         return (jac, aux) if has_aux else jac
@@ -267,11 +298,10 @@ def _jvp(fname: str, f: Callable, primals, tangents, has_aux: bool):
         pairs = [take_tangent(y, level) for y in outs]
     out = _pytree.unflatten(out_def, [p for p, _ in pairs])
     tangent_out = _pytree.unflatten(out_def, [t for _, t in pairs])
-    if has_aux:
-        aux = _pytree.tree_map(lambda a: take_tangent(a, level)[0] if isinstance(a, Tensor)
-                               else a, aux)
-        return out, tangent_out, aux
-    return out, tangent_out
+    aux = _pytree.tree_map(lambda a: take_tangent(a, level)[0] if isinstance(a, Tensor) else a,
+                           aux)
+    out, tangent_out, aux = _release((out, tangent_out, aux))
+    return (out, tangent_out, aux) if has_aux else (out, tangent_out)
 
 
 def jvp(f: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = False):
@@ -336,7 +366,7 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
             out_shapes = [y.shape for y in outs]
         blocks = [wrt.result([assemble(parts, shape, x, -1) for parts, x in zip(col, xs)])
                   for col, shape in zip(columns, out_shapes)]
-        jac = _pytree.unflatten(out_def, blocks)
+        jac, aux = _release((_pytree.unflatten(out_def, blocks), aux))
         return (jac, aux) if has_aux else jac
 
     return jacobian

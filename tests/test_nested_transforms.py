@@ -244,3 +244,25 @@ def test_mixed_partial_through_a_closure_over_an_outer_variable(backend):
     _close(mg.grad(inner)(backend.tensor(np.array(xv))), 6 * xv * yv ** 2, backend)
     _close(mg.jvp(inner, (backend.tensor(np.array(xv)),), (backend.tensor(np.array(1.0)),))[1],
            6 * xv * yv ** 2, backend)
+
+
+def test_second_order_results_carry_no_dead_graph(backend):
+    # hvp and hessian take a gradient inside jvp, which records itself for the tangents; once
+    # they return, nothing can differentiate with respect to that gradient's variables
+    x = backend.tensor(X)
+    (g,), (hv,) = mg.hvp(_f, (x,), (x,))
+    assert not g.requires_grad and not hv.requires_grad
+    assert not mg.hessian(_f)(x[:3]).requires_grad
+    _close(hv, _f_hess_diag(X) * X, backend)
+
+
+def test_second_order_results_stay_differentiable_for_what_is_live(backend):
+    # a user's leaf in f's closure: d/dw sum(H v) for f = sum(w x^3), H v = 6 w x v
+    w = backend.tensor(np.full(X.size, 2.0), requires_grad=True)
+    x, v = backend.tensor(X), backend.tensor(U)
+    (_,), (hv,) = mg.hvp(lambda a: mg.sum(w * a * a * a), (x,), (v,))
+    (gw,) = mg.autograd.grad(mg.sum(hv), [w])
+    _close(gw, 6 * X * U, backend)
+    # an outer grad with respect to the direction: d/dv <H v, u> = H u
+    hu = mg.grad(lambda d: mg.sum(mg.hvp(_f, (x,), (d,))[1][0] * backend.tensor(V)))(v)
+    _close(hu, _f_hess_diag(X) * V, backend)
