@@ -32,11 +32,12 @@ from _progress import Progress
 CLASSES = 3
 
 
-def default_other() -> str:
-    """"cuda" where a CUDA GPU is available, else array-api-strict's "strict:device1"."""
-    if any(d.library == "cupy" for d in mg.devices()):
+def default_other(first) -> str:
+    """"cuda" where a CUDA GPU is available, else array-api-strict's "strict:device1" (or
+    "cpu" when ``first`` is already that one)."""
+    if any(d.library == "cupy" for d in mg.devices()) and first.library != "cupy":
         return "cuda"
-    return "strict:device1"
+    return "cpu" if first == "strict:device1" else "strict:device1"
 
 
 def spirals(device, per_class: int, seed: int):
@@ -120,12 +121,13 @@ def main(argv=None):
     parser = example_parser(__doc__, "two_devices")
     parser.add_argument("--other", default=None,
                         help="the second device (default: cuda if available, else "
-                             "strict:device1)")
+                             "strict:device1, or cpu if --device is strict:device1)")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--tol", type=float, default=1e-6,
                         help="largest difference of a loss or a final state entry allowed")
     args = parser.parse_args(argv)
-    first, other = mg.get_device(args.device), mg.get_device(args.other or default_other())
+    first = mg.get_device(args.device)
+    other = mg.get_device(args.other or default_other(first))
     if first is other:
         raise SystemExit(f"two_devices.py: --device and --other are both {first.name}; "
                          "choose two different devices")
