@@ -50,23 +50,33 @@ _UNARY = {
 }
 
 
+_PLAIN_OPERANDS = (Tensor, int, float, complex, bool)
+
+
 def _operand_ok(other) -> bool:
     """Operands the operators take; anything else returns NotImplemented (Python's protocol)."""
-    return isinstance(other, (Tensor, int, float, complex, bool)) or hasattr(
-        other, "__array_namespace__")
+    return isinstance(other, _PLAIN_OPERANDS) or hasattr(other, "__array_namespace__")
 
 
 def _binary(fn):
+    # resolved once here (the ops are imported above): x * 2 runs once per op of a user's
+    # program, so the operators make no extra calls before reaching the primitive
+    op = fn()
+
     def forward(self, other):
-        return fn()(self, other) if _operand_ok(other) else NotImplemented
+        if isinstance(other, _PLAIN_OPERANDS) or _operand_ok(other):
+            return op(self, other)
+        return NotImplemented
 
     def reflected(self, other):
-        return fn()(other, self) if _operand_ok(other) else NotImplemented
+        if isinstance(other, _PLAIN_OPERANDS) or _operand_ok(other):
+            return op(other, self)
+        return NotImplemented
 
     def inplace(self, other):
         if not _operand_ok(other):
             return NotImplemented
-        return _rebind(self, fn()(self, other), "an in-place operator")
+        return _rebind(self, op(self, other), "an in-place operator")
 
     return forward, reflected, inplace
 
