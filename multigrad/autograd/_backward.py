@@ -328,7 +328,11 @@ def _pull_back(node, g, pending, fresh, ns, create_graph, anomaly):
                 fresh.add(pnode)
             else:
                 fresh.discard(pnode)
-        _add(pending, pnode, pidx, ct)
+        if pidx is None:  # _add's common case, inline: this runs once per edge of the graph
+            prev = pending.get(pnode)
+            pending[pnode] = ct if prev is None else prev + ct
+        else:
+            _add(pending, pnode, pidx, ct)
 
 
 def _unshared(ct, g, node) -> bool:
