@@ -48,20 +48,33 @@ def check(results: dict, reference: str, rtol: float = CHECK_RTOL) -> tuple[dict
 
 
 def interleaved(calls: dict, rounds: int, synchronize, progress, label: str) -> dict:
-    """Seconds per call of each system, ``rounds`` times, the systems interleaved."""
+    """Seconds per call of each system, ``rounds`` times, the systems interleaved.
+
+    What exists before timing starts (the libraries, the data) is frozen out of the garbage
+    collector: otherwise the collections a system's own garbage triggers would also walk the
+    objects of every other library loaded for comparison (torch and jax hold millions), a
+    cost that a program using one system alone does not pay. Each call starts after a
+    collection, so no system inherits another's garbage; its own still counts.
+    """
     names = list(calls)
     times = {name: [] for name in names}
-    for r in range(rounds):
-        shift = r % len(names)
-        for name in names[shift:] + names[:shift]:
-            call = calls[name]
-            synchronize()
-            start = time.perf_counter()
-            call()
-            synchronize()
-            times[name].append(time.perf_counter() - start)
-        progress(f"{label}: round {r + 1}/{rounds}: " + ", ".join(
-            f"{name} {_short(times[name][-1])}" for name in names))
+    gc.collect()
+    gc.freeze()
+    try:
+        for r in range(rounds):
+            shift = r % len(names)
+            for name in names[shift:] + names[:shift]:
+                call = calls[name]
+                gc.collect()
+                synchronize()
+                start = time.perf_counter()
+                call()
+                synchronize()
+                times[name].append(time.perf_counter() - start)
+            progress(f"{label}: round {r + 1}/{rounds}: " + ", ".join(
+                f"{name} {_short(times[name][-1])}" for name in names))
+    finally:
+        gc.unfreeze()
     return times
 
 
