@@ -45,7 +45,7 @@ def parse(argv) -> argparse.Namespace:
                         help="thread counts for the MLP step on CPU devices (default 1,2); the "
                              "other workloads run at the first")
     parser.add_argument("--quick", action="store_true",
-                        help="fewer rounds and a 100,000-op deep graph (a minute or two)")
+                        help="fewer rounds and a 50,000-op deep graph (a minute or two)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes and two rounds: proves the harness works, measures "
                              "nothing (for the tests)")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 import pytest
 
 from benchmarks import _env, _report, _timing
-from benchmarks.run import main, plan
+from benchmarks.run import ROOT, main, plan
 
 import multigrad as mg
 
@@ -91,14 +92,8 @@ def test_targets_use_per_round_ratios_between_the_named_systems():
     assert found["tape overhead, forward + backward, vs hand-written"]["ratio"] == 3.0
 
 
-def test_runs_as_a_script(tmp_path):
-    import subprocess
+def test_runs_as_a_script():
     done = subprocess.run([sys.executable, "benchmarks/run.py", "--help"], capture_output=True,
-                          text=True, cwd=_env_root())
+                          text=True, cwd=ROOT)
     assert done.returncode == 0
     assert "--peers" in done.stdout
-
-
-def _env_root():
-    from benchmarks.run import ROOT
-    return ROOT
