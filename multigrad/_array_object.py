@@ -3,13 +3,16 @@
 Each operator is a call into ``multigrad.ops``, so it records and differentiates like the
 function it names. In-place operators and ``__setitem__`` compute a new array and rebind the
 tensor to it: arrays saved on the tape are never written to, so an in-place update can never make
-a gradient silently wrong. A leaf that requires gradients cannot be updated in place while grad
-mode is on (do it under ``no_grad``, as optimisers do).
+a gradient silently wrong. The one exception is provably safe: an in-place operator that records
+nothing, on an array that the tensor alone holds (see ``_writable``), writes into it, sparing an
+optimiser step a copy of every parameter. A leaf that requires gradients cannot be updated in
+place while grad mode is on (do it under ``no_grad``, as optimisers do).
 """
 
 from __future__ import annotations
 
 import operator
+import sys
 
 from .autograd import Tensor, is_grad_enabled
 from .ops import creation, elementwise, indexing, linalg, manipulation
@@ -58,7 +61,37 @@ def _operand_ok(other) -> bool:
     return isinstance(other, _PLAIN_OPERANDS) or hasattr(other, "__array_namespace__")
 
 
-def _binary(fn):
+_IN_PLACE = {"add": operator.iadd, "sub": operator.isub, "mul": operator.imul,
+             "truediv": operator.itruediv}
+
+
+def _writable(self, other) -> bool:
+    """Whether ``self op= other`` may write into ``self.data``: nothing would be recorded or
+    carry a tangent, the result keeps self's floating dtype and shape, and no one else can see
+    the array: it owns its memory (NumPy and CuPy say so through ``base``; other libraries are
+    never written to) and only this tensor refers to it (so no node saved it)."""
+    # two references: the tensor's slot and getrefcount's own argument (checked before this
+    # function takes a name for the array, which would be a third)
+    if sys.getrefcount(self.data) > 2:
+        return False
+    data = self.data
+    if self._tangents is not None or getattr(data, "base", True) is not None:
+        return False
+    if isinstance(other, Tensor):
+        if (other._tangents is not None or other.device is not self.device
+                or other.data.dtype != data.dtype or other.data.shape != data.shape):
+            return False
+        recording = self.requires_grad or other.requires_grad
+    elif type(other) in (int, float):
+        recording = self.requires_grad
+    else:
+        return False
+    if recording and is_grad_enabled():
+        return False
+    return data.dtype in self.device.grad_dtypes
+
+
+def _binary(fn, in_place=None):
     # resolved once here (the ops are imported above): x * 2 runs once per op of a user's
     # program, so the operators make no extra calls before reaching the primitive
     op = fn()
@@ -76,6 +109,9 @@ def _binary(fn):
     def inplace(self, other):
         if not _operand_ok(other):
             return NotImplemented
+        if in_place is not None and _writable(self, other):
+            self.data = in_place(self.data, other.data if isinstance(other, Tensor) else other)
+            return self
         return _rebind(self, op(self, other), "an in-place operator")
 
     return forward, reflected, inplace
@@ -101,7 +137,7 @@ def _rebind(self, new: Tensor, what: str) -> Tensor:
 
 
 for _name, _fn in _BINARY.items():
-    _f, _r, _i = _binary(_fn)
+    _f, _r, _i = _binary(_fn, _IN_PLACE.get(_name))
     setattr(Tensor, f"__{_name}__", _f)
     setattr(Tensor, f"__r{_name}__", _r)
     setattr(Tensor, f"__i{_name}__", _i)

@@ -67,3 +67,42 @@ def test_toposort_puts_every_node_before_its_parents(backend):
         for _, parent, _ in node.edges:
             assert position[node] < position[parent]
     assert {a._node, late._node, b._node} <= set(order)
+
+
+# -- in-place operators write into an array only when nothing else can see it -------------------
+
+def test_update_under_no_grad_writes_into_an_unshared_array():
+    p = mg.tensor(np.ones(3), requires_grad=True)
+    mg.sum(p * p).backward()
+    before = id(p.data)
+    with mg.no_grad():
+        p -= 0.25 * p.grad
+    assert id(p.data) == before  # the optimiser step made no copy of the parameter
+    np.testing.assert_array_equal(p.numpy(), [0.5, 0.5, 0.5])
+    assert p.requires_grad and p.is_leaf
+
+
+def test_in_place_operator_on_a_value_the_graph_saved_copies():
+    q = mg.tensor(np.ones(3))
+    w = mg.tensor(np.full(3, 2.0), requires_grad=True)
+    y = mg.sum(w * q)  # multiply saved q's array for w's gradient
+    q += 1.0
+    np.testing.assert_array_equal(q.numpy(), [2.0, 2.0, 2.0])
+    y.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [1.0, 1.0, 1.0])  # the old q
+
+
+def test_in_place_operator_never_writes_into_an_array_another_tensor_shares():
+    a = mg.tensor(np.ones(3))
+    b = a.detach()
+    a += 1.0
+    np.testing.assert_array_equal(b.numpy(), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(a.numpy(), [2.0, 2.0, 2.0])
+
+
+def test_in_place_operator_that_records_rebinds_and_differentiates():
+    x = mg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * 1.0
+    y *= x  # recorded: y = x * x
+    g, = mg.autograd.grad(mg.sum(y), [x])
+    np.testing.assert_array_equal(g.numpy(), [2.0, 4.0])
