@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 
 from . import _pytree
 from .autograd import Tensor
-from .backends import MixedDeviceError
+from .autograd._tensor import check_like
 from .ops import astype, reshape, stack, zeros
 
 __all__ = ["name_of", "normalize_argnums", "check_differentiable", "check_like", "tensor_leaves",
@@ -54,21 +54,6 @@ def check_differentiable(fname: str, where: str, x) -> None:
     if x.data.dtype not in x.device.grad_dtypes:
         raise TypeError(f"{fname}: {where} has dtype {x.dtype.name}; only floating-point "
                         "tensors can be differentiated (close over the others instead)")
-
-
-def check_like(fname: str, what: str, ref: str, t, x: Tensor) -> None:
-    """A tangent or cotangent ``t`` must match ``x`` (its primal or output) in all but values."""
-    if not isinstance(t, Tensor):
-        raise TypeError(f"{fname}: {what} is a {type(t).__name__}, not a Tensor")
-    if t.shape != x.shape:
-        raise ValueError(f"{fname}: {what} has shape {t.shape} but its {ref} has shape "
-                         f"{x.shape}")
-    if t.dtype != x.dtype:
-        raise TypeError(f"{fname}: {what} has dtype {t.dtype.name} but its {ref} has dtype "
-                        f"{x.dtype.name}")
-    if t.device is not x.device:
-        raise MixedDeviceError(f"{fname}: {what} is on {t.device.name} but its {ref} is on "
-                               f"{x.device.name}")
 
 
 def tensor_leaves(fname: str, what: str, tree) -> tuple[list, _pytree.TreeDef]:

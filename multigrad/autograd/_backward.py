@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import operator
 
-from ..backends import MixedDeviceError
 from ._grad_mode import _state as _grad_state, set_grad_enabled
 from ._primitive import _SCALARS, namespace
-from ._tensor import LeafNode, Tensor, _RetainGrad
+from ._tensor import LeafNode, Tensor, _RetainGrad, check_like
 
 __all__ = ["AnomalyError", "backward", "grad"]
 
@@ -105,19 +104,8 @@ def _roots(outputs, seeds, caller):
                 raise RuntimeError(f"{caller}: output {k} has shape {y.shape}; a seed (a "
                                    "cotangent of that shape) is needed for a non-scalar output")
             s = Tensor(y.device.xp.ones_like(y.data), y.device)
-        elif not isinstance(s, Tensor):
-            raise TypeError(f"{caller}: seed {k} is a {type(s).__name__}; pass a Tensor of the "
-                            f"output's shape {y.shape}, dtype {y.dtype.name} and device "
-                            f"{y.device.name}")
-        if s.shape != y.shape:
-            raise ValueError(f"{caller}: seed {k} has shape {s.shape} but the output has shape "
-                             f"{y.shape}")
-        if s.dtype != y.dtype:
-            raise TypeError(f"{caller}: seed {k} has dtype {s.dtype.name} but the output has "
-                            f"dtype {y.dtype.name}")
-        if s.device is not y.device:
-            raise MixedDeviceError(f"{caller}: seed {k} is on {s.device.name} but the output is "
-                                   f"on {y.device.name}")
+        else:
+            check_like(caller, f"seed {k}", "output", s, y)
         roots.append((y._node, y._index))
         cts.append(s)
     return roots, cts

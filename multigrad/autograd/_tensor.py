@@ -14,9 +14,9 @@ from __future__ import annotations
 import itertools
 import weakref
 
-from ..backends import as_dtype
+from ..backends import MixedDeviceError, as_dtype
 
-__all__ = ["Tensor", "Node", "LeafNode", "RemovableHandle"]
+__all__ = ["Tensor", "Node", "LeafNode", "check_like", "RemovableHandle"]
 
 # Creation numbers of nodes: a node is always made after the nodes it points to, so sorting by
 # this number (newest first) orders a graph topologically without walking it depth-first.
@@ -238,3 +238,21 @@ class Tensor:
 
     def __str__(self) -> str:
         return str(self.device.to_host(self.data))
+
+
+def check_like(fname: str, what: str, ref: str, t, x: Tensor) -> None:
+    """A seed, tangent or cotangent ``t`` must match ``x`` (its output or primal) in all but
+    values; the error names the function, ``what`` and ``ref`` and both shapes, dtypes or
+    devices."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{fname}: {what} is a {type(t).__name__}, not a Tensor of its {ref}'s "
+                        f"shape {x.shape}, dtype {x.dtype.name} and device {x.device.name}")
+    if t.shape != x.shape:
+        raise ValueError(f"{fname}: {what} has shape {t.shape} but its {ref} has shape "
+                         f"{x.shape}")
+    if t.dtype != x.dtype:
+        raise TypeError(f"{fname}: {what} has dtype {t.dtype.name} but its {ref} has dtype "
+                        f"{x.dtype.name}")
+    if t.device is not x.device:
+        raise MixedDeviceError(f"{fname}: {what} is on {t.device.name} but its {ref} is on "
+                               f"{x.device.name}")
