@@ -19,37 +19,37 @@ from .ops import creation, elementwise, indexing, linalg, manipulation
 
 __all__ = ["Tensor"]
 
-# (operator name, function) for the binary operators; each also gets its reflected and in-place form
+# the binary operators by name; each also gets its reflected and in-place form
 _BINARY = {
-    "add": lambda: elementwise.add,
-    "sub": lambda: elementwise.subtract,
-    "mul": lambda: elementwise.multiply,
-    "truediv": lambda: elementwise.divide,
-    "floordiv": lambda: elementwise.floor_divide,
-    "mod": lambda: elementwise.remainder,
-    "pow": lambda: elementwise.pow,
-    "matmul": lambda: linalg.matmul,
-    "and": lambda: elementwise.bitwise_and,
-    "or": lambda: elementwise.bitwise_or,
-    "xor": lambda: elementwise.bitwise_xor,
-    "lshift": lambda: elementwise.bitwise_left_shift,
-    "rshift": lambda: elementwise.bitwise_right_shift,
+    "add": elementwise.add,
+    "sub": elementwise.subtract,
+    "mul": elementwise.multiply,
+    "truediv": elementwise.divide,
+    "floordiv": elementwise.floor_divide,
+    "mod": elementwise.remainder,
+    "pow": elementwise.pow,
+    "matmul": linalg.matmul,
+    "and": elementwise.bitwise_and,
+    "or": elementwise.bitwise_or,
+    "xor": elementwise.bitwise_xor,
+    "lshift": elementwise.bitwise_left_shift,
+    "rshift": elementwise.bitwise_right_shift,
 }
 
 _COMPARISON = {
-    "lt": lambda: elementwise.less,
-    "le": lambda: elementwise.less_equal,
-    "gt": lambda: elementwise.greater,
-    "ge": lambda: elementwise.greater_equal,
-    "eq": lambda: elementwise.equal,
-    "ne": lambda: elementwise.not_equal,
+    "lt": elementwise.less,
+    "le": elementwise.less_equal,
+    "gt": elementwise.greater,
+    "ge": elementwise.greater_equal,
+    "eq": elementwise.equal,
+    "ne": elementwise.not_equal,
 }
 
 _UNARY = {
-    "neg": lambda: elementwise.negative,
-    "pos": lambda: elementwise.positive,
-    "abs": lambda: elementwise.abs,
-    "invert": lambda: elementwise.bitwise_invert,
+    "neg": elementwise.negative,
+    "pos": elementwise.positive,
+    "abs": elementwise.abs,
+    "invert": elementwise.bitwise_invert,
 }
 
 
@@ -91,10 +91,7 @@ def _writable(self, other) -> bool:
     return data.dtype in self.device.grad_dtypes
 
 
-def _binary(fn, in_place=None):
-    # resolved once here (the ops are imported above): x * 2 runs once per op of a user's
-    # program, so the operators make no extra calls before reaching the primitive
-    op = fn()
+def _binary(op, in_place=None):
 
     def forward(self, other):
         if isinstance(other, _PLAIN_OPERANDS) or _operand_ok(other):
@@ -146,7 +143,7 @@ for _name, _fn in _COMPARISON.items():
     setattr(Tensor, f"__{_name}__", _binary(_fn)[0])
 
 for _name, _fn in _UNARY.items():
-    setattr(Tensor, f"__{_name}__", (lambda fn: lambda self: fn()(self))(_fn))
+    setattr(Tensor, f"__{_name}__", (lambda fn: lambda self: fn(self))(_fn))
 
 # Tensors define __eq__ elementwise, yet stay usable as dict keys and in sets (by identity).
 Tensor.__hash__ = object.__hash__
