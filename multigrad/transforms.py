@@ -191,7 +191,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0,
     return _gradient_transform("value_and_grad", f, argnums, has_aux, with_value=True)
 
 
-def vjp(f: Callable, *primals, has_aux: bool = False):
+def vjp(f: Callable, *primals, has_aux: bool = False, argnums=None):
     """Evaluate ``f(*primals)`` and return it with its pullback (vector-Jacobian product).
 
     Parameters
@@ -199,19 +199,25 @@ def vjp(f: Callable, *primals, has_aux: bool = False):
     f : callable
         A function of tensors (or pytrees of tensors) returning a tensor or a pytree of them.
     *primals
-        The point: every positional argument of ``f``; close over the ones not differentiated.
+        The point: every positional argument of ``f``.
     has_aux : bool
         ``f`` returns ``(output, aux)``.
+    argnums : int or tuple of int, optional
+        The arguments to differentiate (default: all); the others are held constant.
 
     Returns
     -------
     (out, pullback) or (out, pullback, aux)
         ``pullback(cotangents)`` takes cotangents with the structure, shapes, dtypes and devices
-        of ``out`` and returns a tuple with one cotangent per primal, ``v^T J``. It may be
-        called any number of times.
+        of ``out`` and returns ``v^T J``: a tuple with one cotangent per differentiated argument
+        (just the one for an int ``argnums``). It may be called any number of times.
     """
     fname = f"vjp({name_of(f)})"
-    wrt = Wrt(fname, primals, tuple(range(len(primals))), single=False)
+    if argnums is None:
+        nums, single = tuple(range(len(primals))), False
+    else:
+        nums, single = normalize_argnums(fname, argnums)
+    wrt = Wrt(fname, primals, nums, single=single)
     with enable_grad():
         variables = [_variable(x) for x in wrt.tensors]
         out, aux = call(fname, f, wrt.substitute(primals, variables), {}, has_aux)
@@ -228,7 +234,7 @@ def vjp(f: Callable, *primals, has_aux: bool = False):
             check_like(f"{fname} pullback", f"cotangent {path}".strip(), "output", c, y)
         # cotangents that are themselves being differentiated make the pass record itself
         create = outer or any(c.requires_grad or has_live_tangents(c._tangents) for c in leaves)
-        return tuple(wrt.split(_pull_back(outs, leaves, variables, create, retain_graph=True)))
+        return wrt.result(_pull_back(outs, leaves, variables, create, retain_graph=True))
 
     pullback.__name__ = f"pullback of {fname}"
     if not outer:
@@ -304,7 +310,27 @@ def _jvp(fname: str, f: Callable, primals, tangents, has_aux: bool):
     return (out, tangent_out, aux) if has_aux else (out, tangent_out)
 
 
-def jvp(f: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = False):
+def _held(fname: str, f: Callable, primals, argnums):
+    """``f`` as a function of the arguments ``argnums`` alone (the other primals held), and
+    those arguments."""
+    if not isinstance(primals, (tuple, list)):
+        raise TypeError(f"{fname}: primals must be a tuple or list (one entry per argument of "
+                        f"f), got {type(primals).__name__}")
+    nums, single = normalize_argnums(fname, argnums)
+    positions = Wrt(fname, tuple(primals), nums, single).argnums
+
+    def of_chosen(*chosen):
+        args = list(primals)
+        for i, a in zip(positions, chosen):
+            args[i] = a
+        return f(*args)
+
+    of_chosen.__name__ = name_of(f)
+    return of_chosen, tuple(primals[i] for i in positions)
+
+
+def jvp(f: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = False,
+        argnums=None):
     """Evaluate ``f(*primals)`` and its directional derivative along ``tangents`` (forward mode).
 
     Parameters
@@ -318,6 +344,9 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fals
         device.
     has_aux : bool
         ``f`` returns ``(output, aux)``.
+    argnums : int or tuple of int, optional
+        The arguments that move (default: all); ``tangents`` then has one entry per argument
+        in ``argnums``, and the other primals are held constant.
 
     Returns
     -------
@@ -325,7 +354,10 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fals
         ``f(*primals)`` and ``J_f(primals) @ tangents``, both with the structure of ``f``'s
         output (zeros where the output does not depend on the primals).
     """
-    return _jvp(f"jvp({name_of(f)})", f, primals, tangents, has_aux)
+    fname = f"jvp({name_of(f)})"
+    if argnums is not None:
+        f, primals = _held(fname, f, primals, argnums)
+    return _jvp(fname, f, primals, tangents, has_aux)
 
 
 def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
@@ -384,7 +416,7 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False
     return jacfwd(jacrev(f, argnums, has_aux), argnums, has_aux)
 
 
-def hvp(f: Callable, primals: Sequence, tangents: Sequence):
+def hvp(f: Callable, primals: Sequence, tangents: Sequence, argnums=None):
     """The gradient of a scalar-valued ``f`` and its Hessian applied to ``tangents``.
 
     Forward over reverse, ``jvp(grad(f))``: one evaluation of ``f``, one recorded backward
@@ -396,16 +428,21 @@ def hvp(f: Callable, primals: Sequence, tangents: Sequence):
     f : callable
         A function of tensors (or pytrees of tensors) returning a scalar tensor.
     primals : tuple or list
-        The point: one entry per positional argument of ``f``, all differentiated.
+        The point: one entry per positional argument of ``f``.
     tangents : tuple or list
-        The vector, with the structure of ``primals``.
+        The vector, with one entry per differentiated argument.
+    argnums : int or tuple of int, optional
+        The arguments differentiated (default: all); the others are held constant.
 
     Returns
     -------
     (gradient, hessian_vector_product)
-        Two tuples with one entry per primal: the gradient of ``f`` and ``H @ tangents``.
+        Two tuples with one entry per differentiated argument: the gradient of ``f`` and
+        ``H @ tangents``.
     """
     fname = f"hvp({name_of(f)})"
+    if argnums is not None:
+        f, primals = _held(fname, f, primals, argnums)
     n = len(primals) if isinstance(primals, (tuple, list)) else 0
     if n == 0:
         raise TypeError(f"{fname}: primals must be a non-empty tuple or list of arguments")

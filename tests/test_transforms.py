@@ -415,3 +415,50 @@ def test_jvp_needs_sequences_of_primals_and_tangents():
     x = mg.tensor([1.0])
     with pytest.raises(TypeError, match=r"primals and tangents must be tuples or lists"):
         mg.jvp(_square_sum, x, x)
+
+
+# -- argnums on jvp, vjp and hvp: the other arguments are held constant ----------------------------
+
+def _product(a, b):
+    return mg.sum(mg.sin(a) * b * b)  # d/da = cos(a) b^2, d/db = 2 sin(a) b, d2/db2 = 2 sin(a)
+
+
+def test_jvp_argnums_moves_only_the_chosen_arguments(backend):
+    av, bv, vv = X, np.linspace(0.5, 2.0, X.size), np.linspace(-1.0, 1.0, X.size)
+    a, b, v = backend.tensor(av), backend.tensor(bv), backend.tensor(vv)
+    _, t_b = mg.jvp(_product, (a, b), (v,), argnums=1)
+    _close(t_b, np.sum(2 * np.sin(av) * bv * vv), backend)
+    _, t_a = mg.jvp(_product, (a, b), (v,), argnums=(0,))
+    _close(t_a, np.sum(np.cos(av) * bv ** 2 * vv), backend)
+
+
+def test_vjp_argnums_returns_one_cotangent_per_chosen_argument(backend):
+    av, bv = X, np.linspace(0.5, 2.0, X.size)
+    a, b = backend.tensor(av), backend.tensor(bv)
+    one = backend.tensor(np.array(1.0))
+    _, pullback = mg.vjp(_product, a, b, argnums=1)
+    _close(pullback(one), 2 * np.sin(av) * bv, backend)  # an int: the cotangent itself
+    _, pullback = mg.vjp(_product, a, b, argnums=(1, 0))
+    g_b, g_a = pullback(one)
+    _close(g_b, 2 * np.sin(av) * bv, backend)
+    _close(g_a, np.cos(av) * bv ** 2, backend)
+
+
+def test_hvp_argnums_differentiates_only_the_chosen_arguments(backend):
+    av, bv, vv = X, np.linspace(0.5, 2.0, X.size), np.linspace(-1.0, 1.0, X.size)
+    a, b, v = backend.tensor(av), backend.tensor(bv), backend.tensor(vv)
+    (g_b,), (hv_b,) = mg.hvp(_product, (a, b), (v,), argnums=1)
+    _close(g_b, 2 * np.sin(av) * bv, backend)
+    _close(hv_b, 2 * np.sin(av) * vv, backend)
+
+
+def test_argnums_errors_name_the_transform_and_the_problem():
+    a, b = mg.tensor([1.0, 2.0]), mg.tensor([3.0, 4.0])
+    with pytest.raises(ValueError, match=r"jvp\(_product\): argnums 2 is out of range"):
+        mg.jvp(_product, (a, b), (a,), argnums=2)
+    with pytest.raises(ValueError, match=r"hvp\(_product\): argnums \(0, 0\) repeats"):
+        mg.hvp(_product, (a, b), (a, a), argnums=(0, 0))
+    with pytest.raises(ValueError, match=r"vjp\(_product\): argnums -3 is out of range"):
+        mg.vjp(_product, a, b, argnums=-3)
+    with pytest.raises(ValueError, match=r"tangents' structure differs"):
+        mg.jvp(_product, (a, b), (a, b), argnums=0)
