@@ -65,14 +65,33 @@ _IN_PLACE = {"add": operator.iadd, "sub": operator.isub, "mul": operator.imul,
              "truediv": operator.itruediv}
 
 
+def _references(holder) -> int:
+    """``sys.getrefcount`` of ``holder.data``, always taken the same way."""
+    return sys.getrefcount(holder.data)
+
+
+class _Holder:
+    __slots__ = ("data",)
+
+
+def _alone() -> int:
+    """The count ``_references`` reports for an array that one slot alone holds: calibrated,
+    not assumed, because what getrefcount counts (its own argument, borrowed references)
+    differs between Python versions."""
+    holder = _Holder()
+    holder.data = bytearray(1)
+    return _references(holder)
+
+
+_ALONE = _alone()
+
+
 def _writable(self, other) -> bool:
     """Whether ``self op= other`` may write into ``self.data``: nothing would be recorded or
     carry a tangent, the result keeps self's floating dtype and shape, and no one else can see
     the array: it owns its memory (NumPy and CuPy say so through ``base``; other libraries are
     never written to) and only this tensor refers to it (so no node saved it)."""
-    # two references: the tensor's slot and getrefcount's own argument (checked before this
-    # function takes a name for the array, which would be a third)
-    if sys.getrefcount(self.data) > 2:
+    if _references(self) > _ALONE:
         return False
     data = self.data
     if self._tangents is not None or getattr(data, "base", True) is not None:
