@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import multigrad as mg
 
-from ._common import REFERENCE, jax_device, reference_module, torch_device
+from ._common import (REFERENCE, Unavailable, build_systems, jax_device, reference_module,
+                      torch_device)
 
 SCALE, SHIFT = 1.05, 0.01
 
@@ -26,10 +27,6 @@ def chain(x, n_ops: int, tanh):
         else:
             x = tanh(x)
     return x
-
-
-class Unavailable(Exception):
-    """A system cannot run this workload here; the message says why."""
 
 
 def _reference(ctx, values, n_ops):
@@ -139,14 +136,4 @@ def build(ctx, values, n_ops: int, exclude: dict | None = None) -> tuple[dict, d
 
     ``exclude`` maps systems this workload leaves out on purpose to the reason.
     """
-    exclude = exclude or {}
-    built, skipped = {}, {}
-    for name in [REFERENCE, "multigrad"] + [p for p in ctx.peers if p != "numpy"]:
-        if name in exclude:
-            skipped[name] = exclude[name]
-            continue
-        try:
-            built[name] = _SYSTEMS[name](ctx, values, n_ops)
-        except Unavailable as why:
-            skipped[name] = str(why)
-    return built, skipped
+    return build_systems(ctx, lambda name: _SYSTEMS[name](ctx, values, n_ops), exclude)

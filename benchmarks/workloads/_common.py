@@ -114,3 +114,23 @@ def time_systems(ctx: Context, workload: str, metric: str, unit: str, scale: flo
     samples = interleaved(calls, rounds, ctx.device.synchronize, ctx.progress,
                           f"{workload} / {metric} [{ctx.device.name}, {ctx.threads} thr]")
     record(ctx, workload, metric, unit, scale, samples, errors, skipped)
+
+
+class Unavailable(Exception):
+    """A system cannot run this workload here; the message says why."""
+
+
+def build_systems(ctx: Context, make: Callable, exclude: dict | None = None) -> tuple[dict, dict]:
+    """``make(name)`` for the reference, multigrad and each requested peer, and the reason for
+    each system left out: on purpose (``exclude`` maps it to the reason) or ``Unavailable``."""
+    exclude = exclude or {}
+    built, skipped = {}, {}
+    for name in [REFERENCE, "multigrad"] + [p for p in ctx.peers if p != "numpy"]:
+        if name in exclude:
+            skipped[name] = exclude[name]
+            continue
+        try:
+            built[name] = make(name)
+        except Unavailable as why:
+            skipped[name] = str(why)
+    return built, skipped

@@ -13,8 +13,8 @@ import numpy as np
 
 import multigrad as mg
 
-from ._chain import Unavailable
-from ._common import REFERENCE, jax_device, reference_module, torch_device
+from ._common import (REFERENCE, Unavailable, build_systems, jax_device, reference_module,
+                      torch_device)
 
 LEARNING_RATE = 0.01
 
@@ -199,16 +199,6 @@ SYSTEMS = {REFERENCE: Reference, "multigrad": Multigrad, "torch": Torch, "autogr
 def build(ctx, sizes, batch, exclude: dict | None = None) -> tuple[dict, dict]:
     """One network per available system, all from the same starting point, and the reason for
     each system left out (``exclude`` maps systems left out on purpose to the reason)."""
-    exclude = exclude or {}
-    built, skipped = {}, {}
-    for name in [REFERENCE, "multigrad"] + [p for p in ctx.peers if p != "numpy"]:
-        if name in exclude:
-            skipped[name] = exclude[name]
-            continue
-        try:
-            # fresh host arrays for each: the reference updates its weights in place, and
-            # some libraries share memory with the NumPy array they were made from
-            built[name] = SYSTEMS[name](ctx, *problem(sizes, batch))
-        except Unavailable as why:
-            skipped[name] = str(why)
-    return built, skipped
+    # fresh host arrays for each: the reference updates its weights in place, and some
+    # libraries share memory with the NumPy array they were made from
+    return build_systems(ctx, lambda name: SYSTEMS[name](ctx, *problem(sizes, batch)), exclude)
