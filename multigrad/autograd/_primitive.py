@@ -7,6 +7,7 @@ is needed, and pushes forward-mode tangents through the JVP rules.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import os
@@ -47,6 +48,14 @@ def namespace():
     return _ns
 
 
+def _named_forward(name):
+    """``forward(xp, *arrays, **params)`` calling the namespace's function ``name``."""
+    def forward(xp, *arrays, **params):
+        return getattr(xp, name)(*arrays, **params)
+    forward.__name__ = forward.__qualname__ = name
+    return forward
+
+
 def new_level() -> int:
     """A fresh forward-mode level; later (inner) transforms get higher levels."""
     return next(_levels)
@@ -62,7 +71,14 @@ class Primitive:
     def __init__(self, name, forward, vjp, jvp, variadic, multi_output, changes_device, doc,
                  module):
         self.name = self.__name__ = self.__qualname__ = name
-        self.forward = forward
+        if isinstance(forward, str):
+            self.forward = _named_forward(forward)
+            self.kernel_name = forward
+        else:
+            self.forward = forward
+            self.kernel_name = None
+        # namespace -> the forward as one callable on arrays (see ``kernel``)
+        self.kernels = {}
         self.vjp = vjp
         self.jvp = jvp
         self.variadic = variadic
@@ -81,8 +97,14 @@ class Primitive:
     def jvp_rule(self, argpos):
         return self.jvp[0 if self.variadic else argpos]
 
-    def __call__(self, *args, **params):
-        return apply(self, args, params)
+    def kernel(self, xp):
+        """The forward on raw arrays of namespace ``xp``, as ``kernel(*arrays, **params)``: the
+        namespace's own function for a forward declared by name, so applying the op costs no
+        Python frame of ours; made once per namespace."""
+        kernel = (getattr(xp, self.kernel_name) if self.kernel_name is not None
+                  else functools.partial(self.forward, xp))
+        self.kernels[xp] = kernel
+        return kernel
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -96,8 +118,9 @@ def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_out
     ----------
     name : str
         The op's name (the array API spec's name where it has one).
-    forward : callable
-        ``forward(xp, *arrays, **params)`` on raw arrays of namespace ``xp``.
+    forward : callable or str
+        ``forward(xp, *arrays, **params)`` on raw arrays of namespace ``xp``; or the name of the
+        namespace's function that is the forward (``"tanh"``), which is also the fastest.
     vjp : tuple of callables or None, optional
         One rule per array argument, ``rule(xp, g, ans, *arrays, **params)`` returning the
         cotangent of that argument (broadcast dimensions are summed by the engine); ``None`` in
@@ -153,8 +176,11 @@ def _as_tensor(a, prim) -> Tensor:
                         f"got {type(a).__name__}") from None
 
 
-def apply(prim: Primitive, args: tuple, params: dict):
-    """Run ``prim`` on ``args``: forward, then record and push tangents where needed."""
+def apply(prim: Primitive, *args, **params):
+    """Run ``prim`` on ``args``: forward, then record and push tangents where needed.
+
+    This is ``Primitive.__call__`` itself (one Python frame per op, not two).
+    """
     device = None
     raw = list(args)
     edges = None
@@ -182,8 +208,11 @@ def apply(prim: Primitive, args: tuple, params: dict):
     if tangents:
         return _apply_jvp(prim, args, params)
 
+    kernel = prim.kernels.get(device.xp)
+    if kernel is None:
+        kernel = prim.kernel(device.xp)
     try:
-        out = prim.forward(device.xp, *raw, **params)
+        out = kernel(*raw, **params)
     except ValueError as err:  # free on the hot path: try costs nothing until something raises
         better = _explain(prim, raw, err)
         if better is err:
@@ -209,6 +238,9 @@ def apply(prim: Primitive, args: tuple, params: dict):
         return Tensor(out, device, True, node)
     return Tensor(out, device)
 
+
+# calling a primitive is applying it; one Python frame per op on the tape's hot path
+Primitive.__call__ = apply
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
@@ -255,7 +287,7 @@ def _apply_jvp(prim: Primitive, args: tuple, params: dict):
         raise NotImplementedError(f"{prim.name}: has a reverse-mode (VJP) rule but no "
                                   "forward-mode (JVP) rule, so it cannot be used under jvp; "
                                   "declare jvp= (or a jvp method on the Function)")
-    out = apply(prim, stripped, params)
+    out = apply(prim, *stripped, **params)
     if prim.jvp is None:
         return out
     outs = out if prim.multi_output else (out,)
@@ -273,7 +305,7 @@ def _apply_jvp(prim: Primitive, args: tuple, params: dict):
         extra = {"argnum": i} if prim.variadic else {}
         if rule is LINEAR:
             swapped = stripped[:i] + (t,) + stripped[i + 1:]
-            contrib = apply(prim, swapped, params)
+            contrib = apply(prim, *swapped, **params)
         else:
             contrib = rule(_ns, t, out, *stripped, **params, **extra)
         contrib = contrib if prim.multi_output else (contrib,)

@@ -61,18 +61,12 @@ _LN10 = math.log(10.0)
 # -- declaration helpers -----------------------------------------------------------------------
 
 def _smooth(name, scale, doc):
-    """A unary primitive whose VJP and JVP are both ``scale(xp, g_or_t, x, ans)``.
+    """A unary primitive whose VJP and JVP are both ``scale(xp, g_or_t, ans, x)``.
 
     ``scale`` multiplies its second argument by the derivative, which is what both modes need
     for a function of one real variable.
     """
-    return defprimitive(
-        name,
-        forward=lambda xp, x: getattr(xp, name)(x),
-        vjp=(lambda xp, g, ans, x: scale(xp, g, x, ans),),
-        jvp=(lambda xp, t, ans, x: scale(xp, t, x, ans),),
-        doc=doc,
-    )
+    return defprimitive(name, forward=name, vjp=(scale,), jvp=(scale,), doc=doc)
 
 
 def _zero_vjp(xp, g, ans, *arrays):
@@ -85,28 +79,20 @@ def _zero_jvp(xp, t, ans, *arrays):
 
 def _piecewise_constant(name, doc, arity=1):
     """A primitive with a float result but a zero derivative: the result stays on the graph."""
-    forward = ((lambda xp, x: getattr(xp, name)(x)) if arity == 1
-               else (lambda xp, x1, x2: getattr(xp, name)(x1, x2)))
-    return defprimitive(name, forward=forward, vjp=(_zero_vjp,) * arity,
+    return defprimitive(name, forward=name, vjp=(_zero_vjp,) * arity,
                         jvp=(_zero_jvp,) * arity, doc=doc)
 
 
 def _no_gradient(name, doc, arity=1):
     """A primitive whose results never carry gradients (bool, integer, bit-level results)."""
-    forward = ((lambda xp, x: getattr(xp, name)(x)) if arity == 1
-               else (lambda xp, x1, x2: getattr(xp, name)(x1, x2)))
-    return defprimitive(name, forward=forward, doc=doc)
-
-
-def _binary_forward(name):
-    return lambda xp, x1, x2: getattr(xp, name)(x1, x2)
+    return defprimitive(name, forward=name, doc=doc)
 
 
 # -- arithmetic --------------------------------------------------------------------------------
 
 add = defprimitive(
     "add",
-    forward=_binary_forward("add"),
+    forward="add",
     vjp=(lambda xp, g, ans, x1, x2: g,
          lambda xp, g, ans, x1, x2: g),
     jvp=(lambda xp, t, ans, x1, x2: t,
@@ -116,7 +102,7 @@ add = defprimitive(
 
 subtract = defprimitive(
     "subtract",
-    forward=_binary_forward("subtract"),
+    forward="subtract",
     vjp=(lambda xp, g, ans, x1, x2: g,
          lambda xp, g, ans, x1, x2: -g),
     jvp=(lambda xp, t, ans, x1, x2: t,
@@ -126,7 +112,7 @@ subtract = defprimitive(
 
 multiply = defprimitive(
     "multiply",
-    forward=_binary_forward("multiply"),
+    forward="multiply",
     vjp=(lambda xp, g, ans, x1, x2: g * x2,
          lambda xp, g, ans, x1, x2: g * x1),
     jvp=(LINEAR, LINEAR),
@@ -135,7 +121,7 @@ multiply = defprimitive(
 
 divide = defprimitive(
     "divide",
-    forward=_binary_forward("divide"),
+    forward="divide",
     # d(x1/x2)/dx2 = -x1/x2**2 = -ans/x2
     vjp=(lambda xp, g, ans, x1, x2: g / x2,
          lambda xp, g, ans, x1, x2: -g * ans / x2),
@@ -146,7 +132,7 @@ divide = defprimitive(
 
 negative = defprimitive(
     "negative",
-    forward=lambda xp, x: xp.negative(x),
+    forward="negative",
     vjp=(lambda xp, g, ans, x: -g,),
     jvp=(LINEAR,),
     doc="Elementwise ``-x``.",
@@ -154,20 +140,20 @@ negative = defprimitive(
 
 positive = defprimitive(
     "positive",
-    forward=lambda xp, x: xp.positive(x),
+    forward="positive",
     vjp=(lambda xp, g, ans, x: g,),
     jvp=(LINEAR,),
     doc="Elementwise ``+x`` (a copy).",
 )
 
-square = _smooth("square", lambda xp, g, x, ans: g * (2 * x), "Elementwise ``x * x``.")
+square = _smooth("square", lambda xp, g, ans, x: g * (2 * x), "Elementwise ``x * x``.")
 # d sqrt = 1 / (2 sqrt): infinite at 0, the true one-sided derivative
-sqrt = _smooth("sqrt", lambda xp, g, x, ans: g / (2 * ans), "Elementwise square root.")
+sqrt = _smooth("sqrt", lambda xp, g, ans, x: g / (2 * ans), "Elementwise square root.")
 # d (1/x) = -1/x**2 = -ans**2
-reciprocal = _smooth("reciprocal", lambda xp, g, x, ans: -g * (ans * ans),
+reciprocal = _smooth("reciprocal", lambda xp, g, ans, x: -g * (ans * ans),
                      "Elementwise ``1 / x``.")
 # sign(0) == 0 gives the subgradient 0 at 0
-abs = _smooth("abs", lambda xp, g, x, ans: g * xp.sign(x), "Elementwise absolute value.")
+abs = _smooth("abs", lambda xp, g, ans, x: g * xp.sign(x), "Elementwise absolute value.")
 
 
 def _remainder_x2(xp, g, ans, x1, x2):
@@ -177,7 +163,7 @@ def _remainder_x2(xp, g, ans, x1, x2):
 
 remainder = defprimitive(
     "remainder",
-    forward=_binary_forward("remainder"),
+    forward="remainder",
     vjp=(lambda xp, g, ans, x1, x2: g, _remainder_x2),
     jvp=(lambda xp, t, ans, x1, x2: t, _remainder_x2),
     doc="Elementwise remainder of ``x1 / x2``, with the sign of ``x2`` (Python's ``%``).",
@@ -189,14 +175,14 @@ floor_divide = _piecewise_constant(
 
 # -- powers, exponentials and logarithms -------------------------------------------------------
 
-exp = _smooth("exp", lambda xp, g, x, ans: g * ans, "Elementwise ``e**x``.")
-expm1 = _smooth("expm1", lambda xp, g, x, ans: g * (ans + 1),
+exp = _smooth("exp", lambda xp, g, ans, x: g * ans, "Elementwise ``e**x``.")
+expm1 = _smooth("expm1", lambda xp, g, ans, x: g * (ans + 1),
                 "Elementwise ``exp(x) - 1``, accurate for small ``x``.")
-log = _smooth("log", lambda xp, g, x, ans: g / x, "Elementwise natural logarithm.")
-log1p = _smooth("log1p", lambda xp, g, x, ans: g / (x + 1),
+log = _smooth("log", lambda xp, g, ans, x: g / x, "Elementwise natural logarithm.")
+log1p = _smooth("log1p", lambda xp, g, ans, x: g / (x + 1),
                 "Elementwise ``log(1 + x)``, accurate for small ``x``.")
-log2 = _smooth("log2", lambda xp, g, x, ans: g / (x * _LN2), "Elementwise base-2 logarithm.")
-log10 = _smooth("log10", lambda xp, g, x, ans: g / (x * _LN10),
+log2 = _smooth("log2", lambda xp, g, ans, x: g / (x * _LN2), "Elementwise base-2 logarithm.")
+log10 = _smooth("log10", lambda xp, g, ans, x: g / (x * _LN10),
                 "Elementwise base-10 logarithm.")
 
 
@@ -221,7 +207,7 @@ def _pow_x2(xp, g, ans, x1, x2):
 
 pow = defprimitive(
     "pow",
-    forward=_binary_forward("pow"),
+    forward="pow",
     vjp=(_pow_x1, _pow_x2),
     jvp=(_pow_x1, _pow_x2),
     doc="Elementwise ``x1 ** x2``.",
@@ -240,7 +226,7 @@ def _logaddexp_scale(xp, g, a, b, ans):
 
 logaddexp = defprimitive(
     "logaddexp",
-    forward=_binary_forward("logaddexp"),
+    forward="logaddexp",
     vjp=(lambda xp, g, ans, x1, x2: _logaddexp_scale(xp, g, x1, x2, ans),
          lambda xp, g, ans, x1, x2: _logaddexp_scale(xp, g, x2, x1, ans)),
     jvp=(lambda xp, t, ans, x1, x2: _logaddexp_scale(xp, t, x1, x2, ans),
@@ -251,24 +237,24 @@ logaddexp = defprimitive(
 
 # -- trigonometric and hyperbolic --------------------------------------------------------------
 
-sin = _smooth("sin", lambda xp, g, x, ans: g * xp.cos(x), "Elementwise sine.")
-cos = _smooth("cos", lambda xp, g, x, ans: -g * xp.sin(x), "Elementwise cosine.")
+sin = _smooth("sin", lambda xp, g, ans, x: g * xp.cos(x), "Elementwise sine.")
+cos = _smooth("cos", lambda xp, g, ans, x: -g * xp.sin(x), "Elementwise cosine.")
 # d tan = 1 + tan**2
-tan = _smooth("tan", lambda xp, g, x, ans: g * (1 + ans * ans), "Elementwise tangent.")
-asin = _smooth("asin", lambda xp, g, x, ans: g / xp.sqrt(1 - x * x), "Elementwise arcsine.")
-acos = _smooth("acos", lambda xp, g, x, ans: -g / xp.sqrt(1 - x * x), "Elementwise arccosine.")
-atan = _smooth("atan", lambda xp, g, x, ans: g / (1 + x * x), "Elementwise arctangent.")
-sinh = _smooth("sinh", lambda xp, g, x, ans: g * xp.cosh(x), "Elementwise hyperbolic sine.")
-cosh = _smooth("cosh", lambda xp, g, x, ans: g * xp.sinh(x), "Elementwise hyperbolic cosine.")
+tan = _smooth("tan", lambda xp, g, ans, x: g * (1 + ans * ans), "Elementwise tangent.")
+asin = _smooth("asin", lambda xp, g, ans, x: g / xp.sqrt(1 - x * x), "Elementwise arcsine.")
+acos = _smooth("acos", lambda xp, g, ans, x: -g / xp.sqrt(1 - x * x), "Elementwise arccosine.")
+atan = _smooth("atan", lambda xp, g, ans, x: g / (1 + x * x), "Elementwise arctangent.")
+sinh = _smooth("sinh", lambda xp, g, ans, x: g * xp.cosh(x), "Elementwise hyperbolic sine.")
+cosh = _smooth("cosh", lambda xp, g, ans, x: g * xp.sinh(x), "Elementwise hyperbolic cosine.")
 # d tanh = 1 - tanh**2
-tanh = _smooth("tanh", lambda xp, g, x, ans: g * (1 - ans * ans),
+tanh = _smooth("tanh", lambda xp, g, ans, x: g * (1 - ans * ans),
                "Elementwise hyperbolic tangent.")
-asinh = _smooth("asinh", lambda xp, g, x, ans: g / xp.sqrt(x * x + 1),
+asinh = _smooth("asinh", lambda xp, g, ans, x: g / xp.sqrt(x * x + 1),
                 "Elementwise inverse hyperbolic sine.")
 # (x - 1)(x + 1) rather than x*x - 1: no cancellation near x = 1
-acosh = _smooth("acosh", lambda xp, g, x, ans: g / xp.sqrt((x - 1) * (x + 1)),
+acosh = _smooth("acosh", lambda xp, g, ans, x: g / xp.sqrt((x - 1) * (x + 1)),
                 "Elementwise inverse hyperbolic cosine.")
-atanh = _smooth("atanh", lambda xp, g, x, ans: g / ((1 - x) * (1 + x)),
+atanh = _smooth("atanh", lambda xp, g, ans, x: g / ((1 - x) * (1 + x)),
                 "Elementwise inverse hyperbolic tangent.")
 
 
@@ -287,7 +273,7 @@ def _over_hypot(xp, g, x, ans):
 
 atan2 = defprimitive(
     "atan2",
-    forward=_binary_forward("atan2"),
+    forward="atan2",
     # d atan2(y, x) = (x dy - y dx) / (x**2 + y**2)
     vjp=(lambda xp, g, ans, x1, x2: _over_radius_sq(xp, g, x2, x1, x2),
          lambda xp, g, ans, x1, x2: _over_radius_sq(xp, g, -x1, x1, x2)),
@@ -298,7 +284,7 @@ atan2 = defprimitive(
 
 hypot = defprimitive(
     "hypot",
-    forward=_binary_forward("hypot"),
+    forward="hypot",
     vjp=(lambda xp, g, ans, x1, x2: _over_hypot(xp, g, x1, ans),
          lambda xp, g, ans, x1, x2: _over_hypot(xp, g, x2, ans)),
     jvp=(lambda xp, t, ans, x1, x2: _over_hypot(xp, t, x1, ans),
@@ -321,7 +307,7 @@ def _min_share(xp, g, a, b):
 
 maximum = defprimitive(
     "maximum",
-    forward=_binary_forward("maximum"),
+    forward="maximum",
     vjp=(lambda xp, g, ans, x1, x2: _max_share(xp, g, x1, x2),
          lambda xp, g, ans, x1, x2: _max_share(xp, g, x2, x1)),
     jvp=(lambda xp, t, ans, x1, x2: _max_share(xp, t, x1, x2),
@@ -331,7 +317,7 @@ maximum = defprimitive(
 
 minimum = defprimitive(
     "minimum",
-    forward=_binary_forward("minimum"),
+    forward="minimum",
     vjp=(lambda xp, g, ans, x1, x2: _min_share(xp, g, x1, x2),
          lambda xp, g, ans, x1, x2: _min_share(xp, g, x2, x1)),
     jvp=(lambda xp, t, ans, x1, x2: _min_share(xp, t, x1, x2),
@@ -385,7 +371,7 @@ def _copysign_x1(xp, g, ans, x1, x2):
 
 copysign = defprimitive(
     "copysign",
-    forward=_binary_forward("copysign"),
+    forward="copysign",
     vjp=(_copysign_x1, _zero_vjp),
     jvp=(_copysign_x1, _zero_jvp),
     doc="Elementwise magnitude of ``x1`` with the sign (bit) of ``x2``.",
@@ -406,7 +392,7 @@ sign = _piecewise_constant("sign", "Elementwise sign (-1, 0 or 1; ``x/|x|`` for 
 
 real = defprimitive(
     "real",
-    forward=lambda xp, x: xp.real(x),
+    forward="real",
     # the engine casts g back to x's complex dtype: cotangent g + 0j
     vjp=(lambda xp, g, ans, x: g,),
     jvp=(LINEAR,),
@@ -415,7 +401,7 @@ real = defprimitive(
 
 imag = defprimitive(
     "imag",
-    forward=lambda xp, x: xp.imag(x),
+    forward="imag",
     vjp=(lambda xp, g, ans, x: -1j * xp.astype(g, x.dtype),),
     jvp=(LINEAR,),
     doc="Elementwise imaginary part of complex ``x``.",
@@ -423,7 +409,7 @@ imag = defprimitive(
 
 conj = defprimitive(
     "conj",
-    forward=lambda xp, x: xp.conj(x),
+    forward="conj",
     vjp=(lambda xp, g, ans, x: xp.conj(g),),
     jvp=(LINEAR,),
     doc="Elementwise complex conjugate (the identity for real input).",

@@ -25,7 +25,7 @@ __all__ = ["reshape", "broadcast_to", "broadcast_arrays", "broadcast_shapes", "a
 
 reshape_p = defprimitive(
     "reshape",
-    forward=lambda xp, x, shape, copy: xp.reshape(x, shape, copy=copy),
+    forward="reshape",
     vjp=(lambda xp, g, ans, x, shape, copy: xp.reshape(g, x.shape),),
     jvp=(LINEAR,),
 )
@@ -38,7 +38,7 @@ def reshape(x, /, shape, *, copy=None):
 
 broadcast_to_p = defprimitive(
     "broadcast_to",
-    forward=lambda xp, x, shape: xp.broadcast_to(x, shape),
+    forward="broadcast_to",
     # the engine sums broadcast dimensions back, so the cotangent passes through unchanged
     vjp=(lambda xp, g, ans, x, shape: g,),
     jvp=(LINEAR,),
@@ -160,7 +160,7 @@ def unstack(x, /, *, axis=0):
 
 permute_dims_p = defprimitive(
     "permute_dims",
-    forward=lambda xp, x, axes: xp.permute_dims(x, axes),
+    forward="permute_dims",
     # the adjoint of a permutation is its inverse
     vjp=(lambda xp, g, ans, x, axes: xp.permute_dims(g, tuple(axes.index(d)
                                                               for d in range(len(axes)))),),
@@ -215,7 +215,7 @@ def squeeze(x, /, axis):
 
 flip_p = defprimitive(
     "flip",
-    forward=lambda xp, x, axis: xp.flip(x, axis=axis),
+    forward="flip",
     vjp=(lambda xp, g, ans, x, axis: xp.flip(g, axis=axis),),
     jvp=(LINEAR,),
 )

@@ -18,7 +18,7 @@ __all__ = ["where", "argmax", "argmin", "nonzero", "searchsorted", "count_nonzer
 
 where_p = defprimitive(
     "where",
-    forward=lambda xp, condition, x1, x2: xp.where(condition, x1, x2),
+    forward="where",
     vjp=(None,
          lambda xp, g, ans, condition, x1, x2: xp.where(condition, g, 0.0),
          lambda xp, g, ans, condition, x1, x2: xp.where(condition, 0.0, g)),
@@ -35,12 +35,12 @@ def where(condition, x1, x2, /):
 
 argmax_p = defprimitive(
     "argmax",
-    forward=lambda xp, x, axis, keepdims: xp.argmax(x, axis=axis, keepdims=keepdims),
+    forward="argmax",
 )
 
 argmin_p = defprimitive(
     "argmin",
-    forward=lambda xp, x, axis, keepdims: xp.argmin(x, axis=axis, keepdims=keepdims),
+    forward="argmin",
 )
 
 
@@ -79,7 +79,7 @@ def searchsorted(x1, x2, /, *, side="left", sorter=None):
 
 count_nonzero_p = defprimitive(
     "count_nonzero",
-    forward=lambda xp, x, axis, keepdims: xp.count_nonzero(x, axis=axis, keepdims=keepdims),
+    forward="count_nonzero",
 )
 
 

@@ -138,7 +138,7 @@ def prod(x, /, *, axis=None, dtype=None, keepdims=False):
 
 mean_p = defprimitive(
     "mean",
-    forward=lambda xp, x, axis, keepdims: xp.mean(x, axis=axis, keepdims=keepdims),
+    forward="mean",
     vjp=(lambda xp, g, ans, x, axis, keepdims:
          expand_reduced(xp, g, x.shape, axis, keepdims) / reduced_size(x.shape, axis),),
     jvp=(LINEAR,),
@@ -246,14 +246,14 @@ def _extremum_jvp(xp, t, ans, x, axis, keepdims):
 
 max_p = defprimitive(
     "max",
-    forward=lambda xp, x, axis, keepdims: xp.max(x, axis=axis, keepdims=keepdims),
+    forward="max",
     vjp=(_extremum_vjp,),
     jvp=(_extremum_jvp,),
 )
 
 min_p = defprimitive(
     "min",
-    forward=lambda xp, x, axis, keepdims: xp.min(x, axis=axis, keepdims=keepdims),
+    forward="min",
     vjp=(_extremum_vjp,),
     jvp=(_extremum_jvp,),
 )

@@ -17,12 +17,12 @@ __all__ = ["all", "any", "diff"]
 
 all_p = defprimitive(
     "all",
-    forward=lambda xp, x, axis, keepdims: xp.all(x, axis=axis, keepdims=keepdims),
+    forward="all",
 )
 
 any_p = defprimitive(
     "any",
-    forward=lambda xp, x, axis, keepdims: xp.any(x, axis=axis, keepdims=keepdims),
+    forward="any",
 )
 
 
