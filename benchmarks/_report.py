@@ -91,12 +91,13 @@ def markdown(run: dict) -> str:
         for name, why in case["skipped"].items():
             if name not in run["skipped_peers"]:
                 lines.append(f"{head} {name} | | | {why} |")
-    lines += ["", "| target | device | threads | measured | at most | status |",
-              "|---|---|---|---|---|---|"]
-    for t in run["targets"]:
-        ratio = "" if t["ratio"] is None else f"{t['ratio']:.2f}x"
-        lines.append(f"| {t['target']} | {t['device']} | {t['threads']} | {ratio} | "
-                     f"{t['limit']}x | {t['status']} |")
+    if run["targets"]:
+        lines += ["", "| target | device | threads | measured | at most | status |",
+                  "|---|---|---|---|---|---|"]
+        for t in run["targets"]:
+            ratio = "" if t["ratio"] is None else f"{t['ratio']:.2f}x"
+            lines.append(f"| {t['target']} | {t['device']} | {t['threads']} | {ratio} | "
+                         f"{t['limit']}x | {t['status']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -23,8 +23,9 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import _env, _report  # noqa: E402
+from benchmarks.workloads import WORKLOADS  # noqa: E402
 
-WORKLOAD_NAMES = ("tape", "mlp", "deep", "memory")
+WORKLOAD_NAMES = tuple(WORKLOADS)
 
 
 def parse(argv) -> argparse.Namespace:
@@ -147,7 +148,6 @@ def _worker(job: dict) -> int:
     info = _env.pin_threads(job["threads"], job["peers"])
     import multigrad as mg
 
-    from benchmarks.workloads import WORKLOADS
     from benchmarks.workloads._common import Context
 
     info.pop("_controller")  # kept alive until here: it holds the threadpoolctl limits

@@ -1,10 +1,6 @@
-"""The workloads, each a function ``run(context) -> list of result cases``.
+"""The workloads, each a module with ``run(context)`` that appends its result cases."""
 
-Workloads 3 (CNN training step) and 4 (Hessian-vector product) wait for the issues that bring
-convolution layers and the transforms; see ``benchmarks/README.md``.
-"""
-
-from . import deep, memory, mlp, tape
+from . import cnn, deep, hvp, memory, mlp, tape
 
 #: name -> module with ``run(context)``, in the order they are run and reported
-WORKLOADS = {"tape": tape, "mlp": mlp, "deep": deep, "memory": memory}
+WORKLOADS = {"tape": tape, "mlp": mlp, "cnn": cnn, "hvp": hvp, "deep": deep, "memory": memory}
