@@ -294,8 +294,12 @@ def _pull_back(node, g, pending, fresh, ns, create_graph, anomaly):
             continue
         if variadic:
             ct = rule(xp, g, ans, *args, argnum=argpos, **params)
-        else:
+        elif params or len(args) > 2:
             ct = rule(xp, g, ans, *args, **params)
+        elif len(args) == 2:  # the common arities by position: see apply
+            ct = rule(xp, g, ans, args[0], args[1])
+        else:
+            ct = rule(xp, g, ans, args[0])
         arg = args[argpos]
         if ct.shape != arg.shape:
             ct = _unbroadcast(xp, ct, arg.shape)
