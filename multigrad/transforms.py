@@ -30,8 +30,9 @@ from ._transform_args import (Wrt, assemble, call, check_differentiable, check_l
                               name_of, normalize_argnums, one_hot, tensor_leaves)
 from .autograd import Tensor, enable_grad
 from .autograd._backward import _toposort
-from .autograd._backward import grad as _reverse_pass
-from .autograd._forward import forward_level, has_live_tangents, take_tangent, with_tangent
+from .autograd._backward import pull_back_to
+from .autograd._forward import (forward_level, has_live_tangents, live_tangents, take_tangent,
+                                with_tangent)
 from .autograd._tensor import LeafNode
 from .ops import arange, positive, zeros_like
 
@@ -62,9 +63,9 @@ def _retire(variables: Sequence[Tensor]) -> None:
 
 
 def _release(tree):
-    """``tree`` cut from the graph if that graph reaches only retired variables (a gradient taken
-    inside ``jvp`` records itself for the tangents, then nobody needs the record); as it is if
-    anything live is in it: a user's leaf, a running transform's variable or tangent."""
+    """``tree`` cut from the graph if that graph reaches only retired variables (what a finished
+    inner transform recorded, which nobody can differentiate any more); as it is if anything
+    live is in it: a user's leaf, a running transform's variable or tangent."""
     tensors = [a for a in _pytree.flatten(tree)[0] if isinstance(a, Tensor)]
     if any(has_live_tangents(a._tangents) for a in tensors):
         return tree
@@ -80,34 +81,66 @@ def _release(tree):
     return detached(tree)
 
 
+#: what an enclosing transform (or the user's own graph) needs of a transform's backward pass:
+#: its rules run on tensors, so that forward-mode tangents flow through them (TANGENTS), and
+#: also recorded, so that a reverse pass can go through them (RECORD)
+TANGENTS, RECORD = "tangents", "record"
+
+
 def _outer_state(inputs: Sequence[Tensor], variables: Sequence[Tensor],
-                 outputs: Sequence[Tensor]) -> bool:
-    """Whether the outputs depend on something an enclosing transform (or the user's own graph)
-    differentiates, so the backward pass must record itself for it to see through."""
-    if any(x.requires_grad or has_live_tangents(x._tangents) for x in inputs):
-        return True
-    if any(has_live_tangents(y._tangents) for y in outputs):
-        return True
+                 outputs: Sequence[Tensor]) -> str | None:
+    """What the enclosing transforms (or the user's own graph) need of this transform's backward
+    pass, which computes from ``outputs`` and what they were computed from, tangents included.
+
+    RECORD when any of that depends on a tensor that requires gradients other than this
+    transform's own ``variables`` (an outer reverse transform's variable, or a leaf of the
+    user's graph), since a reverse pass will then go through the result; TANGENTS when some
+    of it carries a tangent of a running ``jvp``; else None. A tangent that requires gradients
+    only through ``variables`` (recorded while this transform ran ``f``) asks for no recording.
+    """
+    if any(x.requires_grad for x in inputs):
+        return RECORD
+    found = None
     own = {v._node for v in variables}
-    roots = list(dict.fromkeys(y._node for y in outputs if y.requires_grad))
-    for node in _toposort(roots):
-        if type(node) is LeafNode:
-            if node not in own:
-                return True
-        elif node.tangents is not None and any(has_live_tangents(t) for t in node.tangents[1]):
-            return True
-    return False
+    seen = set()
+    roots = [y._node for y in outputs if y.requires_grad]
+    carriers = [x._tangents for x in inputs] + [y._tangents for y in outputs]
+    while roots or carriers:
+        for tangents in carriers:  # tangents' own graphs are walked too
+            for t in live_tangents(tangents):
+                found = TANGENTS
+                if t.requires_grad:
+                    roots.append(t._node)
+        carriers = []
+        fresh = [node for node in dict.fromkeys(roots) if node not in seen]
+        roots = []
+        for node in _toposort(fresh) if fresh else ():
+            if node in seen:
+                continue
+            seen.add(node)
+            if type(node) is LeafNode:
+                if node not in own:
+                    return RECORD  # a leaf of the user's graph or an outer transform's variable
+            elif node.tangents is not None:
+                carriers.extend(node.tangents[0] + node.tangents[1])
+    return found
+
+
+def _most(*needs: str | None) -> str | None:
+    """The most demanding of several needs: RECORD, then TANGENTS, then None."""
+    return RECORD if RECORD in needs else TANGENTS if TANGENTS in needs else None
 
 
 def _pull_back(outputs: Sequence[Tensor], seeds: Sequence, variables: Sequence[Tensor],
-               create_graph: bool, retain_graph: bool) -> list[Tensor]:
-    """Cotangents of the variables (zeros for those the outputs do not depend on)."""
+               outer: str | None, retain_graph: bool) -> list[Tensor]:
+    """Cotangents of the variables (zeros for those the outputs do not depend on), computed as
+    ``outer`` (``_outer_state``) requires."""
     live = [(y, s) for y, s in zip(outputs, seeds) if y.requires_grad]
     grads = [None] * len(variables)
     if live:
-        grads = _reverse_pass([y for y, _ in live], list(variables), [s for _, s in live],
-                              retain_graph=retain_graph, create_graph=create_graph,
-                              allow_unused=True)
+        grads = pull_back_to([y for y, _ in live], list(variables), [s for _, s in live],
+                             retain_graph=retain_graph, create_graph=outer is not None,
+                             allow_unused=True, record=outer == RECORD)
     return [zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
 
 
@@ -139,7 +172,7 @@ def _gradient_transform(transform: str, f: Callable, argnums, has_aux: bool, wit
             out, aux = call(fname, f, wrt.substitute(args, variables), kwargs, has_aux)
         _check_scalar(fname, out)
         outer = _outer_state(wrt.tensors, variables, [out])
-        grads = wrt.result(_pull_back([out], [None], variables, outer, outer))
+        grads = wrt.result(_pull_back([out], [None], variables, outer, outer == RECORD))
         _retire(variables)
         if not outer:
             out, aux = out.detach(), detached(aux)
@@ -232,9 +265,9 @@ def vjp(f: Callable, *primals, has_aux: bool = False, argnums=None):
                              f"output's {differs}")
         for path, c, y in zip(_pytree.leaf_paths(treedef), leaves, outs):
             check_like(f"{fname} pullback", f"cotangent {path}".strip(), "output", c, y)
-        # cotangents that are themselves being differentiated make the pass record itself
-        create = outer or any(c.requires_grad or has_live_tangents(c._tangents) for c in leaves)
-        return wrt.result(_pull_back(outs, leaves, variables, create, retain_graph=True))
+        # cotangents that are themselves being differentiated ask as much as the primals do
+        needs = _most(outer, _outer_state(leaves, variables, ()))
+        return wrt.result(_pull_back(outs, leaves, variables, needs, retain_graph=True))
 
     pullback.__name__ = f"pullback of {fname}"
     if not outer:
@@ -419,9 +452,9 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False
 def hvp(f: Callable, primals: Sequence, tangents: Sequence, argnums=None):
     """The gradient of a scalar-valued ``f`` and its Hessian applied to ``tangents``.
 
-    Forward over reverse, ``jvp(grad(f))``: one evaluation of ``f``, one recorded backward
-    pass with tangents pushed through it, so it costs a few gradients and never forms the
-    Hessian.
+    Forward over reverse, ``jvp(grad(f))``: one evaluation of ``f`` and one backward pass with
+    tangents pushed through it (recorded only when a reverse pass will go through the result),
+    so it costs a few gradients and never forms the Hessian.
 
     Parameters
     ----------

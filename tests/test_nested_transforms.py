@@ -206,14 +206,16 @@ def test_nested_gradient_records_only_when_an_outer_transform_needs_it(backend):
 
     def spy(a):
         g = mg.grad(_f)(a)
-        seen.append(g.requires_grad)
+        seen.append((g.requires_grad, g._tangents is not None))
         return mg.sum(g)
 
     x = backend.tensor(X)
     spy(x)  # alone: first order, nothing recorded
     mg.grad(spy)(x)  # under an outer grad: recorded
-    mg.jvp(spy, (x,), (x,))  # under a jvp: recorded, so the tangent flows through the rules
-    assert seen == [False, True, True]
+    # under a jvp: the rules run on tensors, so the tangent flows through them, but nothing
+    # will differentiate them in reverse, so they are not recorded
+    mg.jvp(spy, (x,), (x,))
+    assert seen == [(False, False), (True, False), (False, True)]
     assert mg.jvp(mg.grad(_f), (x,), (x,))[0]._tangents is None
 
 
@@ -266,3 +268,40 @@ def test_second_order_results_stay_differentiable_for_what_is_live(backend):
     # an outer grad with respect to the direction: d/dv <H v, u> = H u
     hu = mg.grad(lambda d: mg.sum(mg.hvp(_f, (x,), (d,))[1][0] * backend.tensor(V)))(v)
     _close(hu, _f_hess_diag(X) * V, backend)
+
+
+# -- reverse mode through forward over reverse (hvp runs its backward pass unrecorded unless
+#    a reverse pass will go through it) ------------------------------------------------------
+
+def _hvp(f, x, v):
+    return mg.hvp(f, (x,), (v,))[1][0]
+
+
+def test_gradient_of_hvp_with_respect_to_the_direction(backend):
+    x, v, w = backend.tensor(X), backend.tensor(V), backend.tensor(U)
+    got = mg.grad(lambda d: mg.sum(w * _hvp(_f, x, d)))(v)
+    _close(got, (6 * X + 2 * np.exp(X) * np.cos(X)) * U, backend)  # H w (H is symmetric)
+
+
+def test_gradient_of_hvp_with_respect_to_the_point(backend):
+    x, v, w = backend.tensor(X), backend.tensor(V), backend.tensor(U)
+    got = mg.grad(lambda a: mg.sum(w * _hvp(_f, a, v)))(x)
+    third = 6 + 2 * np.exp(X) * (np.cos(X) - np.sin(X))
+    _close(got, third * V * U, backend)
+
+
+def test_hvp_of_a_function_closing_over_a_leaf_of_the_users_graph(backend):
+    p = backend.tensor(U).requires_grad_()
+    x, v = backend.tensor(X), backend.tensor(V)
+    hv = _hvp(lambda a: mg.sum(p * a * a * a), x, v)  # 6 p x v
+    assert hv.requires_grad  # the user's graph goes on through it
+    _close(hv, 6 * U * X * V, backend)
+    mg.sum(hv).backward()
+    _close(p.grad, 6 * X * V, backend)
+
+
+def test_hvp_alone_records_nothing(backend):
+    x, v = backend.tensor(X), backend.tensor(V)
+    (g,), (hv,) = mg.hvp(_f, (x,), (v,))
+    assert not g.requires_grad and not hv.requires_grad
+    _close(hv, (6 * X + 2 * np.exp(X) * np.cos(X)) * V, backend)

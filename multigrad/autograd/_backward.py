@@ -28,7 +28,8 @@ _FREED = ("the graph was freed by an earlier backward pass; pass retain_graph=Tr
 def backward(outputs, seeds=None, retain_graph=None, create_graph=False) -> None:
     """Accumulate gradients of ``outputs`` into the ``.grad`` of the leaves they depend on."""
     roots, cts = _roots(outputs, seeds, "backward")
-    _run(roots, cts, None, create_graph if retain_graph is None else retain_graph, create_graph)
+    _run(roots, cts, None, create_graph if retain_graph is None else retain_graph, create_graph,
+         create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -55,6 +56,15 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     tuple of Tensor
         One gradient per input, of that input's shape, dtype and device. ``.grad`` is untouched.
     """
+    return pull_back_to(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                        record=create_graph)
+
+
+def pull_back_to(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                 record):
+    """``grad``, where ``create_graph`` runs the rules on tensors and ``record`` says whether
+    they are recorded: the transforms run them unrecorded when an enclosing ``jvp`` needs only
+    the tangents flowing through them, and nothing will differentiate them in reverse."""
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
     targets = {}
@@ -69,7 +79,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         targets.setdefault((x._node, x._index), []).append(k)
     roots, cts = _roots(outputs, grad_outputs, "grad")
     captured = _run(roots, cts, targets, create_graph if retain_graph is None else retain_graph,
-                    create_graph)
+                    create_graph, record)
     result = []
     for k, x in enumerate(inputs):
         g = captured.get((x._node, x._index))
@@ -210,9 +220,10 @@ def _zeros_for(xp, node, slots, create_graph):
     return tuple(filled)
 
 
-def _run(roots, cts, targets, retain_graph, create_graph):
+def _run(roots, cts, targets, retain_graph, create_graph, record):
     """The reverse pass. Accumulates into leaves' ``.grad`` when ``targets`` is None, else
-    returns ``{(node, index): cotangent}`` for the targets and leaves ``.grad`` alone."""
+    returns ``{(node, index): cotangent}`` for the targets and leaves ``.grad`` alone.
+    ``create_graph`` runs the rules on tensors, recorded on the tape only with ``record``."""
     ns = namespace()
     anomaly = _grad_state.anomaly
     pending = {}
@@ -225,7 +236,7 @@ def _run(roots, cts, targets, retain_graph, create_graph):
         order = _leading_to(order, targets)
     captured = {}
     fresh = set()  # leaves whose pending cotangent is a new array that nothing else holds
-    with set_grad_enabled(create_graph):
+    with set_grad_enabled(record):
         for node in order:
             g = pending.pop(node, None)
             if g is None:

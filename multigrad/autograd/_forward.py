@@ -14,7 +14,8 @@ import threading
 from ._primitive import namespace, new_level
 from ._tensor import Tensor
 
-__all__ = ["forward_level", "with_tangent", "take_tangent", "has_live_tangents"]
+__all__ = ["forward_level", "with_tangent", "take_tangent", "has_live_tangents",
+           "live_tangents"]
 
 
 class _Live(threading.local):
@@ -43,6 +44,18 @@ def has_live_tangents(tangents) -> bool:
     them again, so they must not make a later reverse pass record itself.
     """
     return bool(tangents) and not _live.levels.isdisjoint(tangents)
+
+
+def live_tangents(tangents):
+    """The tangents of running transforms in a ``{level: tangent}`` mapping, and theirs in
+    turn (a tangent of an inner transform may carry a tangent of an outer one)."""
+    if not has_live_tangents(tangents):
+        return
+    levels = _live.levels
+    for level, t in tangents.items():
+        if level in levels:
+            yield t
+            yield from live_tangents(t._tangents)
 
 
 def with_tangent(x: Tensor, t: Tensor, level: int) -> Tensor:
