@@ -15,6 +15,7 @@ import pytest
 
 import multigrad as mg
 from multigrad.autograd import LINEAR, REGISTRY
+from multigrad import _array_object
 from multigrad.autograd import _primitive
 from multigrad.backends import as_dtype
 from op_specs import ALL_SPECS
@@ -40,8 +41,8 @@ def positional_counts():
         return original(prim, *args, **params)
 
     rng = np.random.default_rng(0)
-    # calling a primitive is apply, and forward mode calls apply directly: patch both
-    _primitive.apply = _primitive.Primitive.__call__ = recording
+    # calling a primitive is apply, and forward mode and the operators call apply directly
+    _primitive.apply = _primitive.Primitive.__call__ = _array_object.apply = recording
     try:
         for spec in ALL_SPECS:
             for shapes, params, _ in spec.cases():
@@ -59,7 +60,7 @@ def positional_counts():
                 except Exception:  # a broken op fails in test_op_gradients; here we only count
                     pass
     finally:
-        _primitive.apply = _primitive.Primitive.__call__ = original
+        _primitive.apply = _primitive.Primitive.__call__ = _array_object.apply = original
     return seen
 
 
