@@ -134,3 +134,34 @@ def build_systems(ctx: Context, make: Callable, exclude: dict | None = None) -> 
         except Unavailable as why:
             skipped[name] = str(why)
     return built, skipped
+
+
+class JaxTrainingStep:
+    """A training step compiled whole with ``jax.jit``: the loss and its gradients, then plain
+    SGD. ``loss(params, x, y)`` is written with ``jax.numpy``; ``step()`` returns
+    ``[loss, *gradients]`` like every system's."""
+
+    def __init__(self, ctx, loss, x, y, params, learning_rate):
+        import jax
+
+        where = jax_device(ctx.device)
+        if where is None:
+            raise Unavailable(f"jax has no device matching {ctx.device.name}")
+        value_and_grad = jax.value_and_grad(loss)
+
+        @jax.jit
+        def step(ps, x, y):
+            value, grads = value_and_grad(ps, x, y)
+            return value, grads, [p - learning_rate * g for p, g in zip(ps, grads)]
+
+        self.jit_step = step
+        self.x, self.y = jax.device_put(x, where), jax.device_put(y, where)
+        self.params = [jax.device_put(p, where) for p in params]
+
+    def step(self):
+        loss, grads, self.params = self.jit_step(self.params, self.x, self.y)
+        loss.block_until_ready()
+        return [loss, *grads]
+
+    def reset(self):
+        pass

@@ -13,7 +13,7 @@ import numpy as np
 
 import multigrad as mg
 
-from ._common import (REFERENCE, Unavailable, build_systems, jax_device, reference_module,
+from ._common import (REFERENCE, JaxTrainingStep, Unavailable, build_systems, reference_module,
                       torch_device)
 
 LEARNING_RATE = 0.01
@@ -161,35 +161,16 @@ class Autograd:
         pass
 
 
-class Jax:
+class Jax(JaxTrainingStep):
     """JAX with the whole step (loss, gradients, update) compiled by jit."""
 
     def __init__(self, ctx, x, onehot, params):
         import jax
         import jax.numpy as jnp
 
-        where = jax_device(ctx.device)
-        if where is None:
-            raise Unavailable(f"jax has no device matching {ctx.device.name}")
-        value_and_grad = jax.value_and_grad(
-            lambda ps, x, y: _loss(jnp, ps, x, y, lambda z: jax.nn.log_softmax(z, axis=1)))
-
-        @jax.jit
-        def step(ps, x, y):
-            loss, grads = value_and_grad(ps, x, y)
-            return loss, grads, [p - LEARNING_RATE * g for p, g in zip(ps, grads)]
-
-        self.jit_step = step
-        self.x, self.onehot = jax.device_put(x, where), jax.device_put(onehot, where)
-        self.params = [jax.device_put(p, where) for p in params]
-
-    def step(self):
-        loss, grads, self.params = self.jit_step(self.params, self.x, self.onehot)
-        loss.block_until_ready()
-        return [loss, *grads]
-
-    def reset(self):
-        pass
+        super().__init__(ctx, lambda ps, x, y: _loss(
+            jnp, ps, x, y, lambda z: jax.nn.log_softmax(z, axis=1)), x, onehot, params,
+            LEARNING_RATE)
 
 
 SYSTEMS = {REFERENCE: Reference, "multigrad": Multigrad, "torch": Torch, "autograd": Autograd,

@@ -17,7 +17,7 @@ import numpy as np
 import multigrad as mg
 
 from . import _conv_reference as ref
-from ._common import (REFERENCE, Unavailable, build_systems, jax_device, reference_module,
+from ._common import (REFERENCE, JaxTrainingStep, Unavailable, build_systems, reference_module,
                       time_systems, torch_device, verify)
 
 LEARNING_RATE = 0.01
@@ -201,17 +201,13 @@ class Autograd:
         return [loss, *grads]
 
 
-class Jax:
+class Jax(JaxTrainingStep):
     """JAX with the whole step (loss, gradients, update) compiled by ``jit``."""
 
     def __init__(self, ctx, x, labels, params):
         import jax
         import jax.numpy as jnp
         from jax import lax
-
-        where = jax_device(ctx.device)
-        if where is None:
-            raise Unavailable(f"jax has no device matching {ctx.device.name}")
 
         # on a GPU, XLA's default precision for float32 convolutions and products is TF32:
         # different work, and it fails the check
@@ -232,21 +228,7 @@ class Jax:
             log_probs = jax.nn.log_softmax(logits, axis=1)
             return -jnp.mean(jnp.take_along_axis(log_probs, labels[:, None], axis=1))
 
-        value_and_grad = jax.value_and_grad(loss)
-
-        @jax.jit
-        def step(ps, x, labels):
-            value, grads = value_and_grad(ps, x, labels)
-            return value, grads, [p - LEARNING_RATE * g for p, g in zip(ps, grads)]
-
-        self.jit_step = step
-        self.x, self.labels = jax.device_put(x, where), jax.device_put(labels, where)
-        self.params = [jax.device_put(p, where) for p in params]
-
-    def step(self):
-        loss, grads, self.params = self.jit_step(self.params, self.x, self.labels)
-        loss.block_until_ready()
-        return [loss, *grads]
+        super().__init__(ctx, loss, x, labels, params, LEARNING_RATE)
 
 
 SYSTEMS = {REFERENCE: Reference, "multigrad": Multigrad, "torch": Torch, "autograd": Autograd,
