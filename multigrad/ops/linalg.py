@@ -69,6 +69,8 @@ def _matmul_out_shape(s1, s2):
 
 
 def _matmul_vjp_x1(xp, g, ans, x1, x2):
+    if x1.ndim > 1 and x2.ndim > 1:  # g has the product's shape: no vector axes to restore
+        return g @ mT(xp, x2)
     b = x2 if x2.ndim > 1 else col(xp, x2)
     g = xp.reshape(g, _matmul_out_shape(_shape_of(x1), _shape_of(x2)))
     ct = g @ mT(xp, b)
@@ -76,6 +78,8 @@ def _matmul_vjp_x1(xp, g, ans, x1, x2):
 
 
 def _matmul_vjp_x2(xp, g, ans, x1, x2):
+    if x1.ndim > 1 and x2.ndim > 1:
+        return mT(xp, x1) @ g
     a = x1 if x1.ndim > 1 else row(xp, x1)
     g = xp.reshape(g, _matmul_out_shape(_shape_of(x1), _shape_of(x2)))
     ct = mT(xp, a) @ g
@@ -100,7 +104,8 @@ def matmul(x1, x2, /):
     if inner1 != inner2:
         raise ValueError(f"matmul: shapes {s1} and {s2} do not match: inner dimensions {inner1} "
                          f"and {inner2} differ")
-    _matmul_out_shape(s1, s2)  # raises if the batch dimensions do not broadcast
+    if len(s1) > 2 or len(s2) > 2:
+        _matmul_out_shape(s1, s2)  # raises if the batch dimensions do not broadcast
     return matmul_p(x1, x2)
 
 
