@@ -190,6 +190,40 @@ def test_batch_norm_gradients_in_eval_mode(backend64, rng):
                                                requires_grad=True))
 
 
+_PATCH_OPS = {
+    "conv2d": lambda x, w: F.conv2d(x, w, padding=1, stride=(2, 1), dilation=(1, 2)),
+    "max_pool2d": lambda x, w: F.max_pool2d(x, 2),
+    "avg_pool2d": lambda x, w: F.avg_pool2d(x, 3, stride=1, padding=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_PATCH_OPS))
+def test_patch_ops_forward_and_second_order_against_central_differences(backend64, rng, name):
+    # the patches these ops cut are one primitive with its own rules: check its JVP, and the
+    # reverse-over-reverse and forward-over-reverse products that run those rules on tensors
+    op = _PATCH_OPS[name]
+    x = backend64.tensor(rng.normal(size=(2, 3, 6, 5)))
+    v = backend64.tensor(rng.normal(size=(2, 3, 6, 5)))
+    w = backend64.tensor(rng.normal(size=(4, 3, 3, 2)))
+    step = 1e-6
+
+    def derivative(f):
+        return (f(x + step * v) - f(x - step * v)) / (2 * step)
+
+    _, tangent = mg.jvp(lambda a: op(a, w), (x,), (v,))
+    np.testing.assert_allclose(tangent.numpy(), derivative(lambda a: op(a, w)).numpy(),
+                               rtol=1e-6, atol=1e-7)
+
+    def energy(a):
+        return mg.sum(op(a, w) ** 3)
+
+    expected = derivative(mg.grad(energy)).numpy()
+    _, (forward_over_reverse,) = mg.hvp(energy, (x,), (v,))
+    reverse_over_reverse = mg.grad(lambda a: mg.sum(mg.grad(energy)(a) * v))(x)
+    for got in (forward_over_reverse, reverse_over_reverse):
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_embedding_gradient_accumulates_repeated_indices(backend):
     emb = nn.Embedding(5, 3, device=backend.device, dtype=backend.dtype, seed=0)
     indices = mg.asarray(np.array([[1, 3], [1, 1]]), device=backend.device)

@@ -2,7 +2,8 @@
 
 The input is padded (one ``setitem`` into a constant tensor), then for every kernel offset one
 strided slice picks the input element that offset sees in every output position; stacking the
-slices gives the patches ``(N, C, K, *out)`` with ``K = prod(kernel)``. Convolution is then one
+slices gives the patches ``(N, C, K, *out)`` with ``K = prod(kernel)`` (one primitive, whose
+backward adds the slices' cotangents into one array). Convolution is then one
 batched matmul over groups, pooling a ``max`` or ``mean`` over the ``K`` axis. Python loops run
 over kernel offsets only, never over output positions, and every step differentiates through
 existing primitives, so gradients, tangents and higher orders come for free.
@@ -16,8 +17,8 @@ from __future__ import annotations
 import itertools
 import math
 
-from ..autograd import Tensor
-from ..ops import full, matmul, max as max_, mean, ones_like, reshape, setitem, stack, sum as sum_
+from ..autograd import LINEAR, Tensor, defprimitive
+from ..ops import full, matmul, max as max_, mean, ones_like, reshape, setitem, sum as sum_
 
 __all__ = ["as_tuple", "convolution", "pool"]
 
@@ -53,18 +54,36 @@ def _out_size(n: int, k: int, stride: int, dilation: int, who: str) -> int:
     return (n - span) // stride + 1
 
 
+def _gather_patches(xp, x, *, keys, axis):
+    return xp.stack([x[key] for key in keys], axis=axis)
+
+
+def _scatter_patches(xp, g, ans, x, *, keys, axis):
+    """The cotangent of ``x``: each offset's slice of ``g`` added into its place of one zero
+    array (col2im), rather than one full-size array per offset summed afterwards."""
+    ct = xp.zeros_like(x)
+    lead = (slice(None),) * axis
+    for k, key in enumerate(keys):
+        ct[key] = ct[key] + g[lead + (k, Ellipsis)]
+    return ct
+
+
+# One primitive for all the slices: the pieces of its cotangent land in one array.
+# Internal (register=False): nn's tests check it through every convolution and pooling layer.
+_patches_p = defprimitive("patches", forward=_gather_patches, vjp=(_scatter_patches,),
+                          jvp=(LINEAR,), register=False)
+
+
 def _patches(x: Tensor, kernel, stride, dilation, who: str) -> tuple[Tensor, tuple]:
     """``(..., K, *out)``: the input element each kernel offset sees at every output position."""
     nd = len(kernel)
     lead = x.ndim - nd
     out = tuple(_out_size(n, k, s, d, who) for n, k, s, d in
                 zip(x.shape[lead:], kernel, stride, dilation))
-    cols = []
-    for offset in itertools.product(*(range(k) for k in kernel)):
-        key = (Ellipsis,) + tuple(slice(o * d, o * d + s * (m - 1) + 1, s)
-                                  for o, d, s, m in zip(offset, dilation, stride, out))
-        cols.append(x[key])
-    return stack(cols, axis=lead), out
+    keys = tuple((Ellipsis,) + tuple(slice(o * d, o * d + s * (m - 1) + 1, s)
+                                     for o, d, s, m in zip(offset, dilation, stride, out))
+                 for offset in itertools.product(*(range(k) for k in kernel)))
+    return _patches_p(x, keys=keys, axis=lead), out
 
 
 def _padding_pairs(padding, kernel, stride, dilation, op: str):
