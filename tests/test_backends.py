@@ -1,5 +1,5 @@
 """The dispatcher: device resolution and caching, and the extension kernels (scatter-add,
-random numbers, host transfers, synchronisation) with their portable fallbacks.
+where-or-zero, random numbers, host transfers, synchronisation) with their portable fallbacks.
 """
 
 from __future__ import annotations
@@ -107,6 +107,34 @@ def test_scatter_add_fallback_on_random_values(dtype, rtol):
     got = _fallbacks.scatter_add(mg.get_device("cpu").xp, 4, idx, vals)
     assert got.dtype == vals.dtype
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * 10)
+
+
+# -- where_or_zero --------------------------------------------------------------------------------
+
+def test_where_or_zero_is_where_with_zero(backend):
+    # NumPy's kernel is a product checked for finiteness; it must equal where exactly, with
+    # where's +0.0 (a product gives -0.0 for negative values), and fall back to where when a
+    # value is inf or nan (a product would make nan of them where the mask is false)
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal((64, 33)).astype(backend.dtype_name)
+    mask = rng.standard_normal((64, 33)) > 0
+    dev = backend.device
+    bad = values.copy()
+    bad[0, :4] = [np.inf, -np.inf, np.nan, 1.0]
+    mask[0, :4] = [False, True, False, True]
+    for v, m in ((values, mask), (bad, mask), (values, mask[:1])):  # the last broadcasts
+        got = dev.to_host(dev.where_or_zero(dev.from_host(m), dev.from_host(v)))
+        want = np.where(m, v, 0.0).astype(v.dtype)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+        assert not np.signbit(got[~np.broadcast_to(m, got.shape)]).any()
+
+
+def test_where_or_zero_of_integers_is_where():
+    dev = mg.get_device("cpu")
+    values, mask = np.arange(-3, 3), np.array([True, False] * 3)
+    got = dev.where_or_zero(mask, values)
+    np.testing.assert_array_equal(got, np.where(mask, values, 0))
 
 
 # -- random numbers ------------------------------------------------------------------------------

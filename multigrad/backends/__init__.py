@@ -1,7 +1,7 @@
 """The dispatcher: which array library and device an array lives on.
 
-See ``Device`` for the extension table (scatter-add, random numbers, host transfer,
-synchronisation) that fills the gaps of the array API standard.
+See ``Device`` for the extension table (scatter-add, a fast where-or-zero, random numbers,
+host transfer, synchronisation) that fills the gaps of the array API standard.
 """
 
 from ._dtypes import DTYPES, DType, as_dtype, dtype_name

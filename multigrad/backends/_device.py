@@ -1,8 +1,8 @@
 """Devices: one array library on one device, with the kernels the standard lacks.
 
 A ``Device`` bundles the array-api-compat namespace ``xp`` of a library, that library's own
-device object, and an extension table (scatter-add, random numbers, host transfer,
-synchronisation). Every kernel in multigrad runs through ``device.xp``; nothing else in the
+device object, and an extension table (scatter-add, a fast where-or-zero, random numbers,
+host transfer, synchronisation). Every kernel in multigrad runs through ``device.xp``; nothing else in the
 package names numpy or cupy. Devices are cached singletons, so comparing two of them is ``is``.
 """
 
@@ -104,6 +104,12 @@ class Device:
         """
         return self._ext.get("scatter_add", _fallbacks.scatter_add)(self.xp, n, indices, values)
 
+    def where_or_zero(self, mask, values):
+        """``where(mask, values, 0)``: ``values`` where ``mask`` is true, else (positive) zero,
+        by this library's fastest way to it."""
+        native = self._ext.get("where_or_zero")
+        return native(mask, values) if native is not None else self.xp.where(mask, values, 0.0)
+
     def random(self, seed):
         """A seeded random generator on this device (``normal``, ``uniform``, ``integers``)."""
         factory = self._ext.get("random")
@@ -138,11 +144,22 @@ def _numpy_device(spec):
         np.add.at(out, indices, values)
         return out
 
+    def where_or_zero(mask, values):
+        # NumPy's where branches on every element: with a mask no branch predictor can learn
+        # (ReLU's, say) it is about 7x slower than a product, which equals where's result for
+        # finite values once its -0.0 (negative values times false) become 0.0. Values with
+        # inf or nan, rare in a gradient, go to where, which drops them where the mask is false.
+        if values.dtype.kind == "f" and np.isfinite(values).all():
+            out = np.multiply(values, mask)
+            out += 0.0
+            return out
+        return np.where(mask, values, 0.0)
+
     def random(device, seed):
         return _NumpyStyleGenerator(np.random.default_rng(seed), xp, device.native)
 
-    ext = {"scatter_add": scatter_add, "random": random, "to_host": np.asarray,
-           "from_host": np.asarray}
+    ext = {"scatter_add": scatter_add, "where_or_zero": where_or_zero, "random": random,
+           "to_host": np.asarray, "from_host": np.asarray}
     return Device("cpu", "numpy", xp, "cpu", ext)
 
 

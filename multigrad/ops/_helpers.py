@@ -7,9 +7,9 @@ and on multigrad tensors with multigrad's namespace (where it records).
 from __future__ import annotations
 
 from ..autograd import Tensor
-from ..backends import as_dtype
+from ..backends import as_dtype, device_of
 
-__all__ = ["is_tensor", "const_like", "native_dtype", "normalize_axis"]
+__all__ = ["is_tensor", "const_like", "native_dtype", "normalize_axis", "where_or_zero"]
 
 
 def is_tensor(x) -> bool:
@@ -39,3 +39,11 @@ def normalize_axis(axis, ndim: int) -> tuple[int, ...]:
 def native_dtype(xp, dtype):
     """``dtype`` (any spelling) as namespace ``xp``'s own dtype object; None stays None."""
     return None if dtype is None else getattr(xp, as_dtype(dtype).name)
+
+
+def where_or_zero(xp, mask, values):
+    """``xp.where(mask, values, 0.0)``: on raw arrays by the device's fastest way to it (see
+    ``Device.where_or_zero``), on tensors by ``where`` itself, which records."""
+    if isinstance(values, Tensor):
+        return xp.where(mask, values, 0.0)
+    return device_of(values).where_or_zero(mask, values)

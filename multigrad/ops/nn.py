@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 
 from ..autograd import Tensor, defprimitive
-from ._helpers import normalize_axis
+from ._helpers import normalize_axis, where_or_zero
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "relu", "sigmoid", "softplus", "gelu"]
 
@@ -139,8 +139,8 @@ relu = defprimitive(
     "relu",
     forward=lambda xp, x: xp.maximum(x, 0),
     # derivative 1 for x > 0, and 0 for x <= 0 (the subgradient 0 at the kink)
-    vjp=(lambda xp, g, ans, x: xp.where(x > 0, g, 0.0),),
-    jvp=(lambda xp, t, ans, x: xp.where(x > 0, t, 0.0),),
+    vjp=(lambda xp, g, ans, x: where_or_zero(xp, x > 0, g),),
+    jvp=(lambda xp, t, ans, x: where_or_zero(xp, x > 0, t),),
     doc="Elementwise ``max(x, 0)``; its derivative at 0 is taken as 0.",
 )
 

@@ -13,6 +13,7 @@ To keep a masked singular point (``where(x > 0, sqrt(x), 0)`` at ``x <= 0``) fro
 from __future__ import annotations
 
 from ..autograd import defprimitive
+from ._helpers import where_or_zero
 
 __all__ = ["where", "argmax", "argmin", "nonzero", "searchsorted", "count_nonzero"]
 
@@ -20,11 +21,11 @@ where_p = defprimitive(
     "where",
     forward="where",
     vjp=(None,
-         lambda xp, g, ans, condition, x1, x2: xp.where(condition, g, 0.0),
-         lambda xp, g, ans, condition, x1, x2: xp.where(condition, 0.0, g)),
+         lambda xp, g, ans, condition, x1, x2: where_or_zero(xp, condition, g),
+         lambda xp, g, ans, condition, x1, x2: where_or_zero(xp, xp.logical_not(condition), g)),
     jvp=(None,
-         lambda xp, t, ans, condition, x1, x2: xp.where(condition, t, 0.0),
-         lambda xp, t, ans, condition, x1, x2: xp.where(condition, 0.0, t)),
+         lambda xp, t, ans, condition, x1, x2: where_or_zero(xp, condition, t),
+         lambda xp, t, ans, condition, x1, x2: where_or_zero(xp, xp.logical_not(condition), t)),
 )
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 
 from ..autograd import LINEAR, defprimitive
-from ._helpers import native_dtype, normalize_axis
+from ._helpers import native_dtype, normalize_axis, where_or_zero
 
 __all__ = ["sum", "prod", "mean", "var", "std", "max", "min", "cumulative_sum",
            "cumulative_prod"]
@@ -233,13 +233,13 @@ def _ties(xp, ans, x, axis, keepdims):
 def _extremum_vjp(xp, g, ans, x, axis, keepdims):
     # tied elements share the cotangent evenly
     hit, count = _ties(xp, ans, x, axis, keepdims)
-    return xp.where(hit, expand_reduced(xp, g, x.shape, axis, keepdims) / count, 0.0)
+    return where_or_zero(xp, hit, expand_reduced(xp, g, x.shape, axis, keepdims) / count)
 
 
 def _extremum_jvp(xp, t, ans, x, axis, keepdims):
     # the mean tangent over the ties: the transpose of the even split above
     hit, count = _ties(xp, ans, x, axis, keepdims)
-    total = xp.sum(xp.where(hit, t, 0.0), axis=axis, keepdims=True)
+    total = xp.sum(where_or_zero(xp, hit, t), axis=axis, keepdims=True)
     out = total / count
     return out if keepdims else xp.reshape(out, ans.shape)
 
