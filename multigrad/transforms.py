@@ -122,7 +122,16 @@ def _outer_state(inputs: Sequence[Tensor], variables: Sequence[Tensor],
                 if node not in own:
                     return RECORD  # a leaf of the user's graph or an outer transform's variable
             elif node.tangents is not None:
-                carriers.extend(node.tangents[0] + node.tangents[1])
+                arg_tangents, out_tangents = node.tangents
+                if found is None and any(has_live_tangents(t) for t in out_tangents):
+                    found = TANGENTS
+                # The tangents made here derive from its arguments' tangents and from values
+                # of this graph (walked already). An argument with an edge got its tangent from
+                # its own maker, from an input of the transform, or from outside along with a
+                # leaf this walk reaches; so only those of arguments without one bring in
+                # graphs of their own.
+                inside = {argpos for argpos, _, _ in node.edges}
+                carriers.extend(t for i, t in enumerate(arg_tangents) if i not in inside)
     return found
 
 

@@ -325,9 +325,9 @@ def _apply_jvp(prim: Primitive, args: tuple, params: dict):
     for o, t in zip(outs, total):
         if t is None or o.data.dtype not in o.device.grad_dtypes:
             continue
-        if t.shape != o.shape:
+        if t.data.shape != o.data.shape:  # raw shapes and dtypes: cheaper than the properties
             t = _ns.broadcast_to(t, o.shape)
-        if t.dtype != o.dtype:
+        if t.data.dtype != o.data.dtype:
             t = _ns.astype(t, o.dtype)
         o._tangents = dict(o._tangents or ())
         o._tangents[level] = t
