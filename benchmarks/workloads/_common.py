@@ -165,3 +165,26 @@ class JaxTrainingStep:
 
     def reset(self):
         pass
+
+
+class AutogradTrainingStep:
+    """A training step of HIPS autograd (NumPy only): ``loss(params)`` written with
+    ``autograd.numpy`` and differentiated by tracing, then plain SGD in place."""
+
+    def __init__(self, ctx, loss, params, learning_rate):
+        if ctx.device.library != "numpy":
+            raise Unavailable("HIPS autograd runs on NumPy (cpu) only")
+        import autograd
+
+        self.value_and_grad = autograd.value_and_grad(loss)
+        self.params = [p.copy() for p in params]
+        self.learning_rate = learning_rate
+
+    def step(self):
+        loss, grads = self.value_and_grad(self.params)
+        for p, g in zip(self.params, grads):
+            p -= self.learning_rate * g
+        return [loss, *grads]
+
+    def reset(self):
+        pass

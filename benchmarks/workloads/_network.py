@@ -13,8 +13,8 @@ import numpy as np
 
 import multigrad as mg
 
-from ._common import (REFERENCE, JaxTrainingStep, Unavailable, build_systems, reference_module,
-                      torch_device)
+from ._common import (REFERENCE, AutogradTrainingStep, JaxTrainingStep, Unavailable,
+                      build_systems, reference_module, torch_device)
 
 LEARNING_RATE = 0.01
 
@@ -136,31 +136,18 @@ def _loss(np_, params, x, onehot, log_softmax):
     return -np_.sum(onehot * log_softmax(logits)) / x.shape[0]
 
 
-class Autograd:
+class Autograd(AutogradTrainingStep):
     """HIPS autograd: numpy code differentiated by tracing."""
 
     def __init__(self, ctx, x, onehot, params):
-        if ctx.device.library != "numpy":
-            raise Unavailable("HIPS autograd runs on NumPy (cpu) only")
-        import autograd
         import autograd.numpy as anp
 
         def log_softmax(z):
             shifted = z - anp.max(z, axis=1, keepdims=True)
             return shifted - anp.log(anp.sum(anp.exp(shifted), axis=1, keepdims=True))
 
-        self.value_and_grad = autograd.value_and_grad(
-            lambda ps: _loss(anp, ps, x, onehot, log_softmax))
-        self.params = [p.copy() for p in params]
-
-    def step(self):
-        loss, grads = self.value_and_grad(self.params)
-        for p, g in zip(self.params, grads):
-            p -= LEARNING_RATE * g
-        return [loss, *grads]
-
-    def reset(self):
-        pass
+        super().__init__(ctx, lambda ps: _loss(anp, ps, x, onehot, log_softmax), params,
+                         LEARNING_RATE)
 
 
 class Jax(JaxTrainingStep):

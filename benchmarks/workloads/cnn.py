@@ -17,8 +17,8 @@ import numpy as np
 import multigrad as mg
 
 from . import _conv_reference as ref
-from ._common import (REFERENCE, JaxTrainingStep, Unavailable, build_systems, reference_module,
-                      time_systems, torch_device, verify)
+from ._common import (REFERENCE, AutogradTrainingStep, JaxTrainingStep, Unavailable,
+                      build_systems, reference_module, time_systems, torch_device, verify)
 
 LEARNING_RATE = 0.01
 EPS = 1e-5  # batch norm's, the default of every system
@@ -154,14 +154,11 @@ class Torch:
         return [loss, *(p.grad for p in self.params)]
 
 
-class Autograd:
+class Autograd(AutogradTrainingStep):
     """HIPS autograd: the reference's forward (im2col by slicing, a matmul) in
     ``autograd.numpy``, differentiated by tracing."""
 
     def __init__(self, ctx, x, labels, params):
-        if ctx.device.library != "numpy":
-            raise Unavailable("HIPS autograd runs on NumPy (cpu) only")
-        import autograd
         import autograd.numpy as anp
 
         def conv(h, kernel):
@@ -191,14 +188,7 @@ class Autograd:
             return -anp.sum(onehot * log_probs) / x.shape[0]
 
         onehot = np.eye(CLASSES, dtype=np.float32)[labels]
-        self.value_and_grad = autograd.value_and_grad(loss)
-        self.params = [p.copy() for p in params]
-
-    def step(self):
-        loss, grads = self.value_and_grad(self.params)
-        for p, g in zip(self.params, grads):
-            p -= LEARNING_RATE * g
-        return [loss, *grads]
+        super().__init__(ctx, loss, params, LEARNING_RATE)
 
 
 class Jax(JaxTrainingStep):
