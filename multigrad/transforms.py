@@ -181,7 +181,7 @@ def _gradient_transform(transform: str, f: Callable, argnums, has_aux: bool, wit
             out, aux = call(fname, f, wrt.substitute(args, variables), kwargs, has_aux)
         _check_scalar(fname, out)
         outer = _outer_state(wrt.tensors, variables, [out])
-        grads = wrt.result(_pull_back([out], [None], variables, outer, outer == RECORD))
+        grads = wrt.result(_pull_back([out], [None], variables, outer, outer is not None))
         _retire(variables)
         if not outer:
             out, aux = out.detach(), detached(aux)
