@@ -83,7 +83,7 @@ def _piecewise_constant(name, doc, arity=1):
                         jvp=(_zero_jvp,) * arity, doc=doc)
 
 
-def _no_gradient(name, doc, arity=1):
+def _no_gradient(name, doc):
     """A primitive whose results never carry gradients (bool, integer, bit-level results)."""
     return defprimitive(name, forward=name, doc=doc)
 
@@ -418,27 +418,27 @@ conj = defprimitive(
 
 # -- no gradient: comparisons, logic, bits, classification -------------------------------------
 
-equal = _no_gradient("equal", "Elementwise ``x1 == x2``.", 2)
-not_equal = _no_gradient("not_equal", "Elementwise ``x1 != x2``.", 2)
-greater = _no_gradient("greater", "Elementwise ``x1 > x2``.", 2)
-greater_equal = _no_gradient("greater_equal", "Elementwise ``x1 >= x2``.", 2)
-less = _no_gradient("less", "Elementwise ``x1 < x2``.", 2)
-less_equal = _no_gradient("less_equal", "Elementwise ``x1 <= x2``.", 2)
-logical_and = _no_gradient("logical_and", "Elementwise logical AND of booleans.", 2)
-logical_or = _no_gradient("logical_or", "Elementwise logical OR of booleans.", 2)
-logical_xor = _no_gradient("logical_xor", "Elementwise logical XOR of booleans.", 2)
+equal = _no_gradient("equal", "Elementwise ``x1 == x2``.")
+not_equal = _no_gradient("not_equal", "Elementwise ``x1 != x2``.")
+greater = _no_gradient("greater", "Elementwise ``x1 > x2``.")
+greater_equal = _no_gradient("greater_equal", "Elementwise ``x1 >= x2``.")
+less = _no_gradient("less", "Elementwise ``x1 < x2``.")
+less_equal = _no_gradient("less_equal", "Elementwise ``x1 <= x2``.")
+logical_and = _no_gradient("logical_and", "Elementwise logical AND of booleans.")
+logical_or = _no_gradient("logical_or", "Elementwise logical OR of booleans.")
+logical_xor = _no_gradient("logical_xor", "Elementwise logical XOR of booleans.")
 logical_not = _no_gradient("logical_not", "Elementwise logical NOT of booleans.")
-bitwise_and = _no_gradient("bitwise_and", "Elementwise bitwise AND (integers, booleans).", 2)
-bitwise_or = _no_gradient("bitwise_or", "Elementwise bitwise OR (integers, booleans).", 2)
-bitwise_xor = _no_gradient("bitwise_xor", "Elementwise bitwise XOR (integers, booleans).", 2)
+bitwise_and = _no_gradient("bitwise_and", "Elementwise bitwise AND (integers, booleans).")
+bitwise_or = _no_gradient("bitwise_or", "Elementwise bitwise OR (integers, booleans).")
+bitwise_xor = _no_gradient("bitwise_xor", "Elementwise bitwise XOR (integers, booleans).")
 bitwise_invert = _no_gradient("bitwise_invert", "Elementwise bitwise NOT (integers, booleans).")
 bitwise_left_shift = _no_gradient("bitwise_left_shift",
-                                  "Elementwise ``x1 << x2`` of integers.", 2)
+                                  "Elementwise ``x1 << x2`` of integers.")
 bitwise_right_shift = _no_gradient("bitwise_right_shift",
-                                   "Elementwise ``x1 >> x2`` of integers.", 2)
+                                   "Elementwise ``x1 >> x2`` of integers.")
 isfinite = _no_gradient("isfinite", "Elementwise test for finite values.")
 isinf = _no_gradient("isinf", "Elementwise test for infinite values.")
 isnan = _no_gradient("isnan", "Elementwise test for NaN.")
 signbit = _no_gradient("signbit", "Elementwise test of the sign bit (true for -0.0).")
 nextafter = _no_gradient("nextafter",
-                         "Elementwise next representable value after ``x1`` toward ``x2``.", 2)
+                         "Elementwise next representable value after ``x1`` toward ``x2``.")
