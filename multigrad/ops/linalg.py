@@ -275,29 +275,39 @@ inv = defprimitive(
 )
 
 
+def _solve(xp, a, b):
+    """``xp.linalg.solve(a, b)`` with the batch dimensions broadcast first, as the standard
+    says; CuPy's solve requires them equal."""
+    if b.ndim > 1 and a.shape[:-2] != b.shape[:-2]:
+        batch = _broadcast_shapes("solve", _shape_of(a)[:-2], _shape_of(b)[:-2])
+        a = xp.broadcast_to(a, batch + _shape_of(a)[-2:])
+        b = xp.broadcast_to(b, batch + _shape_of(b)[-2:])
+    return xp.linalg.solve(a, b)
+
+
 def _solve_vjp_x1(xp, g, ans, x1, x2):
     # A_bar = -B_bar X^T with B_bar = solve(A^T, g)
     if x2.ndim == 1:
         return -(col(xp, _solve_vjp_x2(xp, g, ans, x1, x2)) * row(xp, ans))
-    return -(xp.linalg.solve(mT(xp, x1), g) @ mT(xp, ans))
+    return -(_solve(xp, mT(xp, x1), g) @ mT(xp, ans))
 
 
 def _solve_vjp_x2(xp, g, ans, x1, x2):
     if x2.ndim == 1:
-        return uncol(xp, xp.linalg.solve(mT(xp, x1), col(xp, g)))
-    return xp.linalg.solve(mT(xp, x1), g)
+        return uncol(xp, _solve(xp, mT(xp, x1), col(xp, g)))
+    return _solve(xp, mT(xp, x1), g)
 
 
 def _solve_jvp_x1(xp, t, ans, x1, x2):
     # dX = -inv(A) dA X
     if x2.ndim == 1:
-        return -uncol(xp, xp.linalg.solve(x1, t @ col(xp, ans)))
-    return -xp.linalg.solve(x1, t @ ans)
+        return -uncol(xp, _solve(xp, x1, t @ col(xp, ans)))
+    return -_solve(xp, x1, t @ ans)
 
 
 solve = defprimitive(
     "solve",
-    forward=lambda xp, x1, x2: xp.linalg.solve(x1, x2),
+    forward=_solve,
     vjp=(_solve_vjp_x1, _solve_vjp_x2),
     jvp=(_solve_jvp_x1, LINEAR),
     doc="The solution ``X`` of ``x1 @ X = x2`` (``x2`` 1-D: a vector; else matrices).",
