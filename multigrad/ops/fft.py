@@ -32,7 +32,6 @@ from typing import Literal, Sequence
 
 from ..autograd import LINEAR, Tensor, defprimitive
 from ..backends import as_dtype, get_device
-from ._helpers import native_dtype
 from .elementwise import conj
 from .manipulation import roll
 
@@ -327,11 +326,18 @@ def _frequencies(fname, n, d, dtype, device) -> Tensor:
     if dtype is not None and as_dtype(dtype).kind != "real floating":
         raise TypeError(f"fft.{fname}: dtype must be a real floating dtype, got "
                         f"{as_dtype(dtype).name}")
+    n = operator.index(n)
     target = get_device(device)
     xp = target.xp
-    frequencies = getattr(xp.fft, fname)(operator.index(n), d=d, dtype=native_dtype(xp, dtype),
-                                         device=target.native)
-    return Tensor(frequencies, target)
+    # built from arange rather than xp.fft's own: array-api-compat's fftfreq for CuPy refuses
+    # every device but the CPU
+    if fname == "fftfreq":
+        steps = xp.concat([xp.arange((n - 1) // 2 + 1, device=target.native),
+                           xp.arange(-(n // 2), 0, device=target.native)])
+    else:
+        steps = xp.arange(n // 2 + 1, device=target.native)
+    dtype = target.default_dtype() if dtype is None else dtype
+    return Tensor(xp.astype(steps, target.native_dtype(dtype)) * (1.0 / (n * d)), target)
 
 
 def fftfreq(n: int, /, *, d: float = 1.0, dtype=None, device=None) -> Tensor:
