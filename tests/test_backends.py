@@ -130,6 +130,20 @@ def test_where_or_zero_is_where_with_zero(backend):
         assert not np.signbit(got[~np.broadcast_to(m, got.shape)]).any()
 
 
+def test_negative_zero_keeps_its_sign_on_the_way_to_the_device(backend):
+    # CuPy 14.2 turns -0.0 into 0.0 when it makes a 0-d array from a NumPy one or a float
+    made = {"a 0-d NumPy array": backend.tensor(np.array(-0.0)),
+            "a NumPy array": backend.tensor(np.array([1.0, -0.0])),
+            "a Python float": mg.asarray(-0.0, device=backend.device),
+            "a Python complex": mg.asarray(complex(-0.0, -0.0), device=backend.device),
+            "a list": mg.asarray([1.0, -0.0], device=backend.device),
+            "mg.tensor of a float": mg.tensor(-0.0, device=backend.device)}
+    for how, t in made.items():
+        zero = np.asarray(t.numpy()).reshape(-1)[-1]
+        assert zero == 0 and np.signbit(zero.real), f"-0.0 from {how} lost its sign"
+    assert mg.asarray(2.5, device=backend.device).shape == ()
+
+
 def test_where_or_zero_of_integers_is_where():
     dev = mg.get_device("cpu")
     values, mask = np.arange(-3, 3), np.array([True, False] * 3)

@@ -2,8 +2,9 @@
 
 A ``Device`` bundles the array-api-compat namespace ``xp`` of a library, that library's own
 device object, and an extension table (scatter-add, a fast where-or-zero, random numbers,
-host transfer, synchronisation). Every kernel in multigrad runs through ``device.xp``; nothing else in the
-package names numpy or cupy. Devices are cached singletons, so comparing two of them is ``is``.
+host transfer, synchronisation). Every kernel in multigrad runs through ``device.xp``; nothing
+else in the package names numpy or cupy. Devices are cached singletons, so comparing two of
+them is ``is``.
 """
 
 from __future__ import annotations
@@ -179,14 +180,14 @@ def _cupy_device(index: int):
         raise DeviceError(f"device 'cuda:{index}' does not exist: this machine has {count} "
                           f"CUDA GPU(s) (cuda:0 to cuda:{count - 1})")
     import array_api_compat.cupy as xp
-    import cupyx
+    import numpy as np
 
     native = cupy.cuda.Device(index)
 
     def scatter_add(xp_, n, indices, values):
         with native:
             out = cupy.zeros((n,) + tuple(values.shape[1:]), dtype=values.dtype)
-            cupyx.scatter_add(out, indices, values)
+            cupy.add.at(out, indices, values)
         return out
 
     def random(device, seed):
@@ -194,8 +195,13 @@ def _cupy_device(index: int):
             return _NumpyStyleGenerator(cupy.random.default_rng(seed), xp, native)
 
     def from_host(a):
+        host = np.asarray(a)
         with native:
-            return cupy.asarray(a)
+            if host.ndim == 0:
+                # CuPy 14.2 turns -0.0 into 0.0 when it makes a 0-d array from a 0-d NumPy
+                # array (or a Python float); a one-element array is copied bit for bit
+                return cupy.asarray(host.reshape(1)).reshape(())
+            return cupy.asarray(host)
 
     ext = {"scatter_add": scatter_add, "random": random, "to_host": cupy.asnumpy,
            "from_host": from_host, "synchronize": native.synchronize}

@@ -82,8 +82,13 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None):
     target = get_device(device)
     if copy is False:
         raise ValueError("asarray: copy=False cannot be honoured for a Python scalar or sequence")
-    return Tensor(target.xp.asarray(obj, dtype=native_dtype(target.xp, dtype),
-                                    device=target.native), target)
+    xp = target.xp
+    if isinstance(obj, (float, complex)):
+        # through a one-element sequence: CuPy 14.2 turns -0.0 into 0.0 when it makes a 0-d
+        # array from a Python float, and copies a one-element list bit for bit
+        return Tensor(xp.reshape(xp.asarray([obj], dtype=native_dtype(xp, dtype),
+                                            device=target.native), ()), target)
+    return Tensor(xp.asarray(obj, dtype=native_dtype(xp, dtype), device=target.native), target)
 
 
 def _holds_tensor(obj) -> bool:
