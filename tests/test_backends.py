@@ -130,6 +130,40 @@ def test_where_or_zero_is_where_with_zero(backend):
         assert not np.signbit(got[~np.broadcast_to(m, got.shape)]).any()
 
 
+def test_where_positive_is_where_with_zero(backend):
+    # CuPy's kernel is one pass of its own; it must equal where exactly, nan and -0.0 included
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((64, 33)).astype(backend.dtype_name)
+    x[0, :4] = [np.nan, -0.0, 0.0, np.inf]
+    values = rng.standard_normal((64, 33)).astype(backend.dtype_name)
+    values[1, :2] = [-0.0, np.inf]
+    dev = backend.device
+    for a, v in ((x, values), (x[:1], values), (x, values[:1])):  # the last two broadcast
+        got = dev.to_host(dev.where_positive(dev.from_host(a), dev.from_host(v)))
+        want = np.where(a > 0, v, 0.0).astype(v.dtype)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+        assert (np.signbit(got) == np.signbit(want)).all()
+
+
+@pytest.mark.parametrize("shape, n", [((5, 7), 1), ((2, 3, 4), 2), ((2, 3, 4), 1),
+                                      ((4, 6), 2), ((0, 3), 1), ((3, 1, 5), 1),
+                                      ((1100, 1000), 1), ((1024, 2, 512), 1)])
+def test_sum_leading_is_sum(backend, shape, n):
+    # CuPy's is a matrix-vector product with a vector of ones from a million elements on
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(shape).astype(backend.dtype_name)
+    want = np.sum(x.astype(np.float64), axis=tuple(range(n))).astype(x.dtype)
+    tol = {"rtol": 1e-5, "atol": 2e-3} if x.dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-9}
+    dev = backend.device
+    transposed = dev.xp.permute_dims(dev.from_host(np.swapaxes(x, 0, -1).copy()),
+                                     tuple(range(x.ndim))[::-1])  # not contiguous
+    for array in (dev.from_host(x), transposed):
+        got = dev.to_host(dev.sum_leading(array, n))
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, **tol)
+
+
 def test_negative_zero_keeps_its_sign_on_the_way_to_the_device(backend):
     # CuPy 14.2 turns -0.0 into 0.0 when it makes a 0-d array from a NumPy one or a float
     made = {"a 0-d NumPy array": backend.tensor(np.array(-0.0)),

@@ -167,16 +167,21 @@ def _add(pending, node, index, ct):
         slots[index] = ct if slots[index] is None else slots[index] + ct
 
 
-def _unbroadcast(xp, ct, shape):
-    """Sum a cotangent over the dimensions that broadcasting added or stretched."""
+def _unbroadcast(xp, ct, shape, device=None):
+    """Sum a cotangent over the dimensions that broadcasting added or stretched (a raw one by
+    ``device``'s fastest way, when those are the leading dimensions: a bias's gradient)."""
     if ct.ndim < len(shape):
         return xp.broadcast_to(ct, shape)
     lead = ct.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(lead + k for k, n in enumerate(shape)
                                       if n == 1 and ct.shape[lead + k] != 1)
     if axes:
-        ct = xp.sum(ct, axis=axes)
-    return xp.reshape(ct, shape)
+        if device is not None and axes[-1] == len(axes) - 1:
+            ct = device.sum_leading(ct, len(axes))
+        else:
+            ct = xp.sum(ct, axis=axes)
+    # a reshape to the same shape is a view, which a leaf's .grad would then have to copy
+    return ct if ct.shape == shape else xp.reshape(ct, shape)
 
 
 def _as_tensors(node):
@@ -313,7 +318,7 @@ def _pull_back(node, g, pending, fresh, ns, create_graph, anomaly):
             ct = rule(xp, g, ans, args[0])
         arg = args[argpos]
         if ct.shape != arg.shape:
-            ct = _unbroadcast(xp, ct, arg.shape)
+            ct = _unbroadcast(xp, ct, arg.shape, None if create_graph else node.device)
         if ct.dtype is not arg.dtype and ct.dtype != arg.dtype:
             if (xp.isdtype(ct.dtype, "complex floating")
                     and not xp.isdtype(arg.dtype, "complex floating")):

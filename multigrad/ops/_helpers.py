@@ -9,7 +9,8 @@ from __future__ import annotations
 from ..autograd import Tensor
 from ..backends import as_dtype, device_of
 
-__all__ = ["is_tensor", "const_like", "native_dtype", "normalize_axis", "where_or_zero"]
+__all__ = ["is_tensor", "const_like", "native_dtype", "normalize_axis", "where_or_zero",
+           "where_positive"]
 
 
 def is_tensor(x) -> bool:
@@ -47,3 +48,11 @@ def where_or_zero(xp, mask, values):
     if isinstance(values, Tensor):
         return xp.where(mask, values, 0.0)
     return device_of(values).where_or_zero(mask, values)
+
+
+def where_positive(xp, x, values):
+    """``xp.where(x > 0, values, 0.0)``: on raw arrays by the device's fastest way to it (see
+    ``Device.where_positive``), on tensors by ``where`` itself, which records."""
+    if isinstance(values, Tensor):
+        return xp.where(x > 0, values, 0.0)
+    return device_of(values).where_positive(x, values)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 
 from ..autograd import Tensor, defprimitive
-from ._helpers import normalize_axis, where_or_zero
+from ._helpers import normalize_axis, where_positive
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "relu", "sigmoid", "softplus", "gelu"]
 
@@ -139,8 +139,8 @@ relu = defprimitive(
     "relu",
     forward=lambda xp, x: xp.maximum(x, 0),
     # derivative 1 for x > 0, and 0 for x <= 0 (the subgradient 0 at the kink)
-    vjp=(lambda xp, g, ans, x: where_or_zero(xp, x > 0, g),),
-    jvp=(lambda xp, t, ans, x: where_or_zero(xp, x > 0, t),),
+    vjp=(lambda xp, g, ans, x: where_positive(xp, x, g),),
+    jvp=(lambda xp, t, ans, x: where_positive(xp, x, t),),
     doc="Elementwise ``max(x, 0)``; its derivative at 0 is taken as 0.",
 )
 
