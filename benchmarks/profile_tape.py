@@ -1,6 +1,7 @@
 """Profile the tape-overhead chain: cProfile's table, or a fixed workload to count instructions.
 
     python benchmarks/profile_tape.py --cprofile            # where the time goes, per function
+    python benchmarks/profile_tape.py --cprofile --device cuda   # the same on a GPU
     valgrind --tool=cachegrind --cache-sim=no python benchmarks/profile_tape.py --calls 200
     valgrind --tool=cachegrind --cache-sim=no python benchmarks/profile_tape.py --calls 0
 
@@ -30,8 +31,9 @@ def main(argv=None) -> None:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--ops", type=int, default=300)
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--device", default="cpu", help="a device multigrad lists (default cpu)")
     args = parser.parse_args(argv)
-    x = mg.tensor(np.linspace(-1.0, 1.0, 16), requires_grad=True)
+    x = mg.tensor(np.linspace(-1.0, 1.0, 16), device=args.device, requires_grad=True)
 
     def forward_backward():
         for _ in range(args.calls):

@@ -133,6 +133,9 @@ def main(argv=None) -> int:
 def _spawn(job: dict) -> dict | None:
     """Run one job in a fresh interpreter whose thread pools are pinned from the start."""
     env = _env.thread_environment(job["threads"])
+    # JAX would otherwise claim three quarters of the GPU's memory at start, starving the
+    # reference and the other peers that share the device with it
+    env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"

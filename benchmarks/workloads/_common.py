@@ -37,6 +37,15 @@ def reference_module(device):
                                                                           device.library))
 
 
+def standard_module(device):
+    """The device's library as a namespace of the array API standard, for a reference written
+    against the standard: NumPy 2 and array_api_strict are one; CuPy's own namespace lacks
+    parts of it (``device=``, ``astype``), so its array-api-compat wrapper stands in."""
+    if device.library == "cupy":
+        return device.xp
+    return reference_module(device)
+
+
 def reference_label(device) -> str:
     return f"{device.library} (hand-written)"
 
@@ -47,13 +56,21 @@ def torch_device(device) -> str | None:
         return "cpu"
     if device.library == "cupy":
         import torch
-        return device.name if torch.cuda.is_available() else None
+        if not torch.cuda.is_available():
+            return None
+        # full float32, as every other system computes: PyTorch's convolutions default to
+        # TF32 on GPUs that have it (10 mantissa bits), which would fail the check
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        return device.name
     return None
 
 
 def jax_device(device):
     """The jax device matching a multigrad device, or None."""
     import jax
+    # full float32 products, as every other system computes: on GPUs XLA's default is TF32
+    jax.config.update("jax_default_matmul_precision", "highest")
     if device.library == "numpy":
         return jax.devices("cpu")[0]
     if device.library == "cupy":

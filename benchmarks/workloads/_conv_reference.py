@@ -1,9 +1,10 @@
 """The CNN workload's layers written by hand, forward and backward, on any array namespace.
 
 Only standard calls (slicing, ``stack``, ``reshape``, ``matmul``, ``tensordot``, reductions,
-elementwise), so the same code runs on NumPy, CuPy and array_api_strict. Each ``*_forward``
-returns its output and what its ``*_backward`` needs. Convolutions are 3x3 with one pixel of
-zero padding (the output keeps the input's size), without bias; pooling is 2x2 with stride 2.
+elementwise), so the same code runs on NumPy, CuPy (through array-api-compat) and
+array_api_strict. Each ``*_forward`` returns its output and what its ``*_backward`` needs.
+Convolutions are 3x3 with one pixel of zero padding (the output keeps the input's size),
+without bias; pooling is 2x2 with stride 2.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import multigrad as mg
 
 from . import _conv_reference as ref
 from ._common import (REFERENCE, AutogradTrainingStep, JaxTrainingStep, Unavailable,
-                      build_systems, reference_module, time_systems, torch_device, verify)
+                      build_systems, standard_module, time_systems, torch_device, verify)
 
 LEARNING_RATE = 0.01
 EPS = 1e-5  # batch norm's, the default of every system
@@ -53,7 +53,7 @@ class Reference:
     """Forward and backward written by hand (``_conv_reference``) in the device's library."""
 
     def __init__(self, ctx, x, labels, params):
-        self.xp = reference_module(ctx.device)
+        self.xp = standard_module(ctx.device)
         put = ctx.device.from_host
         self.x = put(x)
         self.onehot = put(np.eye(CLASSES, dtype=np.float32)[labels])
