@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The GPU cell, for a CUDA machine that cannot reach a package index.
 #
-# The machine has python, numpy, cupy, pytest and hypothesis; the wheels of array-api-compat and
-# array-api-strict are handed over in .whl/ at the repository root. They are installed into
-# /tmp/site, then the suite runs on the cupy backend (and the benchmarks' quick run, where
-# benchmarks/ has one). Everything is bounded to finish within 8 minutes. Where OUT names a
-# folder, the benchmarks' results are written there.
+# The machine has python3 (or $PYTHON), numpy, cupy, pytest and hypothesis; the wheels of
+# array-api-compat and array-api-strict are handed over in .whl/ at the repository root. They
+# are installed into /tmp/site, then the suite runs on the cupy backend, then the benchmarks'
+# quick run. Everything is bounded to finish within 8 minutes. Where OUT names a folder, the
+# benchmarks' results are written there.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
