@@ -112,9 +112,8 @@ def test_scatter_add_fallback_on_random_values(dtype, rtol):
 # -- where_or_zero --------------------------------------------------------------------------------
 
 def test_where_or_zero_is_where_with_zero(backend):
-    # NumPy's kernel is a product checked for finiteness; it must equal where exactly, with
-    # where's +0.0 (a product gives -0.0 for negative values), and fall back to where when a
-    # value is inf or nan (a product would make nan of them where the mask is false)
+    # NumPy's kernel ands the values' bits with a mask; it must equal where exactly, with
+    # where's +0.0 where the mask is false, and inf and nan dropped there
     rng = np.random.default_rng(0)
     values = rng.standard_normal((64, 33)).astype(backend.dtype_name)
     mask = rng.standard_normal((64, 33)) > 0
@@ -122,7 +121,9 @@ def test_where_or_zero_is_where_with_zero(backend):
     bad = values.copy()
     bad[0, :4] = [np.inf, -np.inf, np.nan, 1.0]
     mask[0, :4] = [False, True, False, True]
-    for v, m in ((values, mask), (bad, mask), (values, mask[:1])):  # the last broadcasts
+    # the last three broadcast the mask, broadcast the values, and take 0-d ones
+    for v, m in ((values, mask), (bad, mask), (values, mask[:1]), (bad[:1], mask),
+                 (bad[0, 0], mask[0, 0])):
         got = dev.to_host(dev.where_or_zero(dev.from_host(m), dev.from_host(v)))
         want = np.where(m, v, 0.0).astype(v.dtype)
         assert got.dtype == want.dtype and got.shape == want.shape

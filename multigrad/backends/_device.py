@@ -160,14 +160,19 @@ def _numpy_device(spec):
 
     def where_or_zero(mask, values):
         # NumPy's where branches on every element: with a mask no branch predictor can learn
-        # (ReLU's, say) it is about 7x slower than a product, which equals where's result for
-        # finite values once its -0.0 (negative values times false) become 0.0. Values with
-        # inf or nan, rare in a gradient, go to where, which drops them where the mask is false.
-        if values.dtype.kind == "f" and np.isfinite(values).all():
-            out = np.multiply(values, mask)
-            out += 0.0
-            return out
-        return np.where(mask, values, 0.0)
+        # (ReLU's, say) it is about 15x slower than and-ing the values' bits with all ones
+        # (true) or all zeros (false), which is where's result exactly: the values where the
+        # mask is true, whatever they are, and +0.0 where it is false, inf and nan included.
+        if values.dtype.kind != "f" or mask.dtype != np.bool_:
+            return np.where(mask, values, 0.0)
+        # one array, built in place: the mask as integers, negated (true: -1, all bits set),
+        # and-ed with the values
+        out = np.empty(np.broadcast_shapes(mask.shape, values.shape), dtype=values.dtype)
+        bits = out.view(np.dtype(f"i{values.dtype.itemsize}"))
+        np.copyto(bits, mask, casting="unsafe")
+        np.negative(bits, out=bits)
+        np.bitwise_and(values.view(bits.dtype), bits, out=bits)
+        return out
 
     def random(device, seed):
         return _NumpyStyleGenerator(np.random.default_rng(seed), xp, device.native)
