@@ -23,15 +23,19 @@ def is_grad_enabled() -> bool:
     return _state.enabled
 
 
-class set_grad_enabled(contextlib.ContextDecorator):
-    """Turn recording on or off: a context manager, a decorator, or (called) a plain switch."""
+class _GradMode(contextlib.ContextDecorator):
+    """Grad mode ``mode`` inside a block, or during each call of a decorated function; what
+    was on before is restored after, also when the block raises."""
 
-    def __init__(self, mode: bool):
-        self.prev = is_grad_enabled()
-        self.mode = bool(mode)
-        _state.enabled = self.mode
+    mode = True
+
+    def _recreate_cm(self):  # a fresh instance per decorated call: calls nest and may recurse
+        fresh = _GradMode()
+        fresh.mode = self.mode
+        return fresh
 
     def __enter__(self):
+        self.prev = _state.enabled
         _state.enabled = self.mode
         return self
 
@@ -40,37 +44,37 @@ class set_grad_enabled(contextlib.ContextDecorator):
         return False
 
 
-class no_grad(contextlib.ContextDecorator):
+class set_grad_enabled(_GradMode):
+    """Turn recording on or off: a plain switch when called, a context manager, or a
+    decorator (the mode then applies during each call only, as in PyTorch)."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self.prev = _state.enabled
+        _state.enabled = self.mode  # called as a plain function, the switch takes effect now
+
+    def __enter__(self):
+        # the switch happened in __init__; ``prev`` is what was on before it
+        _state.enabled = self.mode
+        return self
+
+    def __call__(self, func):
+        # as a decorator, the switch in __init__ must not outlive the decoration
+        _state.enabled = self.prev
+        return super().__call__(func)
+
+
+class no_grad(_GradMode):
     """Record nothing inside this block or decorated function (thread-local).
 
     Results are plain tensors that do not require gradients; use it for evaluation and for
     parameter updates.
     """
 
-    def _recreate_cm(self):  # a fresh instance per decorated call, so recursion nests right
-        return type(self)()
-
-    def __enter__(self):
-        self.prev = is_grad_enabled()
-        _state.enabled = False
-        return self
-
-    def __exit__(self, *exc):
-        _state.enabled = self.prev
-        return False
+    mode = False
 
 
-class enable_grad(contextlib.ContextDecorator):
+class enable_grad(_GradMode):
     """Record again inside a ``no_grad`` block (thread-local)."""
 
-    def _recreate_cm(self):
-        return type(self)()
-
-    def __enter__(self):
-        self.prev = is_grad_enabled()
-        _state.enabled = True
-        return self
-
-    def __exit__(self, *exc):
-        _state.enabled = self.prev
-        return False
+    mode = True
