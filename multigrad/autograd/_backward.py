@@ -10,6 +10,7 @@ result can be differentiated again.
 from __future__ import annotations
 
 import operator
+import threading
 
 from ._grad_mode import _state as _grad_state, set_grad_enabled
 from ._primitive import _SCALARS, namespace
@@ -267,10 +268,20 @@ def _run(roots, cts, targets, retain_graph, create_graph, record):
     return captured
 
 
+# Leaves' ``.grad`` are read, summed and written back under this lock, so that backward passes
+# of several threads into a shared leaf add up exactly (uncontended, it costs ~50 ns a leaf).
+_grad_lock = threading.Lock()
+
+
 def _accumulate(leaf, g, create_graph, fresh=False):
     t = leaf.ref()
     if t is None:
         return
+    with _grad_lock:
+        _accumulate_into(t, g, create_graph, fresh)
+
+
+def _accumulate_into(t, g, create_graph, fresh):
     if t.grad is None:
         # The first cotangent may be the caller's seed or shared with another leaf (add passes
         # one array to both inputs): unless it is ``fresh`` (see _unshared), .grad gets its
