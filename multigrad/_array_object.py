@@ -208,8 +208,31 @@ def _to_device(self, device, /, *, stream=None) -> Tensor:
 
 
 def _numpy(self):
-    """A NumPy copy of the values (from any device), outside the graph."""
-    return self.device.to_host(self.data)
+    """A NumPy copy of the values (from any device), outside the graph: writing into it
+    changes nothing of the tensor's."""
+    return self.device.to_host(self.data, copy=True)
+
+
+def _array(self, dtype=None, copy=None):
+    """NumPy's conversion protocol (``numpy.asarray(t)``), as in PyTorch and JAX: allowed for
+    a tensor in host memory that needs no gradient, and never silent otherwise. Without
+    ``copy=True`` the result is a read-only view, so writing into it cannot change a value
+    the tape saved."""
+    if self.requires_grad:
+        raise TypeError("cannot convert a tensor that requires gradients to a NumPy array (it "
+                        "would leave the graph unnoticed): use t.detach() first, or t.numpy() "
+                        "for a copy")
+    host = self.device.host_view(self.data)
+    if host is None:
+        raise TypeError(f"cannot convert a tensor on {self.device.name} to a NumPy array "
+                        "implicitly: copy it to the host with t.numpy(), or move it with "
+                        "t.to('cpu')")
+    if dtype is not None and host.dtype != dtype:
+        if copy is False:
+            raise ValueError(f"numpy.asarray(copy=False): converting dtype "
+                             f"{self.dtype.name} to {dtype} needs a copy")
+        return host.astype(dtype)
+    return host.copy() if copy else host
 
 
 def _item(self):
@@ -256,6 +279,7 @@ Tensor.__dlpack_device__ = _dlpack_device
 Tensor.to = _to
 Tensor.to_device = _to_device
 Tensor.numpy = _numpy
+Tensor.__array__ = _array
 Tensor.item = _item
 Tensor.tolist = _tolist
 Tensor.T = property(lambda self: manipulation.permute_dims(self, (1, 0)) if self.ndim == 2

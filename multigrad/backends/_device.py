@@ -131,9 +131,26 @@ class Device:
             return _fallbacks.Counter64Generator(self.xp, self.native, seed)
         return factory(self, seed)
 
-    def to_host(self, x):
-        """Copy a backend array of this device to a NumPy array on the host."""
-        return self._ext["to_host"](x)
+    def to_host(self, x, copy: bool = False):
+        """The values of ``x`` (an array of this device) as a NumPy array on the host.
+
+        On a host device the result may share memory with ``x``; ``copy=True`` guarantees it
+        does not (a device's arrays are copied to the host anyway).
+        """
+        host = self._ext["to_host"](x)
+        if copy and self._ext.get("to_host_shares", False):
+            host = host.copy()
+        return host
+
+    def host_view(self, x):
+        """A read-only NumPy view of ``x`` without a copy, or None where ``x`` is not in host
+        memory (a GPU, or a device that refuses implicit conversion as a GPU would)."""
+        view = self._ext.get("host_view")
+        if view is None:
+            return None
+        host = view(x).view()
+        host.flags.writeable = False
+        return host
 
     def from_host(self, x):
         """Copy a NumPy array (or nested sequence) from the host onto this device."""
@@ -178,7 +195,8 @@ def _numpy_device(spec):
         return _NumpyStyleGenerator(np.random.default_rng(seed), xp, device.native)
 
     ext = {"scatter_add": scatter_add, "where_or_zero": where_or_zero, "random": random,
-           "to_host": np.asarray, "from_host": np.asarray}
+           "to_host": np.asarray, "to_host_shares": True, "host_view": np.asarray,
+           "from_host": np.asarray}
     return Device("cpu", "numpy", xp, "cpu", ext)
 
 
@@ -264,6 +282,8 @@ def _strict_device(native_name: str):
         return xp.asarray(np.asarray(a), device=native)
 
     ext = {"to_host": to_host, "from_host": from_host}
+    if native_name == "CPU_DEVICE":  # in host memory: NumPy reads it without a copy
+        ext["host_view"] = np.asarray
     return Device(f"array_api_strict:{native_name}", "array_api_strict", xp, native, ext)
 
 
@@ -277,7 +297,8 @@ def _generic_device(xp, native):
             return np.asarray(a)
 
     name = f"{xp.__name__.rsplit('.', 1)[-1]}:{native}"
-    return Device(name, xp.__name__, xp, native, {"to_host": to_host})
+    # DLPack's export may share memory with the array
+    return Device(name, xp.__name__, xp, native, {"to_host": to_host, "to_host_shares": True})
 
 
 class _NumpyStyleGenerator:
