@@ -170,13 +170,17 @@ def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_out
     return prim
 
 
-def _as_tensor(a, prim) -> Tensor:
+def _as_tensor(a, prim, position: int) -> Tensor:
     """A raw backend array met among the arguments: treat it as a constant tensor."""
-    try:
-        return Tensor(a, device_of(a))
-    except TypeError:
-        raise TypeError(f"{prim.name}: expected tensors, arrays or Python scalars, "
-                        f"got {type(a).__name__}") from None
+    if hasattr(a, "__array_namespace__"):
+        try:
+            return Tensor(a, device_of(a))
+        except TypeError:
+            pass
+    hint = (" (make one with multigrad.asarray(...))"
+            if isinstance(a, (list, tuple, range)) else "")
+    raise TypeError(f"{prim.name}: argument {position} is a {type(a).__name__}; expected a "
+                    f"tensor, an array or a Python scalar{hint}")
 
 
 def apply(prim: Primitive, *args, **params):
@@ -192,7 +196,7 @@ def apply(prim: Primitive, *args, **params):
         if not isinstance(a, Tensor):
             if a is None or isinstance(a, _SCALARS):
                 continue
-            a = _as_tensor(a, prim)
+            a = _as_tensor(a, prim, i)
         if device is None:
             device = a.device
         elif a.device is not device:
@@ -209,6 +213,10 @@ def apply(prim: Primitive, *args, **params):
                         f"{', '.join(type(a).__name__ for a in args) or 'none'}")
     if tangents:
         return _apply_jvp(prim, args, params)
+    if params and "out" in params:
+        raise TypeError(f"{prim.name}: multigrad functions take no out= argument (the array "
+                        "API standard has none, and a result written into another array "
+                        "could change values the tape saved); use the returned tensor")
 
     kernel = prim.kernels.get(device.xp)
     if kernel is None:
@@ -222,7 +230,7 @@ def apply(prim: Primitive, *args, **params):
             out = kernel(raw[0], raw[1])
         else:
             out = kernel(raw[0])
-    except ValueError as err:  # free on the hot path: try costs nothing until something raises
+    except (ValueError, IndexError) as err:  # free on the hot path until something raises
         better = _explain(prim, raw, err)
         if better is err:
             raise
@@ -262,13 +270,18 @@ def _user_call_site() -> str:
     return "an unknown place" if frame is None else f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
-def _explain(prim: Primitive, raw: list, err: ValueError) -> ValueError:
-    """A backend's ValueError ("operands could not be broadcast together") that names the op and
-    the shapes of its arguments; our own subclasses and messages naming the op pass through."""
-    if type(err) is not ValueError or str(err).startswith(f"{prim.name}:"):
+def _explain(prim: Primitive, raw: list, err: Exception) -> Exception:
+    """A backend's error ("operands could not be broadcast together", NumPy's AxisError...)
+    of the same type, naming the op and the shapes of its arguments; multigrad's own errors
+    and messages naming the op pass through."""
+    if type(err).__module__.startswith("multigrad") or str(err).startswith(f"{prim.name}:"):
         return err
     shapes = ", ".join(str(tuple(a.shape)) if hasattr(a, "shape") else repr(a) for a in raw)
-    return ValueError(f"{prim.name}: cannot apply to arguments of shapes {shapes}: {err}")
+    message = f"{prim.name}: cannot apply to arguments of shapes {shapes}: {err}"
+    try:
+        return type(err)(message)
+    except Exception:  # a type whose constructor takes other arguments
+        return ValueError(message) if isinstance(err, ValueError) else IndexError(message)
 
 
 # -- forward mode ---------------------------------------------------------------------------------

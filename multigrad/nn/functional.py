@@ -158,7 +158,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, *, generator=N
     if not training or p == 0.0:
         return input
     gen = make_generator(input.device, seed, generator)
-    keep = asarray(gen.uniform(input.shape, input.dtype)) >= p
+    keep = asarray(gen.uniform(input.shape, input.dtype), device=input.device) >= p
     if keep.device is not input.device:
         raise ValueError(f"dropout: the generator draws on {keep.device.name} but the input is "
                          f"on {input.device.name}; make it with that device's random()")

@@ -13,7 +13,7 @@ functions use their argument's device.
 from __future__ import annotations
 
 from ..autograd import LINEAR, Tensor, defprimitive
-from ..backends import Device, device_of, get_device
+from ..backends import Device, as_dtype, device_of, get_device
 from ._helpers import native_dtype
 
 __all__ = ["asarray", "tensor", "to_device", "arange", "empty", "empty_like", "eye", "from_dlpack",
@@ -71,14 +71,19 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None):
         return _stack_nested(obj, dtype, device)
     if hasattr(obj, "__array_namespace__") or hasattr(obj, "__dlpack__"):
         source = device_of(obj)
-        target = source if device is None else get_device(device)
+        if device is not None:
+            target = get_device(device)
+        elif source.library == "numpy":
+            target = get_device()  # host data goes to the default device, as Python data does
+        else:
+            target = source  # an array of a device's own library stays where it is
         data = _move(obj, source, target)
         if copy is False and data is not obj:
             raise ValueError(f"asarray: copy=False, but moving from {source.name} to "
                              f"{target.name} needs a copy")
         data = target.xp.asarray(data, dtype=native_dtype(target.xp, dtype),
                                  copy=None if data is not obj else copy)
-        return Tensor(data, target)
+        return Tensor(_standard(data, obj), target)
     target = get_device(device)
     if copy is False:
         raise ValueError("asarray: copy=False cannot be honoured for a Python scalar or sequence")
@@ -88,7 +93,34 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None):
         # array from a Python float, and copies a one-element list bit for bit
         return Tensor(xp.reshape(xp.asarray([obj], dtype=native_dtype(xp, dtype),
                                             device=target.native), ()), target)
-    return Tensor(xp.asarray(obj, dtype=native_dtype(xp, dtype), device=target.native), target)
+    try:
+        data = xp.asarray(obj, dtype=native_dtype(xp, dtype), device=target.native)
+    except OverflowError as err:
+        raise OverflowError(f"asarray: {err}; the widest integer dtypes are int64 and "
+                            "uint64") from None
+    return Tensor(_standard(data, obj), target)
+
+
+def _standard(data, source):
+    """``data`` if its dtype is one of the standard's; else a TypeError naming what the values
+    were (strings, objects, integers beyond 64 bits...)."""
+    try:
+        as_dtype(data.dtype)
+    except TypeError:
+        kind = getattr(data.dtype, "kind", None)
+        what = {"U": "strings", "S": "bytes", "M": "dates", "m": "time spans"}.get(kind)
+        if kind == "O":
+            what = ("integers beyond the 64-bit range of int64 and uint64"
+                    if _all_ints(source) else "Python objects that are not numbers")
+        raise TypeError(f"asarray: cannot make a tensor of {what or f'dtype {data.dtype}'}: "
+                        "tensors hold bool, integer, floating-point or complex numbers") from None
+    return data
+
+
+def _all_ints(obj) -> bool:
+    if isinstance(obj, (list, tuple)):
+        return all(_all_ints(o) for o in obj)
+    return isinstance(obj, int)
 
 
 def _holds_tensor(obj) -> bool:
