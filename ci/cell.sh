@@ -23,4 +23,11 @@ source "$venv/bin/activate"
 echo "cell: $(python --version) x $backend (MULTIGRAD_TEST_DEVICE=$device)"
 python -m pip install --quiet -e ".[$extras]"
 export MULTIGRAD_TEST_DEVICE="$device"
+if [ "$backend" = cupy ]; then
+    # a GPU cell without a GPU would skip every CUDA case and pass: fail it instead
+    python -c 'import multigrad as mg; print("cell: GPU", mg.get_device("cuda"))' || {
+        echo "cell: the cupy cell needs a CUDA GPU that CuPy can use (see the error above)" >&2
+        exit 1
+    }
+fi
 python -m pytest -q
