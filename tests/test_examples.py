@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import doctest
+import io
+import math
 import os
 import re
 import subprocess
@@ -55,3 +58,33 @@ def test_readme_python_example_runs():
     assert blocks, "README.md has no python example"
     for code in blocks:
         exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
+
+
+_NUMBER = re.compile(r"-?\d+\.?\d*(?:e[-+]?\d+)?")
+
+
+class _NumbersClose(doctest.OutputChecker):
+    """Output as printed, except that numbers agree to 1e-7 relative (the last digit NumPy
+    prints may differ between platforms' math libraries)."""
+
+    def check_output(self, want, got, optionflags):
+        if super().check_output(want, got, optionflags):
+            return True
+        if _NUMBER.sub("#", " ".join(want.split())) != _NUMBER.sub("#", " ".join(got.split())):
+            return False
+        return all(math.isclose(float(a), float(b), rel_tol=1e-7, abs_tol=1e-12)
+                   for a, b in zip(_NUMBER.findall(want), _NUMBER.findall(got)))
+
+
+def test_readme_interactive_examples_print_what_they_show():
+    text = README.read_text()
+    blocks = re.findall(r"```pycon\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 3, "README.md's interactive examples are gone"
+    parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(
+        checker=_NumbersClose(), optionflags=doctest.NORMALIZE_WHITESPACE)
+    for k, block in enumerate(blocks):
+        test = parser.get_doctest(block, {"__name__": "readme_example"}, f"README block {k}",
+                                  "README.md", 0)
+        out = io.StringIO()
+        result = runner.run(test, out=out.write)
+        assert result.failed == 0, out.getvalue()

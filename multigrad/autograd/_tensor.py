@@ -233,8 +233,12 @@ class Tensor:
         return RemovableHandle(node, self._index, hook)
 
     def __repr__(self) -> str:
+        # NumPy's repr without its "array(" wrapper, lines aligned under "tensor(["
+        body = repr(self.device.to_host(self.data))
+        if body.startswith("array(") and body.endswith(")"):
+            body = body[len("array("):-1].replace("\n", "\n ")
         extra = ", requires_grad=True" if self.requires_grad else ""
-        return f"tensor({self.device.to_host(self.data)!r}, device={self.device.name!r}{extra})"
+        return f"tensor({body}, device={self.device.name!r}{extra})"
 
     def __str__(self) -> str:
         return str(self.device.to_host(self.data))
