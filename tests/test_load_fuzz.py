@@ -177,11 +177,12 @@ def test_messages_quote_a_bounded_excerpt_of_what_they_found(tmp_path):
     assert "unknown dtype 'xxx" in str(info.value) and len(str(info.value)) < 1000
 
 
-def test_a_device_that_is_not_here_is_a_device_error_not_a_damaged_file(tmp_path):
+@pytest.mark.parametrize("name", ["tpu:0", "cuda:\u00b2", "strict:device3"])
+def test_a_device_that_is_not_here_is_a_device_error_not_a_damaged_file(tmp_path, name):
     # the file is sound; this machine lacks the device: DeviceError says how to load elsewhere
     path = tmp_path / "f.mg"
-    path.write_bytes(_bytes(_header(device="tpu:0"), b"\0" * 24))
-    with pytest.raises(mg.DeviceError, match=r"saved on 'tpu:0'.*pass device="):
+    path.write_bytes(_bytes(_header(device=name), b"\0" * 24))
+    with pytest.raises(mg.DeviceError, match=f"saved on {name!r}.*pass device="):
         mg.load(path)
     assert mg.load(path, device="cpu")["w"].shape == (2, 3)
 
