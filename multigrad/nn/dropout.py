@@ -6,7 +6,7 @@ from ..autograd import Tensor
 from ..backends import Device, get_device
 from . import functional as F
 from .init import make_generator
-from .module import Module
+from .module import Module, check_input
 
 __all__ = ["Dropout"]
 
@@ -47,6 +47,7 @@ class Dropout(Module):
             self.generator = make_generator(device, self.seed)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input(self, x)
         if not self.training or self.p == 0.0:
             return x
         if x.device is not self._device:
