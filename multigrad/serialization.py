@@ -319,10 +319,11 @@ def load(path: str | os.PathLike, *, device: str | Device | None = None) -> Any:
             targets = [_target(e, device, paths[i]) for i, e in enumerate(entries)]
             tensors = []
             for index, (entry, target, nbytes) in enumerate(zip(entries, targets, sizes)):
-                buffer = f.read(nbytes)
-                if len(buffer) != nbytes:  # the file shrank while we read it
+                buffer = bytearray(nbytes)  # read into, and used by the array without a copy
+                got = f.readinto(buffer)
+                if got != nbytes:  # the file shrank while we read it
                     raise _Malformed(f"tensor {_where(paths[index])}: expected {nbytes} bytes, "
-                                     f"the file has {len(buffer)} (it is truncated)")
+                                     f"the file has {got} (it is truncated)")
                 data = from_le_bytes(target, buffer, entry["dtype"], tuple(entry["shape"]))
                 t = Tensor(data, target)
                 tensors.append(t.requires_grad_() if entry.get("requires_grad") else t)
