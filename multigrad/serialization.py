@@ -33,7 +33,7 @@ from .autograd import Tensor
 from .backends import DTYPES, Device, DeviceError, get_device
 from .backends._io import from_le_bytes, to_le_bytes
 
-__all__ = ["save", "load", "SerializationError", "MAX_DEPTH"]
+__all__ = ["save", "load", "SerializationError", "MAX_DEPTH", "MAX_NDIM"]
 
 MAGIC = b"MGRDSAVE"
 VERSION = 1
