@@ -25,7 +25,7 @@ from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .checkpoint import checkpoint
 from .function import Function, FunctionCtx
 from . import optim, viz
-from .serialization import load, save
+from .serialization import SerializationError, load, save
 
 __array_api_version__ = "2025.12"
 
@@ -51,4 +51,4 @@ __all__ = (["Device", "DeviceError", "DType", "GradcheckError", "MixedDeviceErro
 __all__ += ["AnomalyError", "Function", "FunctionCtx", "checkpoint", "detect_anomaly",
             "is_anomaly_enabled"]
 # optimisers, saving and loading, pictures of the graph
-__all__ += ["load", "optim", "save", "viz"]
+__all__ += ["SerializationError", "load", "optim", "save", "viz"]

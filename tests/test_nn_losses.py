@@ -131,12 +131,14 @@ def test_bad_targets_are_explained():
     with pytest.raises(ValueError, match=r"cross_entropy: input of shape \(3, 4\) needs class "
                                          r"indices of shape \(3,\), got \(3, 1\)"):
         F.cross_entropy(logits, mg.asarray([[0], [1], [2]]))
-    with pytest.raises(ValueError, match=r"cross_entropy: input has shape \(3, 4\) but target "
-                                         r"has shape \(3, 3\)"):
+    with pytest.raises(ValueError, match=r"cross_entropy: target has shape \(3, 3\); input of "
+                                         r"shape \(3, 4\) needs class probabilities of its "
+                                         r"shape \(a floating dtype\) or class indices of shape "
+                                         r"\(3,\)"):
         F.cross_entropy(logits, mg.ones((3, 3)))
     with pytest.raises(IndexError, match=r"class indices must be in \[0, 4\); got -1"):
         F.cross_entropy(logits, mg.asarray([0, -1, 2]))
-    with pytest.raises(IndexError, match="index 4 is out of bounds"):
+    with pytest.raises(IndexError, match=r"nll_loss: class indices must be in \[0, 4\); got 4"):
         F.nll_loss(logits, mg.asarray([0, 4, 2]))
     with pytest.raises(ValueError, match="mse_loss: reduction must be 'mean', 'sum' or 'none'"):
         F.mse_loss(logits, logits, reduction="avg")

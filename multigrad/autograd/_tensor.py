@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import weakref
 
-from ..backends import MixedDeviceError, as_dtype
+from ..backends import DeviceError, MixedDeviceError, as_dtype, get_device
 
 __all__ = ["Tensor", "Node", "LeafNode", "check_like", "RemovableHandle"]
 
@@ -242,6 +242,40 @@ class Tensor:
 
     def __str__(self) -> str:
         return str(self.device.to_host(self.data))
+
+    # -- pickling (copy.deepcopy and multiprocessing use it too) -------------------------------
+    def __reduce__(self):
+        """A leaf pickles as its values (through the host), its device's name, its class
+        (``Parameter`` stays one), ``requires_grad`` and ``.grad``; hooks and forward-mode
+        tangents are not kept. A tensor made by a recorded op refuses: its graph cannot cross
+        to another process or file."""
+        if not self.is_leaf:
+            raise RuntimeError(
+                f"cannot pickle or copy a tensor made by a recorded op "
+                f"({self._node.prim.name}): its graph cannot be copied or sent to another "
+                "process; pickle tensor.detach() to keep its values")
+        grad = self.grad
+        return (_unpickled, (type(self), self.device.name, self.device.to_host(self.data),
+                             self.requires_grad, None if grad is None else grad.detach()))
+
+
+def _unpickled(cls, device_name: str, host, requires_grad: bool, grad):
+    """A tensor that ``Tensor.__reduce__`` pickled, on the device it came from."""
+    try:
+        device = get_device(device_name)
+    except DeviceError as err:
+        raise DeviceError(
+            f"unpickling a tensor from device {device_name!r}, which is not available here "
+            f"({err}); before pickling, move tensors to a device both sides have "
+            "(tensor.to('cpu'), module.to('cpu')), or save with multigrad.save and read with "
+            "multigrad.load(path, device=...)") from None
+    t = cls.__new__(cls)
+    Tensor.__init__(t, device.from_host(host), device)
+    if requires_grad:
+        t.requires_grad_()
+    if grad is not None:
+        t.grad = grad
+    return t
 
 
 def check_like(fname: str, what: str, ref: str, t, x: Tensor) -> None:

@@ -341,7 +341,7 @@ def _parse(spec: str) -> tuple[str, object]:
         return "cpu", lambda: _numpy_device("cpu")
     if s == "cuda" or s.startswith("cuda:"):
         idx = s.partition(":")[2] or "0"
-        if not idx.isdigit():
+        if not (idx.isascii() and idx.isdigit()):  # isdigit() alone accepts "²"
             raise DeviceError(f"unknown device {spec!r}: a CUDA device is 'cuda' or 'cuda:N'")
         return f"cuda:{int(idx)}", lambda: _cupy_device(int(idx))
     for prefix in ("array_api_strict:", "strict:"):

@@ -19,8 +19,14 @@ def to_le_bytes(device: Device, x) -> bytes:
     return host.astype(host.dtype.newbyteorder("<"), copy=False).tobytes()
 
 
-def from_le_bytes(device: Device, buffer: bytes, dtype_name: str, shape: tuple[int, ...]):
-    """An array of ``device`` from C-ordered little-endian bytes of ``dtype_name`` values."""
+def from_le_bytes(device: Device, buffer: bytes | bytearray, dtype_name: str,
+                  shape: tuple[int, ...]):
+    """An array of ``device`` from C-ordered little-endian bytes of ``dtype_name`` values.
+
+    A ``bytearray`` on a little-endian host is used in place, without a copy.
+    """
     host = np.frombuffer(buffer, dtype=np.dtype(dtype_name).newbyteorder("<")).reshape(shape)
-    # native byte order, and a writable copy (frombuffer's view is read-only)
-    return device.from_host(host.astype(host.dtype.newbyteorder("=")))
+    native = host.dtype.newbyteorder("=")
+    if host.dtype != native or not host.flags.writeable:  # a view of bytes is read-only
+        host = host.astype(native)
+    return device.from_host(host)

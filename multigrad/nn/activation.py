@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..autograd import Tensor
 from ..ops import gelu, log_softmax, relu, sigmoid, softmax, softplus, tanh
-from .module import Module
+from .module import Module, check_input
 
 __all__ = ["ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "Softplus"]
 
@@ -13,6 +13,7 @@ class ReLU(Module):
     """``max(x, 0)`` elementwise."""
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input(self, x)
         return relu(x)
 
 
@@ -20,6 +21,7 @@ class Sigmoid(Module):
     """``1 / (1 + exp(-x))`` elementwise."""
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input(self, x)
         return sigmoid(x)
 
 
@@ -27,6 +29,7 @@ class Tanh(Module):
     """``tanh(x)`` elementwise."""
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input(self, x)
         return tanh(x)
 
 
@@ -38,6 +41,7 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input(self, x)
         return gelu(x, approximate=self.approximate)
 
     def extra_repr(self) -> str:
@@ -52,6 +56,7 @@ class Softmax(Module):
         self.axis = axis
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input(self, x)
         return softmax(x, axis=self.axis)
 
     def extra_repr(self) -> str:
@@ -62,6 +67,7 @@ class LogSoftmax(Softmax):
     """``log_softmax`` along ``axis``."""
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input(self, x)
         return log_softmax(x, axis=self.axis)
 
 
@@ -73,6 +79,7 @@ class Softplus(Module):
         self.beta = beta
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input(self, x)
         return softplus(x) if self.beta == 1.0 else softplus(self.beta * x) / self.beta
 
     def extra_repr(self) -> str:

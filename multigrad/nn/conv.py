@@ -9,7 +9,7 @@ from ..backends import get_device
 from ._convolution import as_tuple, convolution
 from .init import make_generator
 from .linear import uniform_parameter
-from .module import Module
+from .module import Module, check_input, check_sizes
 
 __all__ = ["Conv1d", "Conv2d"]
 
@@ -24,11 +24,15 @@ class _ConvNd(Module):
                  seed: int | None = None, generator=None):
         super().__init__()
         name = type(self).__name__
-        if groups < 1 or in_channels % groups or out_channels % groups:
+        check_sizes(name, 1, in_channels=in_channels, groups=groups)
+        check_sizes(name, 0, out_channels=out_channels)
+        if in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} "
                              f"and out_channels={out_channels}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = as_tuple(kernel_size, self.nd, "kernel_size", name)
+        if min(self.kernel_size) < 1:
+            raise ValueError(f"{name}: kernel_size must be positive, got {kernel_size!r}")
         self.stride = as_tuple(stride, self.nd, "stride", name)
         self.padding = padding if isinstance(padding, str) else as_tuple(
             padding, self.nd, "padding", name)
@@ -45,6 +49,7 @@ class _ConvNd(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input(self, x)
         return convolution(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                            self.groups, self.nd, f"conv{self.nd}d", repr(self))
 

@@ -6,7 +6,7 @@ from ..autograd import Tensor
 from ..backends import Device, get_device
 from . import functional as F
 from .init import make_generator
-from .module import Module
+from .module import Module, check_input
 
 __all__ = ["Dropout"]
 
@@ -18,7 +18,9 @@ class Dropout(Module):
     The layer holds a generator made by ``device.random(seed)`` on ``device`` (``generator=``
     supplies one instead). ``module.to(other)`` makes a new generator there, seeded with
     ``seed`` again; so does an input that arrives on another device, unless the generator was
-    supplied (then that is an error).
+    supplied (then that is an error). A pickled or deep-copied Dropout does not carry the
+    generator (it holds its array library's module): the copy makes a new one on its device,
+    seeded with ``seed`` again (from the operating system when ``seed`` is None).
     """
 
     def __init__(self, p: float = 0.5, *, device=None, seed: int | None = None, generator=None):
@@ -30,12 +32,22 @@ class Dropout(Module):
         self._device = get_device(device)
         self.generator = make_generator(self._device, seed, generator)
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["generator"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _given=False)
+        self.generator = make_generator(self._device, self.seed)
+
     def _moved_to(self, device: Device) -> None:
         if device is not self._device and not self._given:
             self._device = device
             self.generator = make_generator(device, self.seed)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input(self, x)
         if not self.training or self.p == 0.0:
             return x
         if x.device is not self._device:

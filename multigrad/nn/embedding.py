@@ -7,7 +7,7 @@ from ..backends import get_device
 from ..ops import empty
 from . import functional as F
 from .init import normal_
-from .module import Module, Parameter
+from .module import Module, Parameter, check_sizes
 
 __all__ = ["Embedding"]
 
@@ -23,6 +23,7 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int, *, device=None, dtype=None,
                  seed: int | None = None, generator=None):
         super().__init__()
+        check_sizes("Embedding", 0, num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         weight = Parameter(empty((num_embeddings, embedding_dim), dtype=dtype,
                                  device=get_device(device)))

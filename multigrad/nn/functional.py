@@ -8,12 +8,12 @@ re-exported, so ``import multigrad.nn.functional as F`` gives ``F.relu``, ``F.cr
 from __future__ import annotations
 
 from ..autograd import Tensor, no_grad
-from ..ops import (asarray, gelu, log_softmax, mean, min as min_, reshape, relu, sigmoid,
-                   softmax, softplus, sqrt, tanh, take, var, where)
+from ..ops import (asarray, gelu, log_softmax, mean, reshape, relu, sigmoid, softmax, softplus,
+                   sqrt, tanh, take, var, where)
 from ._convolution import convolution, pool
 from .init import make_generator
-from .losses import (binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss,
-                     on_device_of)
+from .losses import (binary_cross_entropy_with_logits, check_floating, check_indices,
+                     cross_entropy, mse_loss, nll_loss, on_device_of)
 
 __all__ = ["linear", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm",
            "layer_norm", "dropout", "embedding", "relu", "sigmoid", "tanh", "gelu", "softmax",
@@ -96,6 +96,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     and unbiased variance by ``momentum``, updated in place. Otherwise the running statistics
     normalise. Then ``weight`` scales and ``bias`` shifts, per channel.
     """
+    check_floating(input, "batch_norm")
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected input of shape (N, C, ...), got {input.shape}")
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
@@ -130,6 +131,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise ``input`` over its last dims, of shape ``normalized_shape``, then scale by
     ``weight`` and shift by ``bias`` (both of that shape)."""
+    check_floating(input, "layer_norm")
     normalized_shape = ((normalized_shape,) if isinstance(normalized_shape, int)
                         else tuple(normalized_shape))
     k = len(normalized_shape)
@@ -178,8 +180,6 @@ def embedding(input, weight: Tensor) -> Tensor:
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must have shape (num_embeddings, dim), got "
                          f"{weight.shape}")
-    if indices.size and int(min_(indices)) < 0:
-        raise IndexError(f"embedding: indices must be in [0, {weight.shape[0]}), got "
-                         f"{int(min_(indices))}")
+    check_indices(indices, weight.shape[0], "indices", "embedding")
     rows = take(weight, reshape(indices, (-1,)), axis=0)
     return reshape(rows, indices.shape + (weight.shape[1],))

@@ -9,7 +9,7 @@ from ..backends import get_device
 from ..ops import empty, reshape
 from . import functional as F
 from .init import make_generator, uniform_
-from .module import Module, Parameter
+from .module import Module, Parameter, check_input, check_sizes
 
 __all__ = ["Linear", "Flatten", "uniform_parameter"]
 
@@ -31,6 +31,9 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *, device=None,
                  dtype=None, seed: int | None = None, generator=None):
         super().__init__()
+        # the initial bound is 1/sqrt(in_features)
+        check_sizes("Linear", 1, in_features=in_features)
+        check_sizes("Linear", 0, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         device = get_device(device)
         gen = make_generator(device, seed, generator)
@@ -42,6 +45,7 @@ class Linear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input(self, x)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"{self!r}: expected input of shape (..., {self.in_features}), got "
                              f"{x.shape}")
@@ -60,6 +64,7 @@ class Flatten(Module):
         self.start_axis, self.end_axis = start_axis, end_axis
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input(self, x)
         start, end = self.start_axis % max(x.ndim, 1), self.end_axis % max(x.ndim, 1)
         if x.ndim == 0 or start > end:
             raise ValueError(f"{self!r}: cannot flatten axes {self.start_axis} to "

@@ -3,15 +3,17 @@
 ``cross_entropy`` works from logits through ``log_softmax`` (a primitive that shifts by the
 maximum), and ``binary_cross_entropy_with_logits`` through ``softplus``, so both stay finite for
 logits as large as 1000. Every loss takes ``reduction``: ``"mean"`` (the default), ``"sum"`` or
-``"none"`` (one loss per sample).
+``"none"`` (one loss per sample). Targets of ``mse_loss`` and
+``binary_cross_entropy_with_logits`` with an integer or boolean dtype (0/1 labels) are cast to
+the input's dtype.
 """
 
 from __future__ import annotations
 
 from ..autograd import Tensor
 from ..backends import MixedDeviceError
-from ..ops import (asarray, expand_dims, log_softmax, mean, min as min_, softplus, squeeze,
-                   sum as sum_, take_along_axis)
+from ..ops import (any as any_, asarray, astype, expand_dims, log_softmax, max as max_, mean,
+                   min as min_, softplus, squeeze, sum as sum_, take_along_axis)
 
 __all__ = ["mse_loss", "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits"]
 
@@ -38,6 +40,34 @@ def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
     raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
 
 
+def check_indices(indices: Tensor, n: int, what: str, op: str) -> None:
+    """Raise IndexError naming ``op`` unless every one of the integer ``indices`` is in
+    ``[0, n)`` (one transfer to the host; two more to name an offender)."""
+    if indices.size and bool(any_((indices < 0) | (indices >= n))):
+        low = int(min_(indices))
+        raise IndexError(f"{op}: {what} must be in [0, {n}); got "
+                         f"{low if low < 0 else int(max_(indices))}")
+
+
+def check_floating(input, op: str) -> None:
+    """Raise TypeError naming ``op`` unless ``input`` is a tensor of a real floating dtype (or
+    an array, left to the ops)."""
+    if isinstance(input, Tensor):
+        if input.dtype.kind != "real floating":
+            raise TypeError(f"{op}: input must be a Tensor of a real floating-point dtype, got "
+                            f"dtype {input.dtype.name}")
+    elif not hasattr(input, "__array_namespace__"):
+        raise TypeError(f"{op}: input must be a Tensor of a real floating-point dtype, got a "
+                        f"{type(input).__name__}")
+
+
+def _as_values(target: Tensor, input: Tensor) -> Tensor:
+    """Integer or boolean targets (0/1 labels) as values of ``input``'s dtype."""
+    if target.dtype.kind in ("bool", "signed integer", "unsigned integer"):
+        return astype(target, input.dtype)
+    return target
+
+
 def _same_shape(input: Tensor, target: Tensor, op: str) -> None:
     if input.shape != target.shape:
         raise ValueError(f"{op}: input has shape {input.shape} but target has shape "
@@ -46,7 +76,8 @@ def _same_shape(input: Tensor, target: Tensor, op: str) -> None:
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Squared error ``(input - target)**2``, reduced."""
-    target = on_device_of(target, input, "mse_loss")
+    check_floating(input, "mse_loss")
+    target = _as_values(on_device_of(target, input, "mse_loss"), input)
     _same_shape(input, target, "mse_loss")
     return _reduce((input - target) ** 2, reduction, "mse_loss")
 
@@ -55,17 +86,36 @@ def _class_indices(log_probs: Tensor, target, op: str) -> Tensor:
     """Check integer class targets of shape ``(N, d1, ...)`` against ``(N, C, d1, ...)``."""
     target = on_device_of(target, log_probs, op)
     if not target.device.xp.isdtype(target.data.dtype, "integral"):
-        raise TypeError(f"{op}: class-index targets must have an integer dtype, not "
-                        f"{target.dtype.name}")
-    expected = log_probs.shape[:1] + log_probs.shape[2:] if log_probs.ndim > 1 else ()
+        raise TypeError(f"{op}: target has dtype {target.dtype.name}; class labels must be "
+                        "integer class indices (convert them with multigrad.astype(target, "
+                        "multigrad.int64))")
+    expected = _index_shape(log_probs)
     if target.shape != expected:
         raise ValueError(f"{op}: input of shape {log_probs.shape} needs class indices of shape "
                          f"{expected}, got {target.shape}")
-    n_classes = log_probs.shape[1 if log_probs.ndim > 1 else 0]
-    if target.size and int(min_(target)) < 0:
-        raise IndexError(f"{op}: class indices must be in [0, {n_classes}); got "
-                         f"{int(min_(target))}")
+    check_indices(target, log_probs.shape[1 if log_probs.ndim > 1 else 0], "class indices", op)
     return target
+
+
+def _index_shape(input: Tensor) -> tuple:
+    """The shape of class-index targets for ``input`` ``(N, C, d1, ...)``: ``(N, d1, ...)``."""
+    return input.shape[:1] + input.shape[2:] if input.ndim > 1 else ()
+
+
+def _check_probabilities(input: Tensor, target: Tensor) -> None:
+    """A floating target of ``cross_entropy`` holds class probabilities, of input's shape; one
+    of the class-index shape is labels in the wrong dtype."""
+    if target.shape == input.shape:
+        return
+    if target.shape == _index_shape(input):
+        raise TypeError(f"cross_entropy: target of shape {target.shape} has dtype "
+                        f"{target.dtype.name}; class labels must be integer class indices "
+                        "(convert them with multigrad.astype(target, multigrad.int64)); a "
+                        f"floating target holds class probabilities, of input's shape "
+                        f"{input.shape}")
+    raise ValueError(f"cross_entropy: target has shape {target.shape}; input of shape "
+                     f"{input.shape} needs class probabilities of its shape (a floating dtype) "
+                     f"or class indices of shape {_index_shape(input)} (an integer dtype)")
 
 
 def _picked(log_probs: Tensor, target: Tensor) -> Tensor:
@@ -106,6 +156,7 @@ def cross_entropy(input: Tensor, target, reduction: str = "mean",
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
+    check_floating(input, "cross_entropy")
     if input.ndim == 0:
         raise ValueError("cross_entropy: input must have a class axis, got a 0-d tensor")
     axis = 1 if input.ndim > 1 else 0
@@ -113,7 +164,7 @@ def cross_entropy(input: Tensor, target, reduction: str = "mean",
     log_probs = log_softmax(input, axis=axis)
     target = on_device_of(target, input, "cross_entropy")
     if target.device.xp.isdtype(target.data.dtype, "real floating"):
-        _same_shape(input, target, "cross_entropy")
+        _check_probabilities(input, target)
         if label_smoothing:
             target = (1 - label_smoothing) * target + label_smoothing / n_classes
         loss = -sum_(target * log_probs, axis=axis)
@@ -134,7 +185,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "me
     Computed as ``(1 - t) x + (1 + (w - 1) t) softplus(-x)`` (``w = pos_weight``, default 1),
     which is ``-t log sigmoid(x) - (1 - t) log(1 - sigmoid(x))`` without overflow.
     """
-    target = on_device_of(target, input, "binary_cross_entropy_with_logits")
+    check_floating(input, "binary_cross_entropy_with_logits")
+    target = _as_values(on_device_of(target, input, "binary_cross_entropy_with_logits"), input)
     _same_shape(input, target, "binary_cross_entropy_with_logits")
     log_weight = 1.0 if pos_weight is None else 1 + (pos_weight - 1) * target
     loss = (1 - target) * input + log_weight * softplus(-input)

@@ -9,13 +9,14 @@ state but not trained (BatchNorm's running statistics). Names are dotted paths
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Iterator
 
 from ..autograd import Tensor, no_grad
 from ..backends import Device, get_device
 from ..ops import asarray, to_device
 
-__all__ = ["Parameter", "Module", "Sequential"]
+__all__ = ["Parameter", "Module", "Sequential", "check_input", "check_sizes"]
 
 
 class Parameter(Tensor):
@@ -42,6 +43,30 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter(" + super().__repr__() + ")"
+
+
+def check_input(layer: "Module", x) -> None:
+    """Raise TypeError naming ``layer`` unless its input ``x`` is a tensor (or an array)."""
+    if isinstance(x, Tensor) or hasattr(x, "__array_namespace__"):
+        return
+    if isinstance(x, (tuple, list)):
+        kinds = ", ".join(type(v).__name__ for v in x[:4]) + (", ..." if len(x) > 4 else "")
+        got = f"a {type(x).__name__} of {len(x)} ({kinds})"
+    else:
+        got = "None" if x is None else f"a {type(x).__name__}"
+    hint = ("if a module before it returns several values, pass on the one this layer needs"
+            if isinstance(x, tuple) else "make one with multigrad.asarray(..., device=...)")
+    raise TypeError(f"{layer!r}: expected a Tensor input, got {got}; {hint}")
+
+
+def check_sizes(layer: str, least: int, **sizes) -> None:
+    """Raise naming ``layer`` and the argument unless every one of ``sizes`` is an integer of
+    at least ``least``."""
+    for name, n in sizes.items():
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise TypeError(f"{layer}: {name} must be an integer, got {n!r}")
+        if n < least:
+            raise ValueError(f"{layer}: {name} must be at least {least}, got {n}")
 
 
 def _moved(t: Tensor, device: Device) -> Tensor:
@@ -226,8 +251,14 @@ class Module:
 
         Each value is moved to the device and cast to the dtype of the tensor it replaces.
         Everything is checked before anything changes: a missing key, an unexpected key (with
-        ``strict``) or a wrongly shaped value raises ``KeyError``/``ValueError`` naming them.
+        ``strict``) or a wrongly shaped value raises ``KeyError``/``ValueError`` naming them;
+        a ``state_dict`` that is not a mapping, or a value that is neither a tensor nor an
+        array (nor a number, for a 0-d tensor), raises ``TypeError``.
         """
+        where = f"load_state_dict: {type(self).__name__}"
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{where}: expected a mapping of names to tensors (as state_dict() "
+                            f"returns), got {type(state_dict).__name__}")
         slots = {}
         for prefix, module in self.named_modules():
             for registry in (module._parameters, module._buffers):
@@ -242,16 +273,20 @@ class Module:
                 parts.append("missing keys " + ", ".join(map(repr, missing)))
             if unexpected:
                 parts.append("unexpected keys " + ", ".join(map(repr, unexpected)))
-            raise KeyError(f"load_state_dict: {type(self).__name__}: " + "; ".join(parts))
+            raise KeyError(f"{where}: " + "; ".join(parts))
         new = {}
         for name, (module, registry, k, t) in slots.items():
             if name not in state_dict:
                 continue
             value = state_dict[name]
+            if not (hasattr(value, "shape") or isinstance(value, (int, float))):
+                got = "None" if value is None else f"a {type(value).__name__}"
+                raise TypeError(f"{where}: {name!r} is {got} in the state dict; expected a "
+                                f"tensor or array of shape {t.shape}")
             shape = tuple(getattr(value, "shape", ()))
             if shape != t.shape:
-                raise ValueError(f"load_state_dict: {type(self).__name__}: {name!r} has shape "
-                                 f"{shape} in the state dict, but the module expects {t.shape}")
+                raise ValueError(f"{where}: {name!r} has shape {shape} in the state dict, but "
+                                 f"the module expects {t.shape}")
             value = value.detach() if isinstance(value, Tensor) else value
             new[name] = asarray(value, device=t.device, dtype=t.dtype)
         with no_grad():

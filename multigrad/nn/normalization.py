@@ -7,7 +7,7 @@ from ..autograd import Tensor
 from ..backends import get_device
 from ..ops import ones, zeros
 from . import functional as F
-from .module import Module, Parameter
+from .module import Module, Parameter, check_input, check_sizes
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
 
@@ -22,6 +22,7 @@ class _BatchNorm(Module):
                  affine: bool = True, track_running_stats: bool = True, *, device=None,
                  dtype=None):
         super().__init__()
+        check_sizes(type(self).__name__, 0, num_features=num_features)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         device = get_device(device)
@@ -41,6 +42,7 @@ class _BatchNorm(Module):
             self.register_buffer("running_var", None)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input(self, x)
         if x.ndim not in self.ndims or x.shape[1] != self.num_features:
             raise ValueError(f"{self!r}: expected input of shape "
                              f"{self.layout.format(C=self.num_features)}, got {x.shape}")
@@ -83,6 +85,8 @@ class LayerNorm(Module):
         super().__init__()
         self.normalized_shape = ((normalized_shape,) if isinstance(normalized_shape, int)
                                  else tuple(normalized_shape))
+        for n in self.normalized_shape:
+            check_sizes("LayerNorm", 0, normalized_shape=n)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         device = get_device(device)
         self.register_parameter("weight", None)
@@ -93,6 +97,7 @@ class LayerNorm(Module):
                 self.bias = Parameter(zeros(self.normalized_shape, dtype=dtype, device=device))
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input(self, x)
         k = len(self.normalized_shape)
         if x.ndim < k or x.shape[x.ndim - k:] != self.normalized_shape:
             raise ValueError(f"{self!r}: expected input of shape (..., "

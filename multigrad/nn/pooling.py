@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..autograd import Tensor
 from ._convolution import pool
-from .module import Module
+from .module import Module, check_input
 
 __all__ = ["MaxPool2d", "AvgPool2d"]
 
@@ -18,6 +18,7 @@ class MaxPool2d(Module):
         self.padding, self.dilation = padding, dilation
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input(self, x)
         return pool(x, "max", self.kernel_size, self.stride, self.padding, self.dilation, 2,
                     "max_pool2d", repr(self))
 
@@ -35,6 +36,7 @@ class AvgPool2d(Module):
         self.count_include_pad = count_include_pad
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input(self, x)
         return pool(x, "avg", self.kernel_size, self.stride, self.padding, 1, 2, "avg_pool2d",
                     repr(self), count_include_pad=self.count_include_pad)
 
