@@ -24,7 +24,8 @@ is itself differentiable, which gives higher-order derivatives under ``create_gr
 from __future__ import annotations
 
 from .autograd import Tensor, defprimitive, is_grad_enabled, no_grad
-from .backends import device_of
+from .autograd._user_ops import check_array
+from .backends import as_dtype, device_of
 
 __all__ = ["Function", "FunctionCtx"]
 
@@ -178,12 +179,8 @@ def _build_primitive(cls):
             result = cls.forward(ctx, *ctx._arguments(inputs))
         outputs = _as_tuple(result)
         for k, o in enumerate(outputs):
-            if not isinstance(o, Tensor):
-                raise TypeError(f"{name}.forward: output {k} is a {type(o).__name__}; return "
-                                "tensors")
-            if o.device != ctx._device:
-                raise ValueError(f"{name}.forward: output {k} is on {o.device.name} but the "
-                                 f"inputs are on {ctx._device.name}")
+            check_array(o, f"{name}.forward: output {k}", ctx._device, tensor=True,
+                        ref="the inputs", floating=False)
         ctx._single = isinstance(result, Tensor)
         ctx._record(inputs, outputs)
         return tuple(o.data for o in outputs)
@@ -209,6 +206,10 @@ def _build_primitive(cls):
         if len(result) != len(ans):
             raise ValueError(f"{name}.jvp returned {len(result)} tangent(s) but forward "
                              f"returned {len(ans)} output(s)")
+        for k, (tangent, o) in enumerate(zip(result, ans)):
+            if tangent is not None:
+                check_array(tangent, f"{name}.jvp: the tangent of output {k}", o.device,
+                            tensor=True, ref="the output", shape=o.shape, dtype=o.dtype)
         return result
 
     has_jvp = cls.jvp is not None
@@ -233,20 +234,12 @@ def _gradients(cls, ctx, xp, g, ans, arrays) -> tuple:
                          f"{len(ctx._statics)} argument(s): return one per argument (None "
                          "where there is none)")
     grads = []
-    for k, (pos, a) in enumerate(zip(ctx._array_pos, arrays)):
+    for pos, a in zip(ctx._array_pos, arrays):
         grad = result[pos]
-        arg = a if recording else Tensor(a, device)
         if grad is None:
             grads.append(xp.zeros_like(a))
             continue
-        if not isinstance(grad, Tensor):
-            raise TypeError(f"{name}.backward: the gradient for input {pos} is a "
-                            f"{type(grad).__name__}, not a Tensor")
-        for what, got, want in (("shape", grad.shape, arg.shape),
-                                ("dtype", grad.dtype.name, arg.dtype.name),
-                                ("device", grad.device.name, arg.device.name)):
-            if got != want:
-                raise ValueError(f"{name}.backward: the gradient for input {pos} has {what} "
-                                 f"{got} but the input has {what} {want}")
+        check_array(grad, f"{name}.backward: the gradient for input {pos}", device, tensor=True,
+                    ref="the input", shape=tuple(a.shape), dtype=as_dtype(a.dtype))
         grads.append(grad if recording else grad.data)
     return tuple(grads)

@@ -120,3 +120,130 @@ def test_errors():
         mg.checkpoint(lambda a: a, 1.0)
     with pytest.raises(TypeError, match=r"checkpoint: <lambda> returned a float as output 0"):
         mg.checkpoint(lambda a: 1.0, x)
+
+
+# -- randomness inside a checkpoint is replayed -------------------------------------------------
+
+def _dropout_net(backend, rng, seed):
+    """Parameters, and a function of (x, w1, w2) with a dropout between two layers whose
+    generator is the layer's own, seeded with ``seed``."""
+    w1 = backend.tensor(rng.normal(size=(6, 6)) / 3, requires_grad=True)
+    w2 = backend.tensor(rng.normal(size=(6, 6)) / 3, requires_grad=True)
+    drop = mg.nn.Dropout(0.5, device=backend.device, seed=seed)
+
+    def block(h, a, b):
+        return mg.tanh(drop(mg.tanh(h @ a)) @ b)
+
+    return (w1, w2), block, drop.generator
+
+
+def _grads_with_dropout(backend, checkpointed, **options):
+    rng = np.random.default_rng(1)
+    x = backend.tensor(rng.normal(size=(4, 6)), requires_grad=True)
+    (w1, w2), block, generator = _dropout_net(backend, rng, seed=7)
+    y = mg.checkpoint(block, x, w1, w2, **options) if checkpointed else block(x, w1, w2)
+    mg.sum(y * y).backward()
+    after = generator.uniform((8,), backend.dtype)  # the next draw after the backward pass
+    return [t.grad.numpy() for t in (x, w1, w2)], backend.device.to_host(after)
+
+
+def test_dropout_inside_a_checkpoint_gives_the_plain_gradients(backend):
+    plain, plain_next = _grads_with_dropout(backend, False)
+    ckpt, ckpt_next = _grads_with_dropout(backend, True)
+    for a, b in zip(plain, ckpt):
+        np.testing.assert_array_equal(b, a)  # the same mask, the same operations: bit for bit
+    np.testing.assert_array_equal(ckpt_next, plain_next)  # the generator ends where it would
+
+
+def test_without_preserve_rng_state_the_recomputation_draws_anew(backend64):
+    plain, plain_next = _grads_with_dropout(backend64, False)
+    fresh, fresh_next = _grads_with_dropout(backend64, True, preserve_rng_state=False)
+    assert not np.array_equal(fresh[1], plain[1])  # another mask: 24 coins all alike, 2**-24
+    assert not np.array_equal(fresh_next, plain_next)  # and the generator moved on
+
+
+def test_nested_checkpoints_replay_their_draws(backend64):
+    grads = []
+    for checkpointed in (False, True):
+        rng = np.random.default_rng(2)  # the same values and seeds both times
+        x = backend64.tensor(rng.normal(size=(3, 6)), requires_grad=True)
+        (w1, w2), block, _ = _dropout_net(backend64, rng, seed=3)
+        outer_drop = mg.nn.Dropout(0.3, device=backend64.device, seed=4)
+
+        def outer(h, a, b):
+            inner = mg.checkpoint(block, h, a, b) if checkpointed else block(h, a, b)
+            return outer_drop(inner) * 2.0
+
+        y = mg.checkpoint(outer, x, w1, w2) if checkpointed else outer(x, w1, w2)
+        grads.append(mg.autograd.grad(mg.sum(y ** 2), [x, w1, w2]))
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(b.numpy(), a.numpy())
+
+
+def test_dropout_inside_a_checkpoint_under_jvp(backend64):
+    rng = np.random.default_rng(3)
+    x = backend64.tensor(rng.normal(size=(4, 6)))
+    v = backend64.tensor(rng.normal(size=(4, 6)))
+    results = []
+    for checkpointed in (False, True):
+        (w1, w2), block, _ = _dropout_net(backend64, np.random.default_rng(4), seed=5)
+        f = (lambda h: mg.checkpoint(block, h, w1, w2)) if checkpointed else (
+            lambda h: block(h, w1, w2))
+        results.append(mg.jvp(f, (x,), (v,)))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(b.numpy(), a.numpy())
+
+
+def test_a_generator_drawn_only_by_the_recomputation_is_put_back(backend):
+    gen = backend.device.random(11)
+    start = backend.device.to_host(backend.device.random(11).uniform((4,), backend.dtype))
+    calls = []
+
+    def fn(h):
+        calls.append(None)
+        if len(calls) == 2:
+            gen.uniform((4,), backend.dtype)  # a draw the forward pass did not make
+        return h * 2.0
+
+    x = backend.tensor([1.0, 2.0], requires_grad=True)
+    mg.sum(mg.checkpoint(fn, x)).backward()
+    assert len(calls) == 2
+    np.testing.assert_array_equal(backend.device.to_host(gen.uniform((4,), backend.dtype)),
+                                  start)
+
+
+def test_a_recomputation_of_another_shape_says_so():
+    calls = []
+
+    def changing(h):
+        calls.append(None)
+        return h[:2] if len(calls) == 1 else h
+
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = mg.checkpoint(changing, x)
+    with pytest.raises(RuntimeError, match=r"checkpoint: changing returned output 0 with shape "
+                                           r"\(3,\) and dtype float64 when recomputed, but shape "
+                                           r"\(2,\) and dtype float64 in the forward pass: the "
+                                           "function changed behaviour"):
+        mg.sum(y).backward()
+    assert x.grad is None
+
+
+@pytest.mark.parametrize("draw", ["uniform", "normal", "integers"])
+def test_generator_state_round_trip(backend, draw):
+    gen = backend.device.random(5)
+    take = {"uniform": lambda: gen.uniform((5,), backend.dtype),
+            "normal": lambda: gen.normal((5,), backend.dtype),
+            "integers": lambda: gen.integers(0, 100, (5,), mg.int64)}[draw]
+    take()
+    state = gen.get_state()
+    first = backend.device.to_host(take())
+    assert not np.array_equal(backend.device.to_host(take()), first)
+    gen.set_state(state)
+    np.testing.assert_array_equal(backend.device.to_host(take()), first)
+
+
+def test_counter_generator_refuses_a_foreign_state():
+    gen = mg.get_device("strict:device1").random(0)
+    with pytest.raises(TypeError, match="Counter64Generator.set_state: expected the dict"):
+        gen.set_state(np.random.default_rng(0).bit_generator.state)

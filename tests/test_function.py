@@ -193,7 +193,7 @@ def test_gradient_of_wrong_shape(backend):
 
 def test_gradient_of_wrong_dtype(backend):
     other = mg.float32 if backend.dtype == mg.float64 else mg.float64
-    with pytest.raises(ValueError, match=r"Bad.backward: the gradient for input 0 has dtype "
+    with pytest.raises(TypeError, match=r"Bad.backward: the gradient for input 0 has dtype "
                                          rf"{other.name} but the input has dtype "
                                          rf"{backend.dtype.name}"):
         _run_bad(backend, lambda x, g: (mg.astype(g, other), g))
@@ -201,9 +201,9 @@ def test_gradient_of_wrong_dtype(backend):
 
 def test_gradient_on_wrong_device(backend):
     other = "strict:device2" if backend.device_name != "strict:device2" else "cpu"
-    with pytest.raises(ValueError, match=r"Bad.backward: the gradient for input 0 has device "
-                                         rf"{mg.get_device(other).name} but the input has "
-                                         "device"):
+    with pytest.raises(ValueError, match=r"Bad.backward: the gradient for input 0 is on "
+                                         rf"{mg.get_device(other).name}, not on "
+                                         rf"{backend.device.name} like the input"):
         _run_bad(backend, lambda x, g: (g.to(other), g))
 
 
@@ -280,3 +280,176 @@ def test_own_ops_still_need_both_modes():
     with pytest.raises(ValueError, match=r"'strict_op' has a VJP but no JVP rule"):
         mg.defprimitive("strict_op", lambda xp, x: x, vjp=(lambda xp, g, ans, x: g,),
                         register=True)
+
+
+# -- what users' own ops hand the engine is checked --------------------------------------------
+
+def _twice(name="user_op", vjp=None, jvp=None, forward=None, **options):
+    """A user op doubling its argument, with the given (possibly broken) parts."""
+    return mg.defprimitive(
+        name, forward or (lambda xp, x: x * 2.0),
+        vjp=(vjp or (lambda xp, g, ans, x: g * 2.0),),
+        jvp=(jvp or (lambda xp, t, ans, x: t * 2.0),), **options)
+
+
+def _other_library(xp, g):
+    """A NumPy array where the op runs on array_api_strict (or a Python list on NumPy)."""
+    return np.ones(tuple(g.shape)) if "strict" in type(g).__module__ else [1.0, 1.0]
+
+
+BAD_COTANGENTS = {
+    "none": (lambda xp, g, ans, x: None, TypeError,
+             r"user_op: the VJP rule for argument 0 \(x\) returned None; return zeros"),
+    "a float": (lambda xp, g, ans, x: 1.0, TypeError,
+                r"user_op: the cotangent from the VJP rule for argument 0 \(x\) is a float, "
+                "not (an array|a multigrad Tensor)"),
+    "another library": (lambda xp, g, ans, x: _other_library(xp, g), TypeError,
+                        r"the VJP rule for argument 0 \(x\) is a (numpy.ndarray|list)"),
+    "a shape that does not sum back": (
+        lambda xp, g, ans, x: xp.concat([g, g]), ValueError,
+        r"argument 0 \(x\) has shape \(4,\), which cannot be summed back to the argument's "
+        r"shape \(2,\)"),
+    "integers": (lambda xp, g, ans, x: xp.astype(g, xp.int64), TypeError,
+                 r"argument 0 \(x\) has dtype int64; a derivative must be floating-point"),
+}
+
+
+@pytest.mark.parametrize("create_graph", [False, True], ids=["raw", "create_graph"])
+@pytest.mark.parametrize("case", list(BAD_COTANGENTS))
+def test_a_bad_cotangent_names_op_argument_and_expectation(backend, case, create_graph):
+    rule, error, match = BAD_COTANGENTS[case]
+    op = _twice(vjp=rule)
+    x = backend.tensor([1.0, 2.0], requires_grad=True)
+    y = mg.sum(op(x))
+    with pytest.raises(error, match=match):
+        mg.autograd.grad(y, [x], create_graph=create_graph)
+
+
+def test_a_cotangent_on_another_device_is_named(backend):
+    other = "strict:device2" if backend.device_name != "strict:device2" else "strict:device1"
+    other_native = mg.get_device(other).native
+
+    def moved(xp, g, ans, x):
+        return g.to(other) if isinstance(g, mg.Tensor) else xp.asarray(g, device=other_native)
+
+    if not backend.device_name.startswith("strict"):
+        pytest.skip("moving a raw array between libraries is not what this test is about")
+    x = backend.tensor([1.0, 2.0], requires_grad=True)
+    for create_graph in (False, True):
+        with pytest.raises(mg.MixedDeviceError, match=rf"user_op: the cotangent from the VJP "
+                           rf"rule for argument 0 \(x\) is on {mg.get_device(other).name}, "
+                           rf"not on {backend.device.name} like the argument"):
+            mg.autograd.grad(mg.sum(_twice(vjp=moved)(x)), [x], create_graph=create_graph)
+
+
+@pytest.mark.parametrize("rule, expected", [
+    (lambda xp, g, ans, x: xp.broadcast_to(g, (4, 2)), 4.0),  # summed over the new axis
+    (lambda xp, g, ans, x: xp.sum(g), 2.0),  # a 0-d cotangent broadcast to the argument
+], ids=["leading axis", "0-d"])
+def test_broadcast_cotangents_are_still_reduced_by_the_engine(backend, rule, expected):
+    x = backend.tensor([1.0, 2.0], requires_grad=True)
+    mg.sum(_twice(vjp=rule)(x)).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [expected, expected])
+
+
+BAD_TANGENTS = {
+    "none": (lambda xp, t, ans, x: None, TypeError,
+             r"user_op: the JVP rule for argument 0 \(x\) returned None; return zeros"),
+    "a float": (lambda xp, t, ans, x: 1.0, TypeError,
+                r"the tangent from the JVP rule for argument 0 \(x\) is a float, not a "
+                "multigrad Tensor"),
+    "a shape that does not broadcast": (
+        lambda xp, t, ans, x: xp.concat([t, t]), ValueError,
+        r"argument 0 \(x\) has shape \(4,\), which does not broadcast to the output's shape "
+        r"\(2,\)"),
+    "integers": (lambda xp, t, ans, x: xp.astype(t, xp.int64), TypeError,
+                 "has dtype int64; a derivative must be floating-point"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_TANGENTS))
+def test_a_bad_tangent_names_op_argument_and_expectation(backend, case):
+    rule, error, match = BAD_TANGENTS[case]
+    x = backend.tensor([1.0, 2.0])
+    with pytest.raises(error, match=match):
+        mg.jvp(_twice(jvp=rule), (x,), (mg.ones_like(x),))
+
+
+BAD_FORWARDS = {
+    "a list": (lambda xp, x: [x * 2.0], {}, "user_op: forward returned a list; an op returns "
+                                            "one array"),
+    "a tuple for one output": (lambda xp, x: (x * 2.0,), {}, "forward returned a tuple; an "
+                                                             "op returns one array"),
+    "a float": (lambda xp, x: 2.0, {}, "user_op: the result of forward is a float, not an "
+                                       "array of"),
+    "a multigrad tensor": (lambda xp, x: mg.ones((2,)), {}, "the result of forward is a "
+                                                           "multigrad Tensor, not an array"),
+    "a list for several outputs": (lambda xp, x: [x, x], {"multi_output": True},
+                                   "forward returned a list; an op declared with "
+                                   r"multi_output=True returns a tuple"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FORWARDS))
+def test_a_bad_forward_result_is_named(backend, case):
+    forward, options, match = BAD_FORWARDS[case]
+    vjp = (lambda xp, g, ans, x: g[0]) if options else None
+    op = _twice(forward=forward, vjp=vjp, jvp=(lambda xp, t, ans, x: (t, t)) if options
+                else None, **options)
+    with pytest.raises(TypeError, match=match):
+        op(backend.tensor([1.0, 2.0], requires_grad=True))
+
+
+def test_a_forward_returning_numpy_on_device1_is_named():
+    op = _twice(forward=lambda xp, x: np.ones(2))
+    with pytest.raises(TypeError, match="user_op: the result of forward is a numpy.ndarray on "
+                                        "cpu, not an array of array_api_strict on "
+                                        "array_api_strict:device1"):
+        op(mg.tensor([1.0, 2.0], device="strict:device1"))
+
+
+def test_rules_tuples_must_cover_the_array_arguments(backend):
+    short = mg.defprimitive("short_op", lambda xp, x, y: x * y,
+                            vjp=(lambda xp, g, ans, x, y: g * y,))
+    x = backend.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match=r"short_op: called with an array as argument 1 \(y\), "
+                                        r"but the op declares 1 rule\(s\), one per array"):
+        short(x, x)
+    np.testing.assert_allclose(short(x, 3.0).numpy(), [3.0, 6.0])  # a scalar needs no rule
+    long = mg.defprimitive("long_op", lambda xp, *xs: xs[0] * 2.0,
+                           vjp=(lambda xp, g, ans, *xs: g * 2.0, None))
+    with pytest.raises(TypeError, match=r"long_op: called with 1 positional argument\(s\), but "
+                                        r"the op declares 2 rule\(s\)"):
+        long(x)
+
+
+def test_a_multi_output_jvp_rule_returns_one_tangent_per_output(backend):
+    op = mg.defprimitive("pair", lambda xp, x: (x * 2.0, x * 3.0),
+                         vjp=(lambda xp, g, ans, x: g[0] * 2.0 + g[1] * 3.0,),
+                         jvp=(lambda xp, t, ans, x: t * 2.0,), multi_output=True)
+    x = backend.tensor([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"pair: the JVP rule for argument 0 \(x\) returned a "
+                                        "multigrad Tensor.*expected a tuple of 2 tangents"):
+        mg.jvp(op, (x,), (mg.ones_like(x),))
+
+
+def test_multigrads_own_ops_are_not_wrapped():
+    """The checks cost users' ops only: the registry's forwards and rules are the ones written
+    in multigrad/ops, called directly by the engine."""
+    wrapped = [name for name, prim in mg.autograd.REGISTRY.items()
+               for f in (prim.forward, *(prim.vjp or ()), *(prim.jvp or ()))
+               if "checked" in getattr(f, "__qualname__", "")]
+    assert not wrapped
+    assert "checked" in _twice().vjp[0].__qualname__  # what the assertion above looks for
+
+
+def test_a_function_jvp_of_the_wrong_shape_is_named(backend):
+    class BadJvp(Softplus):
+        @staticmethod
+        def jvp(ctx, t):
+            return mg.concat([t, t])
+
+    x = backend.tensor([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"BadJvp.jvp: the tangent of output 0 has shape \(4,\) "
+                                         r"but the output has shape \(2,\)"):
+        mg.jvp(BadJvp.apply, (x,), (mg.ones_like(x),))

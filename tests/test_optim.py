@@ -265,3 +265,119 @@ def test_mismatching_state_dicts_are_named_and_change_nothing(edit, match):
         target.load_state_dict(state_dict)
     assert all(target.state[q][key] is value for key, value in before.items())
     assert target.param_groups[0]["params"][0] is q
+
+
+# -- .grad is checked when assigned, and a step is all or nothing ----------------------------
+
+@pytest.mark.parametrize("make_value, error, match", [
+    (lambda p: mg.ones((1,)), ValueError, r"Tensor.grad: the assigned gradient has shape \(1,\) "
+                                          r"but its tensor has shape \(2, 3\)"),
+    (lambda p: mg.ones((2, 3), dtype=mg.float32), TypeError,
+     "the assigned gradient has dtype float32 but its tensor has dtype float64"),
+    (lambda p: mg.ones((2, 3), device="strict:device1"), mg.MixedDeviceError,
+     "the assigned gradient is on array_api_strict:device1 but its tensor is on cpu"),
+    (lambda p: np.ones((2, 3)), TypeError, "the assigned gradient is a ndarray, not a Tensor"),
+    (lambda p: p, ValueError, "a tensor cannot be its own gradient"),
+], ids=["shape", "dtype", "device", "numpy", "itself"])
+def test_assigning_a_bad_grad_is_refused_and_changes_nothing(make_value, error, match):
+    p = _leaf()
+    before = mg.full_like(p, 0.5)
+    p.grad = before
+    with pytest.raises(error, match=match):
+        p.grad = make_value(p)
+    assert p.grad is before
+
+
+def test_sgd_no_longer_broadcasts_a_one_element_gradient():
+    """The bug: a (1,) gradient on a (3,) parameter was accepted and broadcast by SGD."""
+    p = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"shape \(1,\) but its tensor has shape \(3,\)"):
+        p.grad = mg.tensor([1.0])
+    optim.SGD([p], lr=0.1).step()  # no gradient: nothing to do
+    np.testing.assert_array_equal(p.numpy(), [1.0, 2.0, 3.0])
+
+
+def _two_parameters(case):
+    """An optimiser of ``case`` over two parameters, after one step (so it holds state)."""
+    make, _, options = CASES[case]
+    ps = [mg.tensor(P0, requires_grad=True), mg.tensor(P0 * 2, requires_grad=True)]
+    opt = make(ps, **options)
+    for p in ps:
+        loss_fn(p, C).backward()
+    opt.step()
+    for p in ps:
+        p.grad = None
+        loss_fn(p, C).backward()
+    return opt, ps
+
+
+def _snapshot(opt, ps):
+    return ([p.numpy().copy() for p in ps],
+            [{k: v for k, v in opt.state.get(p, {}).items()} for p in ps],
+            [dict(g) for g in opt.param_groups])
+
+
+def _assert_unchanged(opt, ps, snapshot):
+    values, states, groups = snapshot
+    for p, value, state in zip(ps, values, states):
+        np.testing.assert_array_equal(p.numpy(), value)
+        assert opt.state.get(p, {}).keys() == state.keys()
+        assert all(opt.state[p][k] is v for k, v in state.items())
+    assert [dict(g) for g in opt.param_groups] == groups
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_gradient_gone_stale_stops_the_step_before_any_update(case):
+    opt, ps = _two_parameters(case)
+    snapshot = _snapshot(opt, ps)
+    ps[1].data = ps[1].data[:1]  # the parameter was rebound after its gradient was computed
+    name = type(opt).__name__
+    with pytest.raises(ValueError, match=rf"{name}.step: the gradient of parameter 1 of group 0 "
+                                         r"has shape \(2, 3\) but its parameter has shape "
+                                         r"\(1, 3\)"):
+        opt.step()
+    values, states, _ = snapshot
+    np.testing.assert_array_equal(ps[0].numpy(), values[0])
+    for p, state in zip(ps, states):
+        assert all(opt.state[p][k] is v for k, v in state.items())
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_an_option_gone_bad_stops_the_step_before_any_update(case):
+    opt, ps = _two_parameters(case)
+    opt.add_param_group({"params": [mg.tensor(P0, requires_grad=True)]})
+    snapshot = _snapshot(opt, ps)
+    opt.param_groups[1]["lr"] = -0.1  # a schedule or a hand gone wrong
+    with pytest.raises(ValueError, match=rf"{type(opt).__name__}.step: parameter group 1: "
+                                         r"invalid lr -0.1"):
+        opt.step()
+    opt.param_groups[1]["lr"] = snapshot[2][1]["lr"]
+    _assert_unchanged(opt, ps, snapshot)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_step_results_do_not_depend_on_parameter_order(case):
+    """The update of each parameter reads only its own old values, as before the commit."""
+    opt, ps = _two_parameters(case)
+    opt.step()
+    alone = []
+    for p0 in (P0, P0 * 2):
+        q = mg.tensor(p0, requires_grad=True)
+        make, _, options = CASES[case]
+        train(make([q], **options), q, C, steps=2)
+        alone.append(q.numpy())
+    for p, expected in zip(ps, alone):
+        np.testing.assert_allclose(p.numpy(), expected, rtol=1e-13)
+
+
+def test_zero_grad_set_to_none_false_writes_zeros(backend):
+    p = backend.tensor(P0, requires_grad=True)
+    untouched = backend.tensor(P0, requires_grad=True)
+    opt = optim.SGD([p, untouched], lr=0.1)
+    loss_fn(p, backend.tensor(C)).backward()
+    opt.zero_grad(set_to_none=False)
+    assert p.grad.shape == p.shape and p.grad.dtype == p.dtype and p.grad.device == p.device
+    np.testing.assert_array_equal(p.grad.numpy(), np.zeros_like(P0))
+    assert untouched.grad is None
+    opt.zero_grad()
+    assert p.grad is None

@@ -227,8 +227,9 @@ def _zeros_for(xp, node, slots, create_graph):
 
 
 def _run(roots, cts, targets, retain_graph, create_graph, record):
-    """The reverse pass. Accumulates into leaves' ``.grad`` when ``targets`` is None, else
-    returns ``{(node, index): cotangent}`` for the targets and leaves ``.grad`` alone.
+    """The reverse pass. Accumulates into leaves' ``.grad`` when ``targets`` is None (all of
+    them after the walk, so that a walk cut short changes none), else returns
+    ``{(node, index): cotangent}`` for the targets and leaves ``.grad`` alone.
     ``create_graph`` runs the rules on tensors, recorded on the tape only with ``record``."""
     ns = namespace()
     anomaly = _grad_state.anomaly
@@ -242,13 +243,16 @@ def _run(roots, cts, targets, retain_graph, create_graph, record):
         order = _leading_to(order, targets)
     captured = {}
     fresh = set()  # leaves whose pending cotangent is a new array that nothing else holds
+    # (leaf node or retain_grad hook, cotangent, fresh) for each .grad to update, once the walk
+    # is through: an error or an interrupt in a rule or hook leaves every .grad as it was
+    commits = [] if targets is None else None
     with set_grad_enabled(record):
         for node in order:
             g = pending.pop(node, None)
             if g is None:
                 continue
             if node.hooks is not None:
-                g = _run_hooks(node, g, create_graph, targets is None)
+                g = _run_hooks(node, g, create_graph, commits)
                 fresh.discard(node)  # a hook may return an array its caller keeps
             if targets is not None:
                 if type(node) is LeafNode:
@@ -259,43 +263,45 @@ def _run(roots, cts, targets, retain_graph, create_graph, record):
                     if (node, k) in targets:
                         captured[(node, k)] = g[k] if k is not None else g
             elif type(node) is LeafNode:
-                _accumulate(node, g, create_graph, node in fresh)
+                commits.append((node, g, node in fresh))
                 continue
             _pull_back(node, g, pending, fresh, ns, create_graph, anomaly)
             if not retain_graph:
                 node.args = node.ans = None
                 node.edges = ()
+        if commits:
+            with _grad_lock:
+                for holder, g, owned in commits:
+                    _accumulate(holder, g, create_graph, owned)
     return captured
 
 
-# Leaves' ``.grad`` are read, summed and written back under this lock, so that backward passes
-# of several threads into a shared leaf add up exactly (uncontended, it costs ~50 ns a leaf).
+# The ``.grad`` updates of a pass are read, summed and written back under this lock, so that
+# backward passes of several threads into a shared leaf add up exactly (uncontended, it costs
+# about 50 ns a pass).
 _grad_lock = threading.Lock()
 
 
 def _accumulate(leaf, g, create_graph, fresh=False):
+    # the private slot: the engine's gradients are right by construction, so they skip the
+    # checks of the public .grad setter
     t = leaf.ref()
     if t is None:
         return
-    with _grad_lock:
-        _accumulate_into(t, g, create_graph, fresh)
-
-
-def _accumulate_into(t, g, create_graph, fresh):
-    if t.grad is None:
+    if t._grad is None:
         # The first cotangent may be the caller's seed or shared with another leaf (add passes
         # one array to both inputs): unless it is ``fresh`` (see _unshared), .grad gets its
         # own copy (its own Tensor under create_graph), so updating one leaf's .grad never
         # changes another's or the seed.
         if create_graph:
-            t.grad = Tensor(g.data, g.device, g.requires_grad, g._node, g._index)
-            t.grad._tangents = g._tangents
+            t._grad = Tensor(g.data, g.device, g.requires_grad, g._node, g._index)
+            t._grad._tangents = g._tangents
         else:
-            t.grad = Tensor(g if fresh else t.device.xp.asarray(g, copy=True), t.device)
+            t._grad = Tensor(g if fresh else t.device.xp.asarray(g, copy=True), t.device)
     elif create_graph:
-        t.grad = t.grad + g
+        t._grad = t._grad + g
     else:
-        t.grad = Tensor(t.grad.data + g, t.device)
+        t._grad = Tensor(t._grad.data + g, t.device)
 
 
 def _pull_back(node, g, pending, fresh, ns, create_graph, anomaly):
@@ -372,9 +378,10 @@ def _finite(device, raw) -> bool:
     return bool(device.to_host(xp.all(xp.isfinite(raw))))
 
 
-def _run_hooks(node, g, create_graph, accumulating):
+def _run_hooks(node, g, create_graph, commits):
     """Pass the gradient of each hooked output of ``node`` through its hooks, in the order
-    they were registered; ``retain_grad`` ones run last, and only in ``backward``."""
+    they were registered; ``retain_grad`` ones run last, and only in ``backward`` (``commits``
+    is not None), where they add their gradient to the ``.grad`` updates of the pass."""
     if type(node) is LeafNode:
         leaf = node.ref()
         if leaf is None:
@@ -389,8 +396,8 @@ def _run_hooks(node, g, create_graph, accumulating):
         value = value if create_graph else Tensor(value, device)
         for hook in sorted(hooks, key=lambda h: isinstance(h, _RetainGrad)):
             if isinstance(hook, _RetainGrad):
-                if accumulating:
-                    _accumulate(hook, value.data if not create_graph else value, create_graph)
+                if commits is not None:
+                    commits.append((hook, value.data if not create_graph else value, False))
                 continue
             new = hook(value)
             if new is not None:

@@ -16,6 +16,7 @@ import sys
 from ..backends import MixedDeviceError, device_of
 from ._grad_mode import _state as _grad_state
 from ._tensor import Node, Tensor
+from ._user_ops import checked_op
 
 __all__ = ["Primitive", "defprimitive", "LINEAR", "REGISTRY", "apply", "namespace",
            "set_namespace", "new_level"]
@@ -149,10 +150,19 @@ def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_out
     Rules are written against ``xp`` only, so the same text runs on raw arrays (first-order
     backward) and on tensors with multigrad's namespace (higher order). A user op (not
     registered) may leave out ``jvp``; using it under ``jvp`` then raises an error naming it.
+
+    An op declared outside multigrad has its forward and rules checked each time they run:
+    one rule per array argument; a forward returning one array (a tuple of them with
+    ``multi_output``) of its inputs' library and device; rules returning a floating-point
+    array of their argument's library and device (a multigrad tensor under ``create_graph``
+    and in forward mode), never None, of a shape that sums back to the argument's (VJP) or
+    broadcasts to the output's (JVP). Anything else raises TypeError or ValueError naming the
+    op, the argument and what was expected.
     """
     module = inspect.currentframe().f_back.f_globals.get("__name__", __name__)
+    internal = module == "multigrad" or module.startswith("multigrad.")
     if register is None:
-        register = module == "multigrad" or module.startswith("multigrad.")
+        register = internal
     if vjp is not None and jvp is None and register:
         raise ValueError(f"primitive {name!r} has a VJP but no JVP rule: declare both modes")
     n_rules = len(vjp) if vjp is not None else None
@@ -160,9 +170,15 @@ def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_out
         raise ValueError(f"primitive {name!r}: {n_rules} VJP rule(s) but {len(jvp)} JVP rule(s)")
     if variadic and vjp is not None and n_rules != 1:
         raise ValueError(f"variadic primitive {name!r} takes exactly one VJP and one JVP rule")
-    prim = Primitive(name, forward, None if vjp is None else tuple(vjp),
-                     None if jvp is None else tuple(jvp), variadic, multi_output, changes_device,
-                     doc, module)
+    vjp = None if vjp is None else tuple(vjp)
+    jvp = None if jvp is None else tuple(jvp)
+    if not internal:
+        # users' code is checked where it hands the engine a result; multigrad's own ops,
+        # the ones on every hot path, are not wrapped
+        forward, vjp, jvp = checked_op(name, forward, vjp, jvp, variadic, multi_output,
+                                       changes_device, LINEAR)
+    prim = Primitive(name, forward, vjp, jvp, variadic, multi_output, changes_device, doc,
+                     module)
     if register:
         if name in REGISTRY:
             raise ValueError(f"a primitive named {name!r} is already registered")

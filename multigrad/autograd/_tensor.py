@@ -111,7 +111,7 @@ class Tensor:
     constructor here is internal.
     """
 
-    __slots__ = ("data", "device", "requires_grad", "grad", "_node", "_index", "_tangents",
+    __slots__ = ("data", "device", "requires_grad", "_grad", "_node", "_index", "_tangents",
                  "__weakref__")
     # numpy must defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__)
     __array_ufunc__ = None
@@ -121,7 +121,7 @@ class Tensor:
         self.data = data
         self.device = device
         self.requires_grad = requires_grad
-        self.grad = None
+        self._grad = None  # the engine writes this slot directly; users go through .grad
         self._node = node
         self._index = index
         self._tangents = None  # {forward-mode level: tangent Tensor}
@@ -152,6 +152,26 @@ class Tensor:
     def node(self):
         """The tape node that made this tensor (``None`` for leaves)."""
         return None if self.is_leaf else self._node
+
+    @property
+    def grad(self):
+        """The gradient ``backward`` accumulated into this tensor (a leaf, or a tensor that
+        called ``retain_grad``), or None.
+
+        It may be assigned None, or a tensor of this tensor's shape, dtype and device (not the
+        tensor itself); anything else raises TypeError or ValueError, and ``.grad`` keeps its
+        value.
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if value is self:
+                raise ValueError("Tensor.grad: a tensor cannot be its own gradient (assign a "
+                                 "copy)")
+            check_like("Tensor.grad", "the assigned gradient", "tensor", value, self)
+        self._grad = value
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Mark a leaf as needing gradients (in place); returns the tensor."""

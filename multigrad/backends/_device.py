@@ -16,6 +16,7 @@ import threading
 
 from ._dtypes import DTYPES, DType, as_dtype, dtype_name
 from . import _fallbacks
+from ._random import CupyGenerator, NumpyStyleGenerator
 
 __all__ = ["Device", "DeviceError", "MixedDeviceError", "get_device", "device_of", "devices",
            "set_default_device", "get_default_device"]
@@ -125,7 +126,12 @@ class Device:
         return native(x, n) if native is not None else self.xp.sum(x, axis=tuple(range(n)))
 
     def random(self, seed):
-        """A seeded random generator on this device (``normal``, ``uniform``, ``integers``)."""
+        """A seeded random generator on this device.
+
+        It draws with ``normal(shape, dtype, mean, std)``, ``uniform(shape, dtype, low, high)``
+        and ``integers(low, high, shape, dtype)``; ``get_state()`` returns its state and
+        ``set_state(state)`` returns to it, so the same numbers can be drawn again.
+        """
         factory = self._ext.get("random")
         if factory is None:
             return _fallbacks.Counter64Generator(self.xp, self.native, seed)
@@ -192,7 +198,7 @@ def _numpy_device(spec):
         return out
 
     def random(device, seed):
-        return _NumpyStyleGenerator(np.random.default_rng(seed), xp, device.native)
+        return NumpyStyleGenerator(np.random.default_rng(seed), xp, device.native)
 
     ext = {"scatter_add": scatter_add, "where_or_zero": where_or_zero, "random": random,
            "to_host": np.asarray, "to_host_shares": True, "host_view": np.asarray,
@@ -251,7 +257,7 @@ def _cupy_device(index: int):
 
     def random(device, seed):
         with native:
-            return _NumpyStyleGenerator(cupy.random.default_rng(seed), xp, native)
+            return CupyGenerator(cupy.random.default_rng(seed), xp, native)
 
     def from_host(a):
         host = np.asarray(a)
@@ -299,31 +305,6 @@ def _generic_device(xp, native):
     name = f"{xp.__name__.rsplit('.', 1)[-1]}:{native}"
     # DLPack's export may share memory with the array
     return Device(name, xp.__name__, xp, native, {"to_host": to_host, "to_host_shares": True})
-
-
-class _NumpyStyleGenerator:
-    """Random numbers from a NumPy-style Generator (numpy, cupy), as arrays of the device."""
-
-    def __init__(self, rng, xp, native):
-        self._rng, self._xp, self._native = rng, xp, native
-
-    def normal(self, shape, dtype, mean=0.0, std=1.0):
-        x = self._rng.standard_normal(size=tuple(shape), dtype=_real(dtype)) * std + mean
-        return self._xp.astype(x, x.dtype)  # a 0-d result stays an array
-
-    def uniform(self, shape, dtype, low=0.0, high=1.0):
-        x = self._rng.random(size=tuple(shape), dtype=_real(dtype)) * (high - low) + low
-        return self._xp.astype(x, x.dtype)
-
-    def integers(self, low, high, shape, dtype):
-        return self._rng.integers(low, high, size=tuple(shape), dtype=dtype_name(dtype))
-
-
-def _real(dtype):
-    name = dtype_name(dtype)
-    if name not in ("float32", "float64"):
-        raise TypeError(f"random floats need float32 or float64, not {dtype!r}")
-    return name
 
 
 # ----------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from ._dtypes import dtype_name
+from ._random import changing
 
 __all__ = ["scatter_add", "Counter64Generator"]
 
@@ -50,11 +51,25 @@ class Counter64Generator:
         self._key = ((int(seed or 0) + 1) * self._GOLDEN) & 0xFFFFFFFFFFFFFFFF
         self._counter = 0
 
+    def get_state(self) -> dict:
+        """The generator's state, for ``set_state``: its key and counter, as Python ints."""
+        return {"key": self._key, "counter": self._counter}
+
+    def set_state(self, state: dict) -> None:
+        """Return to a state ``get_state`` gave: the draws that followed it come again."""
+        if not (isinstance(state, dict) and set(state) == {"key", "counter"}
+                and all(isinstance(v, int) for v in state.values())):
+            raise TypeError(f"Counter64Generator.set_state: expected the dict of Python ints "
+                            f"'key' and 'counter' that get_state returns, got {state!r}")
+        changing(self)
+        self._key, self._counter = state["key"], state["counter"]
+
     def _dtype(self, dtype):
         """The namespace's own dtype for any spelling (multigrad's DType, a name, a native)."""
         return getattr(self._xp, dtype_name(dtype))
 
     def _bits(self, count: int):
+        changing(self)  # every draw comes through here, before the counter moves
         xp = self._xp
         u64 = xp.uint64
         z = xp.arange(self._counter, self._counter + count, dtype=u64, device=self._native)

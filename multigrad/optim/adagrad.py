@@ -54,10 +54,10 @@ class Adagrad(Optimizer):
         _check_range(group, "initial_accumulator_value", where)
         _check_range(group, "eps", where)
 
-    def _update(self, p: Tensor, g: Tensor, state: dict, group: dict) -> None:
+    def _update(self, p: Tensor, g: Tensor, state: dict, group: dict) -> tuple[Tensor, dict]:
         if not state:
-            state.update(step=0, sum=full_like(p, group["initial_accumulator_value"]))
+            state = {"step": 0, "sum": full_like(p, group["initial_accumulator_value"])}
         t = state["step"] + 1
         s = state["sum"] + g * g
-        state.update(step=t, sum=s)
-        p -= group["lr"] / (1 + (t - 1) * group["lr_decay"]) * g / (sqrt(s) + group["eps"])
+        step = group["lr"] / (1 + (t - 1) * group["lr_decay"]) * g / (sqrt(s) + group["eps"])
+        return p - step, {**state, "step": t, "sum": s}

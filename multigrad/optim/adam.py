@@ -57,21 +57,21 @@ class Adam(Optimizer):
         for i, beta in enumerate(betas):
             _check_range({f"betas[{i}]": beta}, f"betas[{i}]", where, high=1.0, high_open=True)
 
-    def _update(self, p: Tensor, g: Tensor, state: dict, group: dict) -> None:
+    def _update(self, p: Tensor, g: Tensor, state: dict, group: dict) -> tuple[Tensor, dict]:
         beta1, beta2 = group["betas"]
         if not state:
-            state.update(step=0, exp_avg=zeros_like(p), exp_avg_sq=zeros_like(p))
+            state = {"step": 0, "exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
         t = state["step"] + 1
         m = beta1 * state["exp_avg"] + (1 - beta1) * g
         v = beta2 * state["exp_avg_sq"] + (1 - beta2) * (g * g)
-        state.update(step=t, exp_avg=m, exp_avg_sq=v)
+        new_state = {**state, "step": t, "exp_avg": m, "exp_avg_sq": v}
         if group["amsgrad"]:
             v = maximum(state.get("max_exp_avg_sq", v), v)
-            state["max_exp_avg_sq"] = v
+            new_state["max_exp_avg_sq"] = v
         # bias corrections are Python floats: the step count lives on the host, not the device
         m_hat = m * (1 / (1 - beta1 ** t))
         v_hat = v * (1 / (1 - beta2 ** t))
-        p -= group["lr"] * m_hat / (sqrt(v_hat) + group["eps"])
+        return p - group["lr"] * m_hat / (sqrt(v_hat) + group["eps"]), new_state
 
 
 class AdamW(Adam):
@@ -90,7 +90,7 @@ class AdamW(Adam):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad)
 
-    def _update(self, p: Tensor, g: Tensor, state: dict, group: dict) -> None:
+    def _update(self, p: Tensor, g: Tensor, state: dict, group: dict) -> tuple[Tensor, dict]:
         if group["weight_decay"]:
-            p *= 1 - group["lr"] * group["weight_decay"]
-        super()._update(p, g, state, group)
+            p = p * (1 - group["lr"] * group["weight_decay"])
+        return super()._update(p, g, state, group)

@@ -3,11 +3,18 @@
 An optimiser holds ``param_groups`` (each a dict with ``"params"`` and the options of that
 group, such as ``"lr"``) and ``state`` (per parameter, the running averages and counters of the
 method). Subclasses implement ``_update(p, g, state, group)``, which ``step`` calls under
-``no_grad`` for every parameter that has a gradient. State is created with
-``multigrad.zeros_like(p)``, so it lives on each parameter's device, and updates are array API
-expressions on those tensors: no value crosses to the host. An update rebinds the parameter
-(``p -= ...`` under ``no_grad``) and stores new state tensors; nothing is written in place, so
-arrays saved on a tape are never changed.
+``no_grad`` for every parameter that has a gradient and which returns the parameter's new value
+and new state without changing either. State is created with ``multigrad.zeros_like(p)``, so it
+lives on each parameter's device, and updates are array API expressions on those tensors: no
+value crosses to the host. Nothing is written in place, so arrays saved on a tape are never
+changed.
+
+A step is all or nothing: it checks every option and every gradient, computes every new value,
+and only then rebinds the parameters and replaces their state. A bad gradient, an exception or
+a KeyboardInterrupt during the step leaves the model and the optimiser as they were. The cost
+is memory: until the commit, the old and new values of every parameter and state tensor are
+alive together (one more copy of the parameters and the state, as PyTorch's ``foreach`` path
+also costs).
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ import math
 from typing import Any, Callable, Iterable
 
 from ..autograd import Tensor, enable_grad, no_grad
-from ..ops import asarray
+from ..autograd._tensor import check_like
+from ..ops import asarray, zeros_like
 
 __all__ = ["Optimizer"]
 
@@ -108,38 +116,77 @@ class Optimizer:
         _check_range(group, "weight_decay", where, low=0.0)
 
     # -- stepping ----------------------------------------------------------------------------
-    def zero_grad(self) -> None:
-        """Drop every parameter's gradient (``p.grad = None``), before the next backward."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient, before the next backward.
+
+        Parameters
+        ----------
+        set_to_none : bool
+            True: ``.grad`` becomes None. False: a gradient that exists becomes zeros of the
+            parameter's shape, dtype and device (a new tensor; None stays None).
+        """
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad = None
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad = zeros_like(p)
 
     def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
         """Update every parameter that has a gradient; returns ``closure()``'s loss if given.
+
+        All or nothing: every option and every gradient is checked (a tensor of its
+        parameter's shape, dtype and device) and every new value computed before any
+        parameter or state changes, so an error or an interrupt leaves both as they were.
 
         Parameters
         ----------
         closure : callable, optional
             Recomputes the loss and its gradients (zero them, forward, backward) and returns
             the loss; it runs with recording on, before the update.
+
+        Raises
+        ------
+        TypeError, ValueError
+            An option out of its range, or a gradient that does not match its parameter,
+            naming the group and the parameter; nothing is updated then.
         """
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        work = self._gradients()
         with no_grad():
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    g = p.grad.detach()
-                    if group["weight_decay"] and not self._decoupled_decay:
-                        g = g + group["weight_decay"] * p  # L2 penalty: d/dp (wd/2) |p|^2
-                    self._update(p, g, self.state.setdefault(p, {}), group)
+            updates = []
+            for p, g, group in work:
+                if group["weight_decay"] and not self._decoupled_decay:
+                    g = g + group["weight_decay"] * p  # L2 penalty: d/dp (wd/2) |p|^2
+                updates.append((p, *self._update(p, g, self.state.get(p, {}), group)))
+        for p, value, state in updates:  # the commit: rebinding only, nothing left to fail
+            p.data = value.data
+            self.state[p] = state
         return loss
 
-    def _update(self, p: Tensor, g: Tensor, state: dict, group: dict) -> None:
-        """Update ``p`` (rebinding it) from the gradient ``g`` and the method's ``state``."""
+    def _gradients(self) -> list:
+        """``(parameter, gradient, group)`` for every parameter with a gradient, after
+        checking every group's options and every gradient against its parameter."""
+        name = type(self).__name__
+        work = []
+        for k, group in enumerate(self.param_groups):
+            self._check_options(group, f"{name}.step: parameter group {k}")
+            for i, p in enumerate(group["params"]):
+                g = p.grad
+                if g is not None:
+                    # .grad was checked when assigned, but the parameter may have been rebound
+                    # to another shape, dtype or device since
+                    check_like(f"{name}.step", f"the gradient of parameter {i} of group {k}",
+                               "parameter", g, p)
+                    work.append((p, g.detach(), group))
+        return work
+
+    def _update(self, p: Tensor, g: Tensor, state: dict, group: dict) -> tuple[Tensor, dict]:
+        """``(new p, new state)`` from the gradient ``g`` and the method's ``state`` (empty at
+        the first step), changing neither ``p`` nor ``state``."""
         raise NotImplementedError
 
     # -- state dicts -------------------------------------------------------------------------

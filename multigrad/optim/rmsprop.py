@@ -56,17 +56,17 @@ class RMSprop(Optimizer):
         _check_range(group, "eps", where)
         _check_range(group, "momentum", where)
 
-    def _update(self, p: Tensor, g: Tensor, state: dict, group: dict) -> None:
+    def _update(self, p: Tensor, g: Tensor, state: dict, group: dict) -> tuple[Tensor, dict]:
         alpha = group["alpha"]
         v = alpha * state.get("square_avg", zeros_like(p)) + (1 - alpha) * (g * g)
-        state["square_avg"] = v
+        new_state = {**state, "square_avg": v}
         if group["centered"]:
             g_avg = alpha * state.get("grad_avg", zeros_like(p)) + (1 - alpha) * g
-            state["grad_avg"] = g_avg
+            new_state["grad_avg"] = g_avg
             # v - g_avg**2 >= 0 in exact arithmetic; rounding must not make the root NaN
             v = clip(v - g_avg * g_avg, min=0.0)
         step = g / (sqrt(v) + group["eps"])
         if group["momentum"]:
             step = group["momentum"] * state.get("momentum_buffer", zeros_like(p)) + step
-            state["momentum_buffer"] = step
-        p -= group["lr"] * step
+            new_state["momentum_buffer"] = step
+        return p - group["lr"] * step, new_state

@@ -54,11 +54,11 @@ class SGD(Optimizer):
                              f"got momentum {group['momentum']!r} and dampening "
                              f"{group['dampening']!r}")
 
-    def _update(self, p: Tensor, g: Tensor, state: dict, group: dict) -> None:
+    def _update(self, p: Tensor, g: Tensor, state: dict, group: dict) -> tuple[Tensor, dict]:
         mu = group["momentum"]
         if mu:
             buf = state.get("momentum_buffer")
             buf = g if buf is None else mu * buf + (1 - group["dampening"]) * g
-            state["momentum_buffer"] = buf
+            state = {**state, "momentum_buffer": buf}
             g = g + mu * buf if group["nesterov"] else buf
-        p -= group["lr"] * g
+        return p - group["lr"] * g, state
