@@ -415,6 +415,8 @@ def test_rules_tuples_must_cover_the_array_arguments(backend):
     with pytest.raises(TypeError, match=r"short_op: called with an array as argument 1 \(y\), "
                                         r"but the op declares 1 rule\(s\), one per array"):
         short(x, x)
+    with pytest.raises(TypeError, match=r"short_op: called with an array as argument 1"):
+        short(x, mg.sum(x))  # a 0-d array (NumPy's is a numpy.float64, a float subclass)
     np.testing.assert_allclose(short(x, 3.0).numpy(), [3.0, 6.0])  # a scalar needs no rule
     long = mg.defprimitive("long_op", lambda xp, *xs: xs[0] * 2.0,
                            vjp=(lambda xp, g, ans, *xs: g * 2.0, None))

@@ -17,7 +17,7 @@ import inspect
 from ..backends import MixedDeviceError, as_dtype, device_of
 from ._tensor import Tensor
 
-__all__ = ["check_array", "checked_forward", "checked_vjp", "checked_jvp", "argument_names"]
+__all__ = ["check_array", "checked_op"]
 
 _SCALARS = (int, float, complex, bool)
 
@@ -137,7 +137,8 @@ def _label(pos: int, names: tuple) -> str:
 
 
 def _is_array(a) -> bool:
-    return a is not None and not isinstance(a, _SCALARS)
+    # Python scalars by exact type: NumPy's 0-d results (numpy.float64) subclass float
+    return a is not None and type(a) not in _SCALARS
 
 
 def checked_forward(name: str, forward, n_rules, multi_output: bool, changes_device: bool,

@@ -10,11 +10,11 @@ value crosses to the host. Nothing is written in place, so arrays saved on a tap
 changed.
 
 A step is all or nothing: it checks every option and every gradient, computes every new value,
-and only then rebinds the parameters and replaces their state. A bad gradient, an exception or
-a KeyboardInterrupt during the step leaves the model and the optimiser as they were. The cost
-is memory: until the commit, the old and new values of every parameter and state tensor are
-alive together (one more copy of the parameters and the state, as PyTorch's ``foreach`` path
-also costs).
+and only then rebinds the parameters and replaces their state. A bad gradient, or an exception
+or a KeyboardInterrupt while the new values are computed, leaves the model and the optimiser as
+they were. The cost is memory: until the commit, the old and the new values of every parameter
+and state tensor are alive together, one more copy of the parameters and of the state at the
+peak of a step.
 """
 
 from __future__ import annotations
