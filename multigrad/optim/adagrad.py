@@ -4,7 +4,7 @@ squared gradients seen so far."""
 from __future__ import annotations
 
 from ..autograd import Tensor
-from ..ops import full_like, sqrt
+from ..ops import full_like, sqrt, zeros
 from .optimizer import Optimizer, ParamsT, _check_range
 
 __all__ = ["Adagrad"]
@@ -40,6 +40,7 @@ class Adagrad(Optimizer):
     """
 
     _STATE_KEYS = frozenset({"step", "sum"})
+    _COUNTERS = frozenset({"step"})
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
@@ -56,7 +57,9 @@ class Adagrad(Optimizer):
 
     def _update(self, p: Tensor, g: Tensor, state: dict, group: dict) -> tuple[Tensor, dict]:
         if not state:
-            state = {"step": 0, "sum": full_like(p, group["initial_accumulator_value"])}
+            # the step count is a tensor, as in Adam: a compiled step reads it as data
+            state = {"step": zeros((), dtype=p.dtype, device=p.device),
+                     "sum": full_like(p, group["initial_accumulator_value"])}
         t = state["step"] + 1
         s = state["sum"] + g * g
         step = group["lr"] / (1 + (t - 1) * group["lr_decay"]) * g / (sqrt(s) + group["eps"])

@@ -4,7 +4,7 @@ Hutter, 2019), whose weight decay is decoupled from the gradient."""
 from __future__ import annotations
 
 from ..autograd import Tensor
-from ..ops import maximum, sqrt, zeros_like
+from ..ops import maximum, sqrt, zeros, zeros_like
 from .optimizer import Optimizer, ParamsT, _check_range
 
 __all__ = ["Adam", "AdamW"]
@@ -42,6 +42,7 @@ class Adam(Optimizer):
     """
 
     _STATE_KEYS = frozenset({"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
+    _COUNTERS = frozenset({"step"})
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False):
@@ -60,7 +61,8 @@ class Adam(Optimizer):
     def _update(self, p: Tensor, g: Tensor, state: dict, group: dict) -> tuple[Tensor, dict]:
         beta1, beta2 = group["betas"]
         if not state:
-            state = {"step": 0, "exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
+            state = {"step": zeros((), dtype=p.dtype, device=p.device),
+                     "exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
         t = state["step"] + 1
         m = beta1 * state["exp_avg"] + (1 - beta1) * g
         v = beta2 * state["exp_avg_sq"] + (1 - beta2) * (g * g)
@@ -68,7 +70,9 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             v = maximum(state.get("max_exp_avg_sq", v), v)
             new_state["max_exp_avg_sq"] = v
-        # bias corrections are Python floats: the step count lives on the host, not the device
+        # the step count is a tensor on the parameter's device, as are the bias corrections:
+        # a compiled step then reads it as data, rather than a Python value that changes
+        # on every call
         m_hat = m * (1 / (1 - beta1 ** t))
         v_hat = v * (1 / (1 - beta2 ** t))
         return p - group["lr"] * m_hat / (sqrt(v_hat) + group["eps"]), new_state

@@ -53,6 +53,9 @@ class Optimizer:
 
     #: names of the per-parameter state entries this method may hold (checked on loading)
     _STATE_KEYS: frozenset = frozenset()
+    #: the entries among them that count steps: 0-d tensors on the parameter's device, so
+    #: that a compiled step reads them as data
+    _COUNTERS: frozenset = frozenset()
     #: weight decay applied by the method itself (AdamW), not added to the gradient
     _decoupled_decay = False
 
@@ -258,15 +261,18 @@ class Optimizer:
                              f"{', '.join(map(repr, sorted(self._STATE_KEYS)))}")
         restored = {}
         for key, value in entries.items():
-            if isinstance(value, Tensor):
-                if value.shape != p.shape:
-                    raise ValueError(f"{where}, {key!r}: expected shape {p.shape} (its "
-                                     f"parameter's), got {value.shape}")
-                value = asarray(value.detach(), device=p.device, dtype=p.dtype)
-            elif not isinstance(value, (int, float)):
-                raise TypeError(f"{where}, {key!r}: expected a tensor or a number, got "
+            counter = key in self._COUNTERS
+            if counter and isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = asarray(value)  # a count saved as a Python number (older files)
+            if not isinstance(value, Tensor):
+                raise TypeError(f"{where}, {key!r}: expected a tensor, got "
                                 f"{type(value).__name__}")
-            restored[key] = value
+            shape = () if counter else p.shape
+            if value.shape != shape:
+                what = "a count" if counter else "its parameter's"
+                raise ValueError(f"{where}, {key!r}: expected shape {shape} ({what}), got "
+                                 f"{value.shape}")
+            restored[key] = asarray(value.detach(), device=p.device, dtype=p.dtype)
         return restored
 
 
