@@ -15,6 +15,7 @@ import operator
 import sys
 
 from .autograd import Primitive, Tensor, is_grad_enabled
+from .autograd import _record
 from .autograd._primitive import apply
 from .ops import creation, elementwise, indexing, linalg, manipulation
 
@@ -91,8 +92,9 @@ def _writable(self, other) -> bool:
     """Whether ``self op= other`` may write into ``self.data``: nothing would be recorded or
     carry a tangent, the result keeps self's floating dtype and shape, and no one else can see
     the array: it owns its memory (NumPy and CuPy say so through ``base``; other libraries are
-    never written to) and only this tensor refers to it (so no node saved it)."""
-    if _references(self) > _ALONE:
+    never written to) and only this tensor refers to it (so no node saved it). A step that
+    multigrad.compile records never writes in place: its program must see every update."""
+    if _references(self) > _ALONE or _record.active() is not None:
         return False
     data = self.data
     if self._tangents is not None or getattr(data, "base", True) is not None:
@@ -187,7 +189,7 @@ def _to_python(kind):
         if self.size != 1 and kind is not operator.index:
             raise TypeError(f"only a tensor with one element converts to a Python scalar; this "
                             f"one has shape {self.shape}")
-        return kind(self.data)
+        return _record.read(self, kind.__name__, kind(self.data))
     return convert
 
 
@@ -210,7 +212,7 @@ def _to_device(self, device, /, *, stream=None) -> Tensor:
 def _numpy(self):
     """A NumPy copy of the values (from any device), outside the graph: writing into it
     changes nothing of the tensor's."""
-    return self.device.to_host(self.data, copy=True)
+    return _record.read(self, "numpy", self.device.to_host(self.data, copy=True))
 
 
 def _array(self, dtype=None, copy=None):
@@ -231,19 +233,19 @@ def _array(self, dtype=None, copy=None):
         if copy is False:
             raise ValueError(f"numpy.asarray(copy=False): converting dtype "
                              f"{self.dtype.name} to {dtype} needs a copy")
-        return host.astype(dtype)
-    return host.copy() if copy else host
+        return _record.read(self, "numpy", host.astype(dtype))
+    return _record.read(self, "numpy", host.copy() if copy else host)
 
 
 def _item(self):
     """The value of a one-element tensor as a Python scalar."""
     if self.size != 1:
         raise ValueError(f"item() needs a tensor with one element; this one has shape {self.shape}")
-    return self.device.to_host(self.data).item()
+    return _record.read(self, "item", self.device.to_host(self.data).item())
 
 
 def _tolist(self):
-    return self.device.to_host(self.data).tolist()
+    return _record.read(self, "tolist", self.device.to_host(self.data).tolist())
 
 
 def _array_namespace(self, /, *, api_version=None):

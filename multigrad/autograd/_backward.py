@@ -12,6 +12,7 @@ from __future__ import annotations
 import operator
 import threading
 
+from . import _record
 from ._grad_mode import _state as _grad_state, set_grad_enabled
 from ._primitive import _SCALARS, namespace
 from ._tensor import LeafNode, Tensor, _RetainGrad, check_like
@@ -29,8 +30,10 @@ _FREED = ("the graph was freed by an earlier backward pass; pass retain_graph=Tr
 def backward(outputs, seeds=None, retain_graph=None, create_graph=False) -> None:
     """Accumulate gradients of ``outputs`` into the ``.grad`` of the leaves they depend on."""
     roots, cts = _roots(outputs, seeds, "backward")
-    _run(roots, cts, None, create_graph if retain_graph is None else retain_graph, create_graph,
-         create_graph)
+    # a step that multigrad.compile records runs its rules on tensors, so that the recorder
+    # sees each of their kernels (recorded on the tape only when create_graph asks)
+    _run(roots, cts, None, create_graph if retain_graph is None else retain_graph,
+         create_graph or _record.active() is not None, create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -80,7 +83,7 @@ def pull_back_to(outputs, inputs, grad_outputs, retain_graph, create_graph, allo
         targets.setdefault((x._node, x._index), []).append(k)
     roots, cts = _roots(outputs, grad_outputs, "grad")
     captured = _run(roots, cts, targets, create_graph if retain_graph is None else retain_graph,
-                    create_graph, record)
+                    create_graph or _record.active() is not None, record)
     result = []
     for k, x in enumerate(inputs):
         g = captured.get((x._node, x._index))
@@ -114,7 +117,7 @@ def _roots(outputs, seeds, caller):
             if y.size != 1:
                 raise RuntimeError(f"{caller}: output {k} has shape {y.shape}; a seed (a "
                                    "cotangent of that shape) is needed for a non-scalar output")
-            s = Tensor(y.device.xp.ones_like(y.data), y.device)
+            s = Tensor(_record.created(y.device.xp.ones_like(y.data)), y.device)
         else:
             check_like(caller, f"seed {k}", "output", s, y)
         roots.append((y._node, y._index))
@@ -220,7 +223,7 @@ def _zeros_for(xp, node, slots, create_graph):
     filled = []
     for s, a in zip(slots, node.ans):
         if s is None:
-            z = node.device.xp.zeros_like(a)
+            z = _record.created(node.device.xp.zeros_like(a))
             s = Tensor(z, node.device) if create_graph else z
         filled.append(s)
     return tuple(filled)

@@ -13,6 +13,8 @@ class _State(threading.local):
     enabled = True
     # anomaly mode (multigrad.detect_anomaly): record call sites, check backward for nan/inf
     anomaly = False
+    # the recorder of the step multigrad.compile is recording in this thread (see _record)
+    recorder = None
 
 
 _state = _State()

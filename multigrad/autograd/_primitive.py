@@ -238,9 +238,11 @@ def apply(prim: Primitive, *args, **params):
     if kernel is None:
         kernel = prim.kernel(device.xp)
     try:
+        if _grad_state.recorder is not None:  # multigrad.compile is recording a step
+            out = _grad_state.recorder.run(prim, kernel, args, raw, params)
         # the common arities by position: a call unpacking a list and a dict costs about
         # 100 ns more, on every op
-        if params or len(raw) > 2:
+        elif params or len(raw) > 2:
             out = kernel(*raw, **params)
         elif len(raw) == 2:
             out = kernel(raw[0], raw[1])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from ._dtypes import dtype_name
-from ._random import changing
+from ._random import Generator, changing, drawn
 
 __all__ = ["scatter_add", "Counter64Generator"]
 
@@ -37,7 +37,7 @@ def scatter_add(xp, n: int, indices, values):
     return xp.reshape(out, (n,) + rest)
 
 
-class Counter64Generator:
+class Counter64Generator(Generator):
     """A counter-based generator (SplitMix64 over a running counter) in standard uint64 ops.
 
     Streams are reproducible for a seed on every library, though they differ from the
@@ -90,7 +90,8 @@ class Counter64Generator:
 
     def uniform(self, shape, dtype, low=0.0, high=1.0):
         count = math.prod(shape)
-        return self._xp.reshape(self._unit(count, dtype) * (high - low) + low, tuple(shape))
+        return drawn(self, "uniform", (shape, dtype, low, high), self._xp.reshape(
+            self._unit(count, dtype) * (high - low) + low, tuple(shape)))
 
     def normal(self, shape, dtype, mean=0.0, std=1.0):
         xp = self._xp
@@ -101,11 +102,13 @@ class Counter64Generator:
         u2 = self._unit(half, dtype)
         radius = xp.sqrt(-2.0 * xp.log(u1))
         z = xp.concat([radius * xp.cos(2 * math.pi * u2), radius * xp.sin(2 * math.pi * u2)])
-        return xp.reshape(z[:count] * std + mean, tuple(shape))
+        return drawn(self, "normal", (shape, dtype, mean, std),
+                     xp.reshape(z[:count] * std + mean, tuple(shape)))
 
     def integers(self, low, high, shape, dtype):
         xp = self._xp
         count = math.prod(shape)
         span = xp.asarray(high - low, dtype=xp.uint64, device=self._native)
         z = self._bits(count) % span  # modulo bias is below 2**-40 for spans under 2**24
-        return xp.reshape(xp.astype(z, self._dtype(dtype)) + low, tuple(shape))
+        return drawn(self, "integers", (low, high, shape, dtype),
+                     xp.reshape(xp.astype(z, self._dtype(dtype)) + low, tuple(shape)))

@@ -6,6 +6,11 @@ the code inside it (in this thread), each generator whose state it changed with 
 before the first change: what ``multigrad.checkpoint`` needs to draw the same numbers again
 when it recomputes, and to put every generator back afterwards. With no observer, a draw costs
 one attribute read more.
+
+Each draw also reports itself through ``drawn(generator, method, args, result)`` to the
+recorder of ``multigrad.compile`` when one is recording in this thread, so that
+a compiled step draws again on every call instead of keeping the recorded numbers
+(``set_recorder``).
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ import threading
 
 from ._dtypes import dtype_name
 
-__all__ = ["observe_draws", "changing", "NumpyStyleGenerator", "CupyGenerator"]
+__all__ = ["observe_draws", "changing", "set_recorder", "drawn", "Generator",
+           "NumpyStyleGenerator", "CupyGenerator"]
 
 
 class _Observers(threading.local):
-    # a class-level default, so a thread that never observed reads an empty tuple
+    # class-level defaults, so a thread that never observed reads an empty tuple and None
     active: tuple = ()
+    recorder = None  # multigrad.compile's recorder, while it records a step in this thread
 
 
 _observers = _Observers()
@@ -42,6 +49,22 @@ def observe_draws():
         _observers.active = outer
 
 
+def set_recorder(recorder):
+    """Report every draw in this thread to ``recorder.draw(generator, method, args, result)``
+    from now on (None: to nobody); returns the recorder there was."""
+    outer = _observers.recorder
+    _observers.recorder = recorder
+    return outer
+
+
+def drawn(generator, method: str, args: tuple, result):
+    """Report a draw to the recorder of this thread, if any; returns ``result``."""
+    recorder = _observers.recorder
+    if recorder is not None:
+        recorder.draw(generator, method, args, result)
+    return result
+
+
 def changing(generator) -> None:
     """Tell the observers of this thread that ``generator``'s state is about to change."""
     for seen in _observers.active:
@@ -49,7 +72,12 @@ def changing(generator) -> None:
             seen[generator] = generator.get_state()
 
 
-class NumpyStyleGenerator:
+class Generator:
+    """What every generator of ``Device.random`` is: draws (``normal``, ``uniform``,
+    ``integers``) return arrays of its device; ``get_state``/``set_state`` save and restore."""
+
+
+class NumpyStyleGenerator(Generator):
     """Random numbers from a NumPy-style Generator (numpy, cupy), as arrays of the device."""
 
     def __init__(self, rng, xp, native):
@@ -67,16 +95,18 @@ class NumpyStyleGenerator:
     def normal(self, shape, dtype, mean=0.0, std=1.0):
         changing(self)
         x = self._rng.standard_normal(size=tuple(shape), dtype=_real(dtype)) * std + mean
-        return self._xp.astype(x, x.dtype)  # a 0-d result stays an array
+        # astype: a 0-d result stays an array
+        return drawn(self, "normal", (shape, dtype, mean, std), self._xp.astype(x, x.dtype))
 
     def uniform(self, shape, dtype, low=0.0, high=1.0):
         changing(self)
         x = self._rng.random(size=tuple(shape), dtype=_real(dtype)) * (high - low) + low
-        return self._xp.astype(x, x.dtype)
+        return drawn(self, "uniform", (shape, dtype, low, high), self._xp.astype(x, x.dtype))
 
     def integers(self, low, high, shape, dtype):
         changing(self)
-        return self._rng.integers(low, high, size=tuple(shape), dtype=dtype_name(dtype))
+        return drawn(self, "integers", (low, high, shape, dtype),
+                     self._rng.integers(low, high, size=tuple(shape), dtype=dtype_name(dtype)))
 
 
 class CupyGenerator(NumpyStyleGenerator):

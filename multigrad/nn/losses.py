@@ -10,9 +10,9 @@ the input's dtype.
 
 from __future__ import annotations
 
-from ..autograd import Tensor
+from ..autograd import Tensor, _record
 from ..backends import MixedDeviceError
-from ..ops import (any as any_, asarray, astype, expand_dims, log_softmax, max as max_, mean,
+from ..ops import (all as all_, asarray, astype, expand_dims, log_softmax, max as max_, mean,
                    min as min_, softplus, squeeze, sum as sum_, take_along_axis)
 
 __all__ = ["mse_loss", "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits"]
@@ -42,11 +42,14 @@ def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
 
 def check_indices(indices: Tensor, n: int, what: str, op: str) -> None:
     """Raise IndexError naming ``op`` unless every one of the integer ``indices`` is in
-    ``[0, n)`` (one transfer to the host; two more to name an offender)."""
-    if indices.size and bool(any_((indices < 0) | (indices >= n))):
+    ``[0, n)`` (one transfer to the host; two more to name an offender). A compiled step
+    checks again on every call."""
+    def out_of_range(indices):
         low = int(min_(indices))
-        raise IndexError(f"{op}: {what} must be in [0, {n}); got "
-                         f"{low if low < 0 else int(max_(indices))}")
+        return IndexError(f"{op}: {what} must be in [0, {n}); got "
+                          f"{low if low < 0 else int(max_(indices))}")
+    if indices.size:
+        _record.require(all_((indices >= 0) & (indices < n)), out_of_range, indices)
 
 
 def check_floating(input, op: str) -> None:

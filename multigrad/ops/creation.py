@@ -13,6 +13,7 @@ functions use their argument's device.
 from __future__ import annotations
 
 from ..autograd import LINEAR, Tensor, defprimitive
+from ..autograd import _record
 from ..backends import Device, as_dtype, device_of, get_device
 from ._helpers import native_dtype
 
@@ -77,13 +78,15 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None):
             target = get_device()  # host data goes to the default device, as Python data does
         else:
             target = source  # an array of a device's own library stays where it is
-        data = _move(obj, source, target)
-        if copy is False and data is not obj:
+        moves = source is not target
+        if copy is False and moves:
             raise ValueError(f"asarray: copy=False, but moving from {source.name} to "
                              f"{target.name} needs a copy")
-        data = target.xp.asarray(data, dtype=native_dtype(target.xp, dtype),
-                                 copy=None if data is not obj else copy)
-        return Tensor(_standard(data, obj), target)
+        native, keep = native_dtype(target.xp, dtype), None if moves else copy
+
+        def convert(a):
+            return target.xp.asarray(_move(a, source, target), dtype=native, copy=keep)
+        return Tensor(_standard(_record.derive(convert, obj, from_python=True), obj), target)
     target = get_device(device)
     if copy is False:
         raise ValueError("asarray: copy=False cannot be honoured for a Python scalar or sequence")
@@ -91,14 +94,14 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None):
     if isinstance(obj, (float, complex)):
         # through a one-element sequence: CuPy 14.2 turns -0.0 into 0.0 when it makes a 0-d
         # array from a Python float, and copies a one-element list bit for bit
-        return Tensor(xp.reshape(xp.asarray([obj], dtype=native_dtype(xp, dtype),
-                                            device=target.native), ()), target)
+        return Tensor(_record.created(xp.reshape(xp.asarray(
+            [obj], dtype=native_dtype(xp, dtype), device=target.native), ())), target)
     try:
         data = xp.asarray(obj, dtype=native_dtype(xp, dtype), device=target.native)
     except OverflowError as err:
         raise OverflowError(f"asarray: {err}; the widest integer dtypes are int64 and "
                             "uint64") from None
-    return Tensor(_standard(data, obj), target)
+    return Tensor(_record.created(_standard(data, obj)), target)
 
 
 def _standard(data, source):
@@ -158,8 +161,8 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False) -> Tensor:
 def _create(fn_name, shape_or_args, dtype, device, **kw):
     target = get_device(device)
     xp = target.xp
-    return Tensor(getattr(xp, fn_name)(*shape_or_args, dtype=native_dtype(xp, dtype),
-                                       device=target.native, **kw), target)
+    return Tensor(_record.created(getattr(xp, fn_name)(
+        *shape_or_args, dtype=native_dtype(xp, dtype), device=target.native, **kw)), target)
 
 
 def zeros(shape, *, dtype=None, device=None) -> Tensor:
@@ -202,8 +205,8 @@ def _like(fn_name, x, args, dtype, device):
     xp = target.xp
     dtype = x.dtype if dtype is None else dtype
     shape = x.shape
-    return Tensor(getattr(xp, fn_name)(shape, *args, dtype=native_dtype(xp, dtype),
-                                       device=target.native), target)
+    return Tensor(_record.created(getattr(xp, fn_name)(
+        shape, *args, dtype=native_dtype(xp, dtype), device=target.native)), target)
 
 
 def zeros_like(x, /, *, dtype=None, device=None) -> Tensor:

@@ -1,0 +1,63 @@
+"""What ``multigrad.compile`` needs to see of a step while it records it.
+
+While a compiled step records (in this thread), ``_state.recorder`` holds its recorder, and the
+layers below report to it: ``apply`` every kernel it runs, the creation functions every array
+they make from Python data, the array object every value
+read back to Python, and the ops every check of values (an index in range, a valid label). The
+recorder lives in ``multigrad.compile``; with none active each report costs one attribute read.
+Computations on raw arrays outside the tape that depend on values (index arithmetic in a rule,
+masks) go through ``derive``, so that a compiled step repeats them.
+"""
+
+from __future__ import annotations
+
+from ._grad_mode import _state
+
+__all__ = ["active", "created", "derive", "read", "require"]
+
+
+def active():
+    """The recorder of the step being recorded in this thread, or None."""
+    return _state.recorder
+
+
+def created(array):
+    """Report an array a creation function made from Python values (shapes, scalars, host
+    data): a constant of the step. Returns ``array``."""
+    recorder = _state.recorder
+    if recorder is not None:
+        recorder.constant(array)
+    return array
+
+
+def derive(fn, *arrays, from_python: bool = False):
+    """``fn(*arrays)`` on raw arrays, outside the tape: index arithmetic, masks, copies and
+    moves. A compiled step computes it again on every call from that call's arrays; with
+    ``from_python``, arrays the step did not compute (host data handed to ``asarray``) are
+    constants of the program instead of an error."""
+    recorder = _state.recorder
+    if recorder is None:
+        return fn(*arrays)
+    return recorder.derive(fn, arrays, from_python)
+
+
+def read(tensor, how: str, value):
+    """Report that Python read ``value`` from ``tensor`` (``how``: "float", "item"...).
+    Returns ``value``."""
+    recorder = _state.recorder
+    if recorder is not None:
+        recorder.read(tensor, how, value)
+    return value
+
+
+def require(ok, fail, *operands) -> None:
+    """Raise ``fail(*operands)`` unless the one-element boolean tensor ``ok`` is true.
+
+    For checks of values that guard an op (indices in range, labels that name a class): a
+    compiled step repeats the check on every call, with the operands of that call.
+    """
+    recorder = _state.recorder
+    if recorder is not None:
+        recorder.check(ok, fail, operands)
+    if not bool(ok.data):  # one element to the host, as Tensor.__bool__ reads it
+        raise fail(*operands)
