@@ -23,6 +23,7 @@ from .transforms import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad,
 from .numerical import GradcheckError, gradcheck
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .checkpoint import checkpoint
+from .compile import CompileError, compile
 from .function import Function, FunctionCtx
 from . import optim, viz
 from .serialization import SerializationError, load, save
@@ -50,5 +51,7 @@ __all__ = (["Device", "DeviceError", "DType", "GradcheckError", "MixedDeviceErro
 # user-defined functions, checkpointing and anomaly mode
 __all__ += ["AnomalyError", "Function", "FunctionCtx", "checkpoint", "detect_anomaly",
             "is_anomaly_enabled"]
+# compiled steps
+__all__ += ["CompileError", "compile"]
 # optimisers, saving and loading, pictures of the graph
 __all__ += ["SerializationError", "load", "optim", "save", "viz"]

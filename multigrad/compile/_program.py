@@ -1,0 +1,242 @@
+"""A compiled step's program: a flat list of instructions over numbered array slots.
+
+Slots are filled by the program's inputs (arrays of the tensors the step reads from outside:
+arguments, parameters, gradients, optimizer state), its constants (arrays the step made from
+Python values), and its instructions. An instruction is one call: a primitive's kernel on raw
+arrays, a conversion, a draw from a random generator, or a check of values. The program has
+no tensors, nodes or rules left in it; ``str(program)`` prints it, one instruction a line.
+
+``Program.build`` turns the instructions into one Python function (a line per instruction,
+slots as local variables, ``del`` after each slot's last use), so that running it costs the
+kernels' own calls and little else.
+"""
+
+from __future__ import annotations
+
+import math
+__all__ = ["Instruction", "Program", "Const"]
+
+
+class Const:
+    """A Python value passed to a kernel unchanged (a scalar, None)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other):
+        return (isinstance(other, Const) and type(self.value) is type(other.value)
+                and _same(self.value, other.value))
+
+    def __hash__(self):
+        return hash((type(self.value), "nan" if self.value != self.value else self.value))
+
+    def __repr__(self):
+        return repr(self.value)
+
+
+def _same(a, b) -> bool:
+    return a == b or (a != a and b != b)  # NaN is the same constant as NaN
+
+
+class Instruction:
+    """``outs = fn(*ins, **params)``.
+
+    ``kind`` is "kernel" (a primitive's forward), "derive" (a computation on raw arrays
+    outside the tape: index arithmetic, a copy or a move), "draw" (``generator.method(*ins)``;
+    ``fn`` is the method's name and ``generator`` the index of the generator among the
+    program's), or "check" (raise ``fn(*operands)`` unless ``ins[0]`` is true). ``ins`` holds
+    slot numbers (int) and ``Const`` values. ``pure``: the same inputs give the same outputs
+    and nothing else happens (multigrad's own primitives and derived computations; users'
+    ops, draws and checks are not), so the instruction may be dropped when nobody reads it,
+    or shared with an identical one. ``out_info`` is ``(shape, dtype)`` of each output as
+    recorded.
+    """
+
+    __slots__ = ("kind", "name", "fn", "ins", "params", "outs", "multi", "pure", "generator",
+                 "out_info", "fused")
+
+    def __init__(self, kind, name, fn, ins, params, outs, multi=False, pure=False,
+                 generator=None, out_info=()):
+        self.kind, self.name, self.fn, self.ins, self.params = kind, name, fn, ins, params
+        self.outs, self.multi, self.pure, self.generator = outs, multi, pure, generator
+        self.out_info = out_info
+        self.fused = ()  # the instructions a fused one stands for
+
+    def slots_read(self):
+        return [s for s in self.ins if type(s) is int]
+
+    def __str__(self):
+        outs = ", ".join(f"%{s}" for s in self.outs) or "-"
+        ins = ", ".join(f"%{s}" if type(s) is int else repr(s) for s in self.ins)
+        params = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        where = f"  # fused {len(self.fused)}" if self.fused else ""
+        return f"{outs} = {self.name}({ins}{params}){where}"
+
+
+#: the longest program run as generated Python source (longer ones run as a loop)
+GENERATE_UP_TO = 20_000
+
+
+class Program:
+    """The instructions of one recorded step, over slots numbered from 0.
+
+    ``inputs``: ``(slot, visit number, where)`` for each array read from the walked state
+    (``where``: "data", "grad" or "raw"); ``constants``: slot -> array; ``generators``: the
+    visit numbers of the random generators the step draws from; ``outputs``: the slots the
+    step hands back (results, write-backs, values read).
+    """
+
+    def __init__(self, instructions, inputs, constants, generators, outputs):
+        self.instructions = list(instructions)
+        self.inputs = list(inputs)
+        self.constants = dict(constants)
+        self.generators = list(generators)
+        self.outputs = list(outputs)
+        self._run = None
+
+    def __str__(self):
+        lines = [f"program: {len(self.inputs)} inputs, {len(self.constants)} constants, "
+                 f"{len(self.instructions)} instructions"]
+        for slot, number, where in self.inputs:
+            lines.append(f"  %{slot} = input {where} of object #{number}")
+        for slot in self.constants:
+            lines.append(f"  %{slot} = constant")
+        lines.extend(f"  {ins}" for ins in self.instructions)
+        lines.append("  return " + ", ".join(f"%{s}" for s in self.outputs))
+        return "\n".join(lines)
+
+    def __len__(self):
+        return len(self.instructions)
+
+    # -- running ---------------------------------------------------------------------------
+    def build(self):
+        """The program as one function ``run(inputs, generators)`` returning the output
+        slots' arrays in order: generated Python source for programs of up to
+        ``GENERATE_UP_TO`` instructions, a loop over them for longer ones (Python compiles
+        about 20,000 lines a second, and a loop costs about a microsecond an instruction)."""
+        self._run = (self._generate() if len(self.instructions) <= GENERATE_UP_TO
+                     else self._interpreter())
+        return self._run
+
+    def _generate(self):
+        names: dict = {}
+        lines = ["def run(inputs, generators):"]
+        if self.inputs:
+            lines.append("    " + "".join(f"s{slot}, " for slot, _, _ in self.inputs)
+                         + "= inputs")
+        for k, _ in enumerate(self.generators):
+            lines.append(f"    r{k} = generators[{k}]")
+        for slot in self.constants:
+            lines.append(f"    s{slot} = {_name(names, self.constants[slot], 'c')}")
+        last_use = self._last_uses()
+        for i, ins in enumerate(self.instructions):
+            lines.append("    " + _line(ins, names))
+            dead = [s for s in dict.fromkeys(ins.slots_read() + ins.outs)
+                    if last_use.get(s) == i]
+            if dead:
+                lines.append("    del " + ", ".join(f"s{s}" for s in dead))
+        outs = "".join(f"s{s}, " for s in self.outputs)
+        lines.append(f"    return ({outs})")
+        source = "\n".join(lines) + "\n"
+        scope = {name: value for value, name in names.values()}
+        exec(compile(source, "<multigrad.compile program>", "exec"), scope)
+        self.source = source
+        return scope["run"]
+
+    def _interpreter(self):
+        """``run`` as a loop over the instructions, slots in a list: for long programs."""
+        consts: dict = {}  # Const -> slot of its own, so that every argument is a slot
+        n = max([s for ins in self.instructions for s in ins.slots_read() + ins.outs]
+                + [s for s, _, _ in self.inputs] + list(self.constants) + self.outputs,
+                default=-1) + 1
+
+        def slot_of(a):
+            if type(a) is int:
+                return a
+            if a not in consts:
+                consts[a] = n + len(consts)
+            return consts[a]
+
+        last_use = self._last_uses()
+        steps = []
+        for i, ins in enumerate(self.instructions):
+            args = tuple(slot_of(a) for a in ins.ins)
+            free = tuple(s for s in dict.fromkeys(ins.slots_read() + ins.outs)
+                         if last_use.get(s) == i)
+            steps.append((ins.kind, ins.fn, ins.generator, args, ins.params, tuple(ins.outs),
+                          ins.multi, free))
+        fixed = list(self.constants.items()) + [(slot, c.value) for c, slot in consts.items()]
+        size = n + len(consts)
+        input_slots = [slot for slot, _, _ in self.inputs]
+        outputs = tuple(self.outputs)
+
+        def run(inputs, generators):
+            s = [None] * size
+            for slot, value in zip(input_slots, inputs):
+                s[slot] = value
+            for slot, value in fixed:
+                s[slot] = value
+            for kind, fn, generator, args, params, outs, multi, free in steps:
+                values = [s[a] for a in args]
+                if kind == "check":
+                    if not values[0]:
+                        raise fn(*values[1:])
+                else:
+                    call = getattr(generators[generator], fn) if kind == "draw" else fn
+                    result = call(*values, **params)
+                    if multi:
+                        for slot, r in zip(outs, result):
+                            s[slot] = r
+                    else:
+                        s[outs[0]] = result
+                for slot in free:
+                    s[slot] = None
+            return tuple(s[slot] for slot in outputs)
+        return run
+
+    def _last_uses(self) -> dict:
+        """slot -> index of the last instruction that reads or writes it; outputs, never."""
+        last = {}
+        for i, ins in enumerate(self.instructions):
+            for s in ins.slots_read() + ins.outs:
+                last[s] = i
+        for s in self.outputs:
+            last.pop(s, None)
+        return last
+
+    def __call__(self, inputs, generators):
+        run = self._run or self.build()
+        return run(inputs, generators)
+
+
+def _name(names: dict, value, prefix: str) -> str:
+    """A global name for ``value`` in the generated function (one per distinct object)."""
+    entry = names.get(id(value))
+    if entry is None:
+        entry = names[id(value)] = (value, f"{prefix}{len(names)}")
+    return entry[1]
+
+
+_LITERALS = (bool, int, str, type(None))
+
+
+def _literal(value, names: dict) -> str:
+    """Python source for a constant argument: a literal where one round-trips exactly."""
+    if isinstance(value, _LITERALS) or (isinstance(value, float) and math.isfinite(value)):
+        return repr(value)
+    if isinstance(value, tuple) and all(isinstance(v, _LITERALS) for v in value):
+        return repr(value)
+    return _name(names, value, "k")
+
+
+def _line(ins: Instruction, names: dict) -> str:
+    args = [f"s{s}" if isinstance(s, int) else _literal(s.value, names) for s in ins.ins]
+    args += [f"{k}={_literal(v, names)}" for k, v in ins.params.items()]
+    if ins.kind == "check":
+        return f"if not {args[0]}: raise {_name(names, ins.fn, 'f')}({', '.join(args[1:])})"
+    outs = "".join(f"s{s}, " for s in ins.outs) if ins.multi else f"s{ins.outs[0]}"
+    if ins.kind == "draw":
+        return f"{outs} = r{ins.generator}.{ins.fn}({', '.join(args)})"
+    return f"{outs} = {_name(names, ins.fn, 'k')}({', '.join(args)})"
