@@ -420,3 +420,47 @@ def test_host_data_turned_into_a_tensor_inside_the_step_warns_that_it_is_kept():
     step = mg.compile(lambda x: x * mg.asarray(data * 2))
     with pytest.warns(UserWarning, match="keeps those values as a constant"):
         assert step(mg.ones(3)).numpy().tolist() == [0.0, 2.0, 4.0]
+
+
+# -- how programs run ----------------------------------------------------------------------------
+
+def test_long_programs_run_as_a_loop_with_the_same_results(monkeypatch):
+    from multigrad.compile import _program
+    model, opt = _mlp("cpu"), None
+    twin = _mlp("cpu")
+    opt = mg.optim.Adam(model.parameters(), lr=1e-2)
+    twin_opt = mg.optim.Adam(twin.parameters(), lr=1e-2)
+    generated = mg.compile(_training_step(model, opt))
+    monkeypatch.setattr(_program, "GENERATE_UP_TO", 0)
+    looped = mg.compile(_training_step(twin, twin_opt))
+    for x, y in _batches("cpu", n=5):
+        _same(generated(x, y).numpy(), looped(x, y).numpy())
+    _assert_same_state(_state_of(model, opt), _state_of(twin, twin_opt))
+    assert not hasattr(looped.programs()[-1], "source")
+
+
+def test_results_go_into_arrays_the_program_no_longer_reads():
+    x = mg.tensor(np.linspace(-1.0, 1.0, 1000))
+    step = mg.compile(lambda a: mg.sum(mg.exp(mg.tanh(a) * 2.0 + 1.0)))
+    expected = float(np.sum(np.exp(np.tanh(np.linspace(-1.0, 1.0, 1000)) * 2.0 + 1.0)))
+    assert step(x).item() == pytest.approx(expected, rel=1e-14)
+    program = step.programs()[0]
+    assert program.reused == 3  # multiply, add and exp each reuse the array before them
+    assert "out=" in program.source
+    for _ in range(2):  # and replays are right too
+        assert step(x).item() == pytest.approx(expected, rel=1e-14)
+
+
+def test_arrays_that_leave_the_program_are_never_written_over():
+    x = mg.tensor([1.0, 2.0, 3.0])
+
+    @mg.compile
+    def step(a):
+        b = a * 2.0     # returned: must keep its values
+        c = b + 1.0     # may not go into b
+        return b, mg.exp(c)
+
+    for _ in range(3):
+        b, e = step(x)
+        _same(b.numpy(), np.array([2.0, 4.0, 6.0]))
+        _same(e.numpy(), np.exp(np.array([3.0, 5.0, 7.0])))

@@ -20,9 +20,11 @@ def _with_program(program: Program, instructions, outputs=None) -> Program:
     used = set(outputs)
     for ins in instructions:
         used.update(ins.slots_read())
-    return Program(instructions, [i for i in program.inputs if i[0] in used],
-                   {s: a for s, a in program.constants.items() if s in used},
-                   program.generators, outputs)
+    new = Program(instructions, [i for i in program.inputs if i[0] in used],
+                  {s: a for s, a in program.constants.items() if s in used},
+                  program.generators, outputs)
+    new.buffers, new.reusable = program.buffers, program.reusable
+    return new
 
 
 def eliminate_dead_code(program: Program) -> Program:

@@ -14,6 +14,8 @@ kernels' own calls and little else.
 from __future__ import annotations
 
 import math
+
+from ..backends._memory import out_kind
 __all__ = ["Instruction", "Program", "Const"]
 
 
@@ -94,6 +96,10 @@ class Program:
         self.constants = dict(constants)
         self.generators = list(generators)
         self.outputs = list(outputs)
+        # memory, as recorded: {slot: the slot that owns its memory}, and the owners that
+        # instructions made, whose memory may serve a later result (see ``_generate``)
+        self.buffers: dict[int, int] = {}
+        self.reusable: set[int] = set()
         self._run = None
 
     def __str__(self):
@@ -131,10 +137,14 @@ class Program:
         for slot in self.constants:
             lines.append(f"    s{slot} = {_name(names, self.constants[slot], 'c')}")
         last_use = self._last_uses()
+        out_buffers, kept = _plan_memory(self, last_use)
         for i, ins in enumerate(self.instructions):
-            lines.append("    " + _line(ins, names))
+            out = out_buffers.get(i)
+            lines.append("    " + _line(ins, names, out))
+            if out is not None:
+                lines.append(f"    del {out}")
             dead = [s for s in dict.fromkeys(ins.slots_read() + ins.outs)
-                    if last_use.get(s) == i]
+                    if last_use.get(s) == i and s not in kept]
             if dead:
                 lines.append("    del " + ", ".join(f"s{s}" for s in dead))
         outs = "".join(f"s{s}, " for s in self.outputs)
@@ -143,6 +153,7 @@ class Program:
         scope = {name: value for value, name in names.values()}
         exec(compile(source, "<multigrad.compile program>", "exec"), scope)
         self.source = source
+        self.reused = len(out_buffers)
         return scope["run"]
 
     def _interpreter(self):
@@ -231,12 +242,57 @@ def _literal(value, names: dict) -> str:
     return _name(names, value, "k")
 
 
-def _line(ins: Instruction, names: dict) -> str:
+def _line(ins: Instruction, names: dict, out: str | None = None) -> str:
     args = [f"s{s}" if isinstance(s, int) else _literal(s.value, names) for s in ins.ins]
     args += [f"{k}={_literal(v, names)}" for k, v in ins.params.items()]
+    if out is not None:
+        args.append(f"out={out}")
     if ins.kind == "check":
         return f"if not {args[0]}: raise {_name(names, ins.fn, 'f')}({', '.join(args[1:])})"
     outs = "".join(f"s{s}, " for s in ins.outs) if ins.multi else f"s{ins.outs[0]}"
     if ins.kind == "draw":
         return f"{outs} = r{ins.generator}.{ins.fn}({', '.join(args)})"
     return f"{outs} = {_name(names, ins.fn, 'k')}({', '.join(args)})"
+
+
+def _plan_memory(program: Program, last_use: dict) -> tuple[dict, set]:
+    """Which result goes into which dead array (``out=``): ``({instruction index: variable
+    of the buffer}, the owning slots whose variables must outlive their last reader)``.
+
+    Once nobody reads an array that an instruction made (nor a view of it), a later result of
+    its shape and dtype may be written into it, so a program allocates about as much as it
+    keeps alive at once. Only kernels that take ``out=`` (``backends._memory.out_kind``) get a
+    buffer; an elementwise one may be given an input it reads for the last time, other
+    kernels only buffers that died before them. Arrays that leave the program (its outputs)
+    are never written over.
+    """
+    info = {s: i for ins in program.instructions for s, i in zip(ins.outs, ins.out_info)}
+    escaping = {program.buffers.get(s, s) for s in program.outputs}
+    owners = {s: o for s, o in program.buffers.items()
+              if o in program.reusable and o not in escaping and o in info}
+    death: dict[int, int] = {}
+    for s, o in owners.items():
+        death[o] = max(death.get(o, -1), last_use.get(s, -1))
+    dying: dict[int, list] = {}
+    for o, i in death.items():
+        dying.setdefault(i, []).append(o)
+    pool: dict = {}
+    out_buffers, kept = {}, set()
+    for i, ins in enumerate(program.instructions):
+        kind = (out_kind(ins.fn) if ins.kind == "kernel" and not ins.multi and not ins.params
+                and ins.outs else None)
+        if kind == "elementwise":
+            _release(pool, dying.get(i, ()), info)
+        free = pool.get(ins.out_info[0]) if kind else None
+        if free:
+            owner = free.pop()
+            out_buffers[i] = f"s{owner}"
+            kept.add(owner)
+        if kind != "elementwise":
+            _release(pool, dying.get(i, ()), info)
+    return out_buffers, kept
+
+
+def _release(pool: dict, owners, info: dict) -> None:
+    for owner in owners:
+        pool.setdefault(info[owner], []).append(owner)

@@ -24,6 +24,7 @@ from ..autograd import REGISTRY, Tensor
 from ..autograd._grad_mode import _state
 from ..autograd._tensor import LeafNode
 from ..backends import _random
+from ..backends._memory import memory_of
 from ._program import Const, Instruction, Program
 from ._walk import Walk
 
@@ -288,7 +289,24 @@ class Recorder:
         self.first_made = {n: spec.originals[n] for n in spec.stored}
         program = Program(self.instructions, self.inputs, self.constants, self.generators,
                           outputs)
+        program.buffers, program.reusable = self._buffers()
         return program, writes, out_spec
+
+    def _buffers(self) -> tuple[dict, set]:
+        """``{slot: the slot owning its memory}`` for every slot whose memory is known, and the
+        owners that instructions made (their memory may serve a later result once nobody reads
+        them; inputs and constants are never written over)."""
+        owner: dict[int, int] = {}
+        for slot, array in enumerate(self.arrays):
+            memory = memory_of(array)
+            if memory is not None:
+                first = self.slots.get(id(memory))
+                if first is not None:
+                    owner[slot] = owner.get(first, first)
+        made = {s for ins in self.instructions for s in ins.outs}
+        fixed = {s for s, _, _ in self.inputs} | set(self.constants)
+        reusable = {o for s, o in owner.items() if s == o and s in made and s not in fixed}
+        return owner, reusable
 
     def restore(self) -> None:
         self.snapshot.restore(self.walk)

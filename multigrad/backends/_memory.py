@@ -1,0 +1,49 @@
+"""Which arrays own their memory, and which kernels can write into an array given to them.
+
+``multigrad.compile`` reuses the memory of an array a program no longer needs for a later
+result of the same shape and dtype (``out=``): NumPy's and CuPy's ufuncs take ``out=``, and
+both libraries say through ``base`` whether an array owns its memory. Other libraries have
+neither (the standard has no ``out=``), so their programs allocate every result.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+__all__ = ["out_kind", "memory_of"]
+
+
+def _ufunc_types() -> tuple:
+    kinds = [np.ufunc]
+    cupy = sys.modules.get("cupy")
+    if cupy is not None:
+        kinds.append(cupy.ufunc)
+    return tuple(kinds)
+
+
+def _array_types() -> tuple:
+    kinds = [np.ndarray]
+    cupy = sys.modules.get("cupy")
+    if cupy is not None:
+        kinds.append(cupy.ndarray)
+    return tuple(kinds)
+
+
+def out_kind(kernel) -> str | None:
+    """"elementwise" for a kernel that takes ``out=`` and may write over its own inputs
+    (a ufunc), "general" for one that takes ``out=`` only distinct from its inputs (a
+    generalized ufunc: ``matmul``), None for the rest."""
+    if isinstance(kernel, _ufunc_types()):
+        return "elementwise" if kernel.signature is None else "general"
+    return None
+
+
+def memory_of(array):
+    """None for an array whose memory this module cannot vouch for; ``array`` itself when it
+    owns its memory (a kernel may write over it once nobody reads it); else the array whose
+    memory it views."""
+    if not isinstance(array, _array_types()):
+        return None
+    return array if array.base is None else array.base
