@@ -26,6 +26,7 @@ from .checkpoint import checkpoint
 from .function import Function, FunctionCtx
 from . import optim, viz
 from .serialization import SerializationError, load, save
+from ._safetensors import load_safetensors, save_safetensors
 
 __array_api_version__ = "2025.12"
 
@@ -51,4 +52,5 @@ __all__ = (["Device", "DeviceError", "DType", "GradcheckError", "MixedDeviceErro
 __all__ += ["AnomalyError", "Function", "FunctionCtx", "checkpoint", "detect_anomaly",
             "is_anomaly_enabled"]
 # optimisers, saving and loading, pictures of the graph
-__all__ += ["SerializationError", "load", "optim", "save", "viz"]
+__all__ += ["SerializationError", "load", "load_safetensors", "optim", "save", "save_safetensors",
+            "viz"]
