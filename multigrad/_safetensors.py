@@ -25,7 +25,8 @@ from .serialization import SerializationError, replacing
 
 __all__ = ["save_safetensors", "load_safetensors"]
 
-INSTALL = "pip install 'multigrad-xp[safetensors]' (from a checkout: pip install -e '.[safetensors]')"
+INSTALL = ("pip install 'multigrad-xp[safetensors]' (from a checkout: "
+           "pip install -e '.[safetensors]')")
 
 #: the safetensors dtype code of each multigrad dtype it can hold (it has no complex128)
 CODES = {"bool": "BOOL", "int8": "I8", "int16": "I16", "int32": "I32", "int64": "I64",

@@ -159,8 +159,8 @@ def test_without_the_extra_both_functions_name_it(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
     for call in (lambda: mg.save_safetensors({"w": mg.ones(2)}, tmp_path / "w.safetensors"),
                  lambda: mg.load_safetensors(tmp_path / "w.safetensors")):
-        with pytest.raises(ImportError, match=r"needs the safetensors package, which is not "
-                                              r"installed: pip install 'multigrad-xp\[safetensors\]'"):
+        with pytest.raises(ImportError, match=r"needs the safetensors package, which is "
+                           r"not installed: pip install 'multigrad-xp\[safetensors\]'"):
             call()
     assert not list(tmp_path.iterdir())
 
