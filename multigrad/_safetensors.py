@@ -96,6 +96,8 @@ def save_safetensors(tensors: Mapping[str, Tensor], path: str | os.PathLike, *,
         Naming the key of a value a safetensors file cannot hold: a nested container, a plain
         value, a complex128 tensor; or a metadata entry that is not a string. Nothing is
         written then.
+    OSError
+        The file cannot be written (a missing folder, no permission).
     """
     caller = "save_safetensors"
     safetensors = _safetensors(caller)
@@ -109,8 +111,11 @@ def save_safetensors(tensors: Mapping[str, Tensor], path: str | os.PathLike, *,
                                 "strings (convert numbers with str())")
         metadata = dict(metadata)
     arrays = _host_arrays(tensors, caller)
-    with replacing(path) as partial:
-        safetensors.numpy.save_file(arrays, partial, metadata=metadata)
+    try:
+        with replacing(path) as partial:
+            safetensors.numpy.save_file(arrays, partial, metadata=metadata)
+    except safetensors.SafetensorError as err:  # everything was checked: it failed to write
+        raise OSError(f"{caller}: cannot write {os.fspath(path)}: {err}") from None
 
 
 def load_safetensors(path: str | os.PathLike, *,

@@ -121,6 +121,11 @@ def test_a_state_dict_must_be_a_mapping_and_metadata_strings(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_a_file_that_cannot_be_written_is_an_os_error(tmp_path):
+    with pytest.raises(OSError, match=r"save_safetensors: cannot write .*missing.w\.safetensors"):
+        mg.save_safetensors({"w": mg.ones(2)}, tmp_path / "missing" / "w.safetensors")
+
+
 def _handmade(path, dtype: str, nbytes: int) -> None:
     """A well-formed safetensors file holding one tensor 'w' of ``dtype`` (its format: the
     header's length, a JSON header, the data)."""
