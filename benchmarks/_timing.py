@@ -4,12 +4,16 @@ Each system is first run once and its loss and gradients compared with the refer
 call is also the warm-up), then all systems are timed in rounds, one call each per round in a
 rotating order, so that a slow spell of the machine hits every system alike; the device is
 synchronised before the clock is read. Ratios are taken round by round against the reference.
+Long runs on a terminal show their rounds as tqdm bars (where tqdm is installed: the bench
+extra); otherwise each round is a line, which reads well in logs.
 """
 
 from __future__ import annotations
 
 import gc
+import importlib.util
 import statistics
+import sys
 import time
 import tracemalloc
 
@@ -47,8 +51,24 @@ def check(results: dict, reference: str, rtol: float = CHECK_RTOL) -> tuple[dict
     return errors, failed
 
 
-def interleaved(calls: dict, rounds: int, synchronize, progress, label: str) -> dict:
+def _rounds_bar(rounds: int, label: str):
+    """A tqdm bar over the rounds, where standard error is a terminal and tqdm is installed;
+    otherwise None."""
+    if not sys.stderr.isatty() or importlib.util.find_spec("tqdm") is None:
+        return None
+    import tqdm
+
+    tqdm.tqdm.monitor_interval = 0  # no monitor thread waking up between the timings
+    return tqdm.tqdm(range(rounds), desc=label, unit="round")
+
+
+def interleaved(calls: dict, rounds: int, synchronize, progress, label: str,
+                long_run: bool = False) -> dict:
     """Seconds per call of each system, ``rounds`` times, the systems interleaved.
+
+    ``progress(line)`` gets a line per round, unless ``long_run`` draws the rounds as a tqdm
+    bar (on a terminal, where tqdm is installed), which redraws between rounds, never inside
+    a timed call.
 
     What exists before timing starts (the libraries, the data) is frozen out of the garbage
     collector: otherwise the collections a system's own garbage triggers would also walk the
@@ -58,10 +78,11 @@ def interleaved(calls: dict, rounds: int, synchronize, progress, label: str) -> 
     """
     names = list(calls)
     times = {name: [] for name in names}
+    bar = _rounds_bar(rounds, label) if long_run else None
     gc.collect()
     gc.freeze()
     try:
-        for r in range(rounds):
+        for r in range(rounds) if bar is None else bar:
             shift = r % len(names)
             for name in names[shift:] + names[:shift]:
                 call = calls[name]
@@ -71,9 +92,14 @@ def interleaved(calls: dict, rounds: int, synchronize, progress, label: str) -> 
                 call()
                 synchronize()
                 times[name].append(time.perf_counter() - start)
-            progress(f"{label}: round {r + 1}/{rounds}: " + ", ".join(
-                f"{name} {_short(times[name][-1])}" for name in names))
+            summary = ", ".join(f"{name} {_short(times[name][-1])}" for name in names)
+            if bar is None:
+                progress(f"{label}: round {r + 1}/{rounds}: {summary}")
+            else:
+                bar.set_postfix_str(summary, refresh=False)
     finally:
+        if bar is not None:
+            bar.close()
         gc.unfreeze()
     return times
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run one cell of the CI matrix (ci/matrix.yml): ci/cell.sh {numpy|array-api-strict|cupy}
+# Run one cell of the CI matrix (.github/workflows/ci.yml): ci/cell.sh {numpy|array-api-strict|cupy}
 #
 # Makes a virtual environment with ${PYTHON:-python3}, installs multigrad with the test extra
 # (and CuPy for the cupy cell), and runs the suite with MULTIGRAD_TEST_DEVICE selecting the

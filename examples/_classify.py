@@ -12,8 +12,7 @@ import random
 
 import multigrad as mg
 from multigrad.nn import functional as F
-from _common import accuracy, minibatches, pyplot, require
-from _progress import Progress
+from _common import accuracy, minibatches, progress, pyplot, require
 
 __all__ = ["load_digits_split", "train_classifier", "plot_curves"]
 
@@ -53,7 +52,7 @@ def train_classifier(model, optimizer, scheduler, data, epochs: int, batch_size:
         x_test = mg.reshape(x_test, (-1, *shape))
     rng = random.Random(seed)
     history = {name: [] for name in ("train_loss", "train_acc", "test_loss", "test_acc")}
-    bar = Progress(range(epochs), "epochs")
+    bar = progress(range(epochs), "epochs")
     for _ in bar:
         model.train()
         losses, hits = [], []
@@ -75,7 +74,8 @@ def train_classifier(model, optimizer, scheduler, data, epochs: int, batch_size:
             history["test_acc"].append(accuracy(logits, y_test))
         history["train_loss"].append(sum(losses) / len(losses))
         history["train_acc"].append(sum(hits) / x_train.shape[0])
-        bar.show(loss=history["train_loss"][-1], test_acc=history["test_acc"][-1])
+        bar.set_postfix(loss=history["train_loss"][-1], test_acc=history["test_acc"][-1],
+                        refresh=False)
     return history
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import random
+import sys
 from pathlib import Path
 from typing import Iterator
 
 import multigrad as mg
 
-__all__ = ["example_parser", "output_dir", "require", "pyplot", "minibatches", "accuracy"]
+__all__ = ["example_parser", "output_dir", "require", "pyplot", "progress", "minibatches",
+           "accuracy"]
 
 EXAMPLES = Path(__file__).resolve().parent
 INSTALL_HINT = "python -m pip install -e '.[examples]' (or the 'test' extra)"
@@ -54,6 +56,17 @@ def pyplot(script: str):
     matplotlib = require("matplotlib", "matplotlib", script)
     matplotlib.use("Agg")
     return importlib.import_module("matplotlib.pyplot")
+
+
+def progress(iterable, desc: str):
+    """tqdm's progress bar over ``iterable`` on standard error, so that standard output keeps
+    the results; ``bar.set_postfix(loss=..., refresh=False)`` shows values at the next redraw.
+
+    On a terminal it redraws ten times a second; in a log or a pipe, every 5 seconds and at
+    the end.
+    """
+    tqdm = require("tqdm", "tqdm", Path(sys.argv[0]).name)
+    return tqdm.tqdm(iterable, desc=desc, mininterval=0.1 if sys.stderr.isatty() else 5.0)
 
 
 def minibatches(n: int, batch_size: int, rng: random.Random, device) -> Iterator[mg.Tensor]:

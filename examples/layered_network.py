@@ -28,8 +28,7 @@ from __future__ import annotations
 import math
 
 import multigrad as mg
-from _common import example_parser, output_dir, pyplot
-from _progress import Progress
+from _common import example_parser, output_dir, progress, pyplot
 
 SIZES = (2, 16, 16, 1)
 
@@ -94,7 +93,7 @@ def train(device_name: str, steps: int, lr: float, n: int, seed: int):
     optimizer = mg.optim.SGD([p for layer in layers for p in layer], lr=lr)
     history = {"loss": [], "difference": [[] for _ in layers], "engine": [[] for _ in layers],
                "hand": [[] for _ in layers]}
-    bar = Progress(range(steps), "train")
+    bar = progress(range(steps), "train")
     for _ in bar:
         zs = forward(layers, x)
         loss = squared_error(zs[-1], y)
@@ -107,7 +106,7 @@ def train(device_name: str, steps: int, lr: float, n: int, seed: int):
             history["hand"][l].append(mg.linalg.matrix_norm(gw).item())
         history["loss"].append(loss.item())
         optimizer.step()
-        bar.show(loss=history["loss"][-1])
+        bar.set_postfix(loss=history["loss"][-1], refresh=False)
     return history
 
 

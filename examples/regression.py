@@ -20,8 +20,7 @@ from __future__ import annotations
 import multigrad as mg
 from multigrad import nn
 from multigrad.nn import functional as F
-from _common import example_parser, output_dir, pyplot
-from _progress import Progress
+from _common import example_parser, output_dir, progress, pyplot
 
 SLOPE, INTERCEPT, NOISE = 1.5, -0.5, 0.3
 
@@ -54,7 +53,7 @@ def descend_line(x, y, steps: int, lr: float):
     slope = mg.zeros((), dtype=x.dtype, device=x.device).requires_grad_()
     intercept = mg.zeros((), dtype=x.dtype, device=x.device).requires_grad_()
     optimizer = mg.optim.SGD([slope, intercept], lr=lr)
-    for _ in Progress(range(steps), "line"):
+    for _ in progress(range(steps), "line"):
         optimizer.zero_grad()
         F.mse_loss(slope * x + intercept, y).backward()
         optimizer.step()
@@ -69,14 +68,14 @@ def fit_curve(x, y, steps: int, lr: float, seed: int):
                           nn.Linear(64, 1, device=device, dtype=dtype, seed=seed + 2))
     optimizer = mg.optim.Adam(model.parameters(), lr=lr)
     losses = []
-    bar = Progress(range(steps), "curve")
+    bar = progress(range(steps), "curve")
     for _ in bar:
         optimizer.zero_grad()
         loss = F.mse_loss(model(x), y)
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-        bar.show(loss=losses[-1])
+        bar.set_postfix(loss=losses[-1], refresh=False)
     return model, losses
 
 

@@ -26,8 +26,7 @@ import random
 import multigrad as mg
 from multigrad import nn
 from multigrad.nn import functional as F
-from _common import accuracy, example_parser, minibatches, output_dir, pyplot
-from _progress import Progress
+from _common import accuracy, example_parser, minibatches, output_dir, progress, pyplot
 
 CLASSES = 3
 
@@ -74,7 +73,7 @@ def train(model, x, y, epochs: int, seed: int, desc: str) -> list[float]:
         after=mg.optim.CosineAnnealingLR(optimizer, T_max=max(steps - 20, 1)))
     rng = random.Random(seed)
     losses = []
-    bar = Progress(range(epochs), desc)
+    bar = progress(range(epochs), desc)
     for _ in bar:
         model.train()
         for batch in minibatches(x.shape[0], 32, rng, x.device):
@@ -85,7 +84,7 @@ def train(model, x, y, epochs: int, seed: int, desc: str) -> list[float]:
             optimizer.step()
             schedule.step()
             losses.append(loss.item())
-        bar.show(loss=losses[-1])
+        bar.set_postfix(loss=losses[-1], refresh=False)
     return losses
 
 

@@ -27,6 +27,7 @@ from .compile import CompileError, compile
 from .function import Function, FunctionCtx
 from . import optim, viz
 from .serialization import SerializationError, load, save
+from ._safetensors import load_safetensors, save_safetensors
 
 __array_api_version__ = "2025.12"
 
@@ -54,4 +55,5 @@ __all__ += ["AnomalyError", "Function", "FunctionCtx", "checkpoint", "detect_ano
 # compiled steps
 __all__ += ["CompileError", "compile"]
 # optimisers, saving and loading, pictures of the graph
-__all__ += ["SerializationError", "load", "optim", "save", "viz"]
+__all__ += ["SerializationError", "load", "load_safetensors", "optim", "save", "save_safetensors",
+            "viz"]

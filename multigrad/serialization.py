@@ -22,12 +22,13 @@ is bounded (``MAX_DEPTH`` containers; ``save`` refuses deeper objects too).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import reprlib
 import struct
-from typing import Any
+from typing import Any, Iterator
 
 from .autograd import Tensor
 from .backends import DTYPES, Device, DeviceError, get_device
@@ -64,6 +65,20 @@ def _where(path: tuple) -> str:
 
 
 # -- saving ---------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[str]:
+    """A name beside ``path`` to write the new file to; it replaces ``path`` when the block
+    ends without an error, and is removed otherwise (``path`` is then left as it was)."""
+    path = os.fspath(path)
+    partial = f"{path}.partial"
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
 
 def _encode(obj, path: tuple, tensors: list) -> dict:
     """The header node for ``obj``; tensors met are appended to ``tensors`` with their path."""
@@ -115,17 +130,10 @@ def save(obj: Any, path: str | os.PathLike) -> None:
               "tensors": [{"dtype": t.dtype.name, "shape": list(t.shape), "device": t.device.name,
                            "requires_grad": bool(t.requires_grad)} for _, t in tensors]}
     text = json.dumps(header).encode("utf-8")
-    path = os.fspath(path)
-    partial = f"{path}.partial"
-    try:
-        with open(partial, "wb") as f:
-            f.write(MAGIC + _LENGTH.pack(len(text)) + text)
-            for _, t in tensors:
-                f.write(to_le_bytes(t.device, t.data))
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
+    with replacing(path) as partial, open(partial, "wb") as f:
+        f.write(MAGIC + _LENGTH.pack(len(text)) + text)
+        for _, t in tensors:
+            f.write(to_le_bytes(t.device, t.data))
 
 
 # -- loading --------------------------------------------------------------------------------

@@ -1,10 +1,9 @@
 """The examples that train models run in quick mode, on the CPU and on a fake GPU device, and
-print what they claim; the progress bar they share behaves on a pipe."""
+print what they claim; on a pipe, results go to stdout and tqdm's bars to stderr."""
 
 from __future__ import annotations
 
 import importlib.util
-import io
 import os
 import re
 import subprocess
@@ -38,7 +37,7 @@ def run_quick(script: str, device: str, out_dir, *args: str) -> str:
 
 @pytest.mark.parametrize("device", ["cpu", "strict:device1"])
 def test_layered_network_engine_matches_the_hand_derived_equations(device, tmp_path):
-    require_extra("matplotlib")
+    require_extra("matplotlib", "tqdm")
     out = run_quick("layered_network.py", device, tmp_path)
     per_layer = [float(v) for v in re.findall(r"layer \d: max \|engine - hand-derived\| over all "
                                               r"steps = ([0-9.eE+-]+)", out)]
@@ -55,7 +54,7 @@ def test_layered_network_engine_matches_the_hand_derived_equations(device, tmp_p
 
 @pytest.mark.parametrize("device", ["cpu", "strict:device1"])
 def test_regression_closed_form_and_descent_agree_and_the_curve_is_fitted(device, tmp_path):
-    require_extra("matplotlib")
+    require_extra("matplotlib", "tqdm")
     out = run_quick("regression.py", device, tmp_path)
     assert number(r"linear fit difference ([0-9.eE+-]+)", out) < 1e-10
     assert abs(number(r"closed form: slope ([0-9.eE+-]+)", out) - 1.5) < 0.2  # noise 0.3, n 100
@@ -69,7 +68,7 @@ def test_regression_closed_form_and_descent_agree_and_the_curve_is_fitted(device
                                             ("cnn_digits.py", "cpu"),
                                             ("cnn_digits.py", "strict:device1")])
 def test_digits_classifiers_learn(script, device, tmp_path):
-    require_extra("sklearn", "matplotlib")
+    require_extra("sklearn", "matplotlib", "tqdm")
     out = run_quick(script, device, tmp_path)
     # ten classes: chance is 0.1; a few epochs reach far above it
     assert number(r"(?m)^test accuracy ([0-9.]+)$", out) > 0.7
@@ -77,7 +76,7 @@ def test_digits_classifiers_learn(script, device, tmp_path):
 
 
 def test_two_devices_agree(tmp_path):
-    require_extra("matplotlib")
+    require_extra("matplotlib", "tqdm")
     out = run_quick("two_devices.py", "cpu", tmp_path, "--other", "strict:device1")
     assert "on cpu and array_api_strict:device1" in out
     assert number(r"max loss difference ([0-9.eE+-]+)", out) < 1e-9
@@ -115,43 +114,33 @@ def _env_with(*paths) -> dict:
     return env
 
 
-# -- the progress bar -----------------------------------------------------------------------
+# -- what the examples print on a pipe ------------------------------------------------------
 
-@pytest.fixture
-def progress_class(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "examples"))
-    from _progress import Progress
-    return Progress
-
-
-def test_progress_bar_on_a_pipe_prints_a_line_per_tenth(progress_class):
-    stream = io.StringIO()  # not a tty, like a log file
-    bar = progress_class(range(50), "fit", stream=stream, width=10)
-    seen = []
-    for i in bar:
-        seen.append(i)
-        bar.show(loss=1.0 / (i + 1), step=i)
-    assert seen == list(range(50))
-    lines = stream.getvalue().splitlines()
-    assert len(lines) == 11  # the first step and each tenth of the way
-    assert lines[-1].startswith("fit [##########] 50/50 ")
-    assert lines[-1].endswith("loss=0.02  step=49")
-    assert "\r" not in stream.getvalue()
+def test_on_a_pipe_results_go_to_stdout_and_the_tqdm_bar_to_stderr(tmp_path):
+    require_extra("matplotlib", "tqdm")
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "layered_network.py"),
+                           "--quick", "--out", str(tmp_path)], cwd=ROOT, env=_env_with(ROOT),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    # standard output: the results, one line each, nothing of a bar
+    assert "\r" not in done.stdout and "it/s" not in done.stdout, done.stdout
+    assert re.search(r"(?m)^loss [0-9.]+ -> [0-9.]+; plot saved", done.stdout), done.stdout
+    # standard error: the bar of the 100 training steps, ending complete with the last loss
+    states = [s for s in re.split(r"[\r\n]+", done.stderr) if s.strip()]
+    assert re.match(r"train: 100%\|.*\| 100/100 \[.*, loss=[0-9.e-]+\]$", states[-1]), states
+    # redrawn now and then, not after each of the 100 steps
+    assert len(states) < 20, done.stderr
 
 
-def test_progress_bar_on_a_terminal_redraws_in_place(progress_class):
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
-
-    stream = Terminal()
-    for _ in progress_class(range(3), "fit", stream=stream, width=3):
-        pass
-    text = stream.getvalue()
-    assert text.count("\r") == 3 and text.endswith("\n") and text.count("\n") == 1
-    assert "fit [###] 3/3" in text
-
-
-def test_progress_bar_refuses_an_empty_loop(progress_class):
-    with pytest.raises(ValueError, match=r"Progress: nothing to iterate over \(total=0\)"):
-        progress_class([], "fit")
+def test_examples_without_tqdm_say_what_to_install(tmp_path):
+    # a package named tqdm that fails to import stands in for a missing tqdm
+    fake = tmp_path / "fake" / "tqdm"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('no tqdm here')\n")
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "layered_network.py"),
+                           "--quick", "--out", str(tmp_path)], cwd=ROOT,
+                          env=_env_with(fake.parent, ROOT), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0
+    assert "layered_network.py needs tqdm, which is not installed" in done.stderr
+    assert "pip install -e '.[examples]'" in done.stderr

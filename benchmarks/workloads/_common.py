@@ -129,7 +129,8 @@ def time_systems(ctx: Context, workload: str, metric: str, unit: str, scale: flo
                  calls: dict, errors: dict, skipped: dict, rounds: int) -> None:
     """Time the systems that passed the check, interleaved, and record the case."""
     samples = interleaved(calls, rounds, ctx.device.synchronize, ctx.progress,
-                          f"{workload} / {metric} [{ctx.device.name}, {ctx.threads} thr]")
+                          f"{workload} / {metric} [{ctx.device.name}, {ctx.threads} thr]",
+                          long_run=ctx.profile != "smoke")
     record(ctx, workload, metric, unit, scale, samples, errors, skipped)
 
 

@@ -147,6 +147,8 @@ def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_out
         ``None`` (the default) registers the ops declared inside the multigrad package and
         leaves users' own ops out, so their names never clash with multigrad's.
 
+    Notes
+    -----
     Rules are written against ``xp`` only, so the same text runs on raw arrays (first-order
     backward) and on tensors with multigrad's namespace (higher order). A user op (not
     registered) may leave out ``jvp``; using it under ``jvp`` then raises an error naming it.
