@@ -93,10 +93,16 @@ def solve_right(xp, x, a):
 
 
 def inverse_gaps(xp, w):
-    """``F_ij = 1 / (w_j - w_i)`` off the diagonal and 0 on it (double where: no 1/0)."""
-    off = constant(xp, w, lambda b, r: ~b.eye(r.shape[-1], dtype=b.bool, device=r.device))
+    """``F_ij = 1 / (w_j - w_i)`` where ``w_i != w_j``, and 0 where they are equal: on the
+    diagonal and between repeated values (double where: no 1/0).
+
+    At a repeated value the terms ``F_ij`` multiply the antisymmetric part of ``V^T V_bar``
+    within its eigenspace, which is 0 for every function invariant to the basis of that
+    eigenspace: 0 is their exact value there.
+    """
     gaps = row(xp, w) - col(xp, w)
-    return xp.where(off, 1.0 / xp.where(off, gaps, 1.0), 0.0)
+    distinct = constant(xp, gaps, lambda b, r: r != 0)
+    return xp.where(distinct, 1.0 / xp.where(distinct, gaps, 1.0), 0.0)
 
 
 def strictly_lower(xp, a):
