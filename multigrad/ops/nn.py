@@ -29,7 +29,8 @@ from __future__ import annotations
 import math
 
 from ..autograd import Tensor, defprimitive
-from ._helpers import normalize_axis, where_positive
+from ._helpers import held, normalize_axis, where_positive
+from ._helpers import sigmoid as _stable_sigmoid
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "relu", "sigmoid", "softplus", "gelu"]
 
@@ -102,10 +103,19 @@ def _logsumexp_forward(xp, x, axis, keepdims):
 
 
 def _logsumexp_weights(xp, ans, x, axis, keepdims):
-    """softmax(x) over ``axis``, from the result: exp(x - logsumexp(x))."""
+    """softmax(x) over ``axis``, from the result: exp(x - logsumexp(x)).
+
+    Where the result is infinite that is inf - inf, so those slices take the limits, as
+    constants: +inf entries share the weight evenly, and a slice of all -inf is a tie of all
+    its entries (as ``logaddexp(-inf, -inf)`` is). Their inputs are sanitised (double where).
+    """
     if not keepdims:
         ans = xp.reshape(ans, _keep_shape(x.shape, axis))
-    return xp.exp(x - ans)
+    infinite = xp.isinf(ans)
+    finite_weights = xp.exp(xp.where(infinite, 0.0, x) - xp.where(infinite, 0.0, ans))
+    x_held, ans_held = held(x), held(ans)
+    peaks = xp.where(ans_held == math.inf, xp.astype(x_held == math.inf, x.dtype), 1.0)
+    return xp.where(infinite, peaks / xp.sum(peaks, axis=axis, keepdims=True), finite_weights)
 
 
 def _logsumexp_vjp(xp, g, ans, x, axis, keepdims):
@@ -145,14 +155,9 @@ relu = defprimitive(
 )
 
 
-def _sigmoid_forward(xp, x):
-    e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-
 sigmoid = defprimitive(
     "sigmoid",
-    forward=_sigmoid_forward,
+    forward=_stable_sigmoid,
     # d sigmoid = sigmoid * (1 - sigmoid)
     vjp=(lambda xp, g, ans, x: g * ans * (1 - ans),),
     jvp=(lambda xp, t, ans, x: t * ans * (1 - ans),),
@@ -215,8 +220,10 @@ def _erfc_nonnegative(xp, a):
 
 def _normal_cdf(xp, x):
     """Phi(x) = erfc(-x / sqrt(2)) / 2, accurate relative to its value in both tails."""
-    half_tail = 0.5 * _erfc_nonnegative(xp, xp.abs(x) * _INV_SQRT_2)
-    return xp.where(x >= 0, 1 - half_tail, half_tail)
+    # where(x >= 0, x, -x) rather than abs(x): abs' = sign(0) = 0 would lose Phi'(0)
+    nonnegative = x >= 0
+    half_tail = 0.5 * _erfc_nonnegative(xp, xp.where(nonnegative, x, -x) * _INV_SQRT_2)
+    return xp.where(nonnegative, 1 - half_tail, half_tail)
 
 
 def _tanh_inner(xp, x):
