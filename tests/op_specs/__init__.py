@@ -53,6 +53,11 @@ class OpSpec:
         Tolerances for the derivative checks per dtype name.
     xfail : dict
         ``{backend id pattern: reason}``; matching cases are expected to fail.
+    projection : callable or None
+        For a function defined on a subspace (cholesky and eigh read one triangle of a matrix
+        meant to be symmetric): ``projection(direction)`` (NumPy) is the part of an input
+        direction its derivative sees. The VJP and JVP along any direction must then equal
+        central differences along the projection (so the rule's own convention is tested).
     """
 
     name: str
@@ -69,6 +74,7 @@ class OpSpec:
     atol: dict = field(default_factory=lambda: {"float32": 1e-5, "float64": 1e-12})
     grad_rtol: dict = field(default_factory=lambda: {"float32": 1e-3, "float64": 1e-6})
     xfail: dict = field(default_factory=dict)
+    projection: Callable | None = None
 
     def __post_init__(self):
         if not self.covers:
