@@ -17,19 +17,32 @@ Conventions. Arguments broadcast, and the engine sums cotangents back to each in
 rules return arrays of the broadcast shape. Either argument of a binary function may be a Python
 scalar (``x * 2.0``, ``2.0 ** x``, ``maximum(x, 0.0)``); it takes the other's dtype and device,
 and rules never hand it to ``xp`` unconverted. Gradients are defined for real floating dtypes.
-At points where the derivative is undefined:
 
-- ``abs``, ``copysign`` (wrt ``x1``) at 0 and ``sign`` everywhere: subgradient 0;
+Special points. Where a rule switches branch at a point the function is smooth at (a tie of
+``logaddexp``, ``pow`` at ``x2 == 0``), the rule stays the derivative's formula there, so that its
+own derivatives (second order and up) are right too: only the points where the formula itself
+breaks (``0 * inf``, ``inf - inf``, ``0 / 0``) are guarded, by the "double where" (a branch that
+``where`` discards is computed from a safe input, so a zero cotangent never meets an infinity).
+Where the function is not differentiable, the first derivative is the subgradient below and
+the second derivative is 0, the derivative of that constant:
+
+- ``abs``, ``copysign`` (wrt ``x1``) at 0 and ``sign`` everywhere: 0;
 - ``maximum``, ``minimum`` and ``clip`` (which is ``minimum(maximum(x, min), max)``) split the
   cotangent evenly at ties, half to each side (central differences agree);
-- ``pow``: wrt ``x1``, ``x2 * x1**(x2 - 1)``, and 0 where ``x2 == 0``; wrt ``x2``,
-  ``x1**x2 * log(x1)`` for ``x1 > 0`` and 0 for ``x1 <= 0`` (the limit at ``x1 == 0``; the
-  real power is not differentiable in ``x2`` for ``x1 < 0``);
-- ``atan2`` and ``hypot`` at the origin: 0;
-- ``logaddexp``: ``exp(x - ans)`` (never overflows), 1/2 at ties, also when both are infinite;
-- ``remainder``: 1 wrt ``x1``, ``-floor_divide(x1, x2)`` wrt ``x2``; ``copysign`` wrt ``x2``: 0.
-Each of these uses the "double where": a branch that ``where`` discards is computed from a safe
-input, so that it cannot turn a zero cotangent into ``0 * inf = nan``.
+- ``pow``: wrt ``x1``, ``x2 * x1**(x2 - 1)``, also at ``x2 == 0`` (where its derivative in
+  ``x2`` is ``1 / x1``), and 0 at ``0**0``; wrt ``x2``, ``x1**x2 * log(x1)`` for ``x1 > 0``,
+  and 0 for ``x1 <= 0`` to every order (the limit at ``x1 == 0``; the real power has no
+  derivative in ``x2`` for ``x1 < 0``), so mixed second derivatives are 0 there too;
+- ``atan2`` and ``hypot`` at the origin: 0; ``atan2`` across its branch cut (``x1 = 0``,
+  ``x2 < 0``) the derivative of the continuous angle, ``(x2 dx1 - x1 dx2) / (x1**2 + x2**2)``;
+- ``logaddexp``: wrt ``x1``, ``sigmoid(x1 - x2)`` (exactly 1/2 at ties, with second derivative
+  1/4 there); an infinite argument takes the limit (1 or 0), and two equal infinities are a tie;
+- ``remainder``: 1 wrt ``x1``, ``-floor_divide(x1, x2)`` wrt ``x2``; ``copysign`` wrt ``x2``: 0;
+- at the edge of a domain the true one-sided derivatives, infinite: ``sqrt``, ``log``,
+  ``log2``, ``log10`` at 0, ``log1p`` at -1, ``asin``, ``acos`` at +-1 and ``acosh`` at 1 give
+  +-inf to the first and second order (``reciprocal`` and ``divide`` at 0 likewise); ``atanh``
+  at +-1 gives inf, and nan to the second order (inf - inf in the product rule of its accurate
+  form ``1 / ((1 - x)(1 + x))``).
 
 Complex inputs: every function computes its forward result. ``real``, ``imag`` and ``conj``
 differentiate with JAX's convention (cotangents ``g``, ``-1j * g`` and ``conj(g)``; for real

@@ -13,9 +13,10 @@ minimum and maximum, one device synchronisation per call.
 
 Conventions: repeated indices ACCUMULATE in every gradient (``x[[0, 0]]`` sends two cotangents
 to ``x[0]``), through ``scatter_add`` (the device's kernel, or the portable fallback).
-``setitem(x, key, value)`` returns a new tensor; with repeated indices which write wins is
-unspecified (NumPy and CuPy: the last; the portable fallback: their mean), while ``value``'s
-gradient gathers the cotangent at every listed position. Index arrays carry no gradient.
+``setitem(x, key, value)`` returns a new tensor; with repeated indices the last write wins,
+on every backend (NumPy's rule; CuPy leaves it unspecified, so the writes are deduplicated
+first), and only that write gets ``value``'s cotangent (an overwritten one gets 0, as central
+differences say). Index arrays carry no gradient.
 """
 
 from __future__ import annotations

@@ -9,17 +9,28 @@ decompositions (cholesky, eigh, eigvalsh, qr, svd, svdvals, eig, eigvals) live i
 Conventions (gradients are for real inputs):
 
 - Cotangents may have the broadcast batch shape; the engine sums them back to each input.
-- det: ``d det = det * inv(A)^T`` (the transposed adjugate), which is finite near singular
-  matrices; where ``det == 0`` exactly the rule returns 0 (the matrix is sanitised to the
-  identity first, so ``inv`` never sees it).
+- det: ``d det = C(A)``, the cofactor matrix (the transposed adjugate): ``det * inv(A)^T``
+  where ``det != 0``, and ``sign * U diag(prod of the other singular values) V^T`` where
+  ``det == 0`` exactly (no division: right at every rank, and batched matrices choose each
+  their own formula). Its derivative (det's second) is a rule of its own with the same split, so
+  second derivatives are right at singular matrices too; third and higher derivatives at a
+  singular matrix go through the SVD's rules and need its singular values distinct.
 - slogdet: only ``logabsdet`` has a derivative (``inv(A)^T``); ``sign`` is piecewise constant.
+  At a singular matrix (``sign == 0``, ``logabsdet == -inf``) the derivative is infinite
+  along the cofactors, on every backend: the gradient is ``C * inf`` (+-inf by the signs of the
+  cofactors, nan where one is exactly 0; at rank < n - 1 the cofactors vanish and their signs
+  are rounding noise), the tangent ``<C, T> * inf``; its second derivatives are not defined.
 - solve: ``x2`` is a vector when it is 1-D (as the standard says), else a stack of matrices.
 - pinv: the full-rank formula (Golub and Pereyra); ``rtol`` carries no gradient.
-- vector_norm: at a zero vector the gradient is the subgradient 0 (ord 2 and p, with the
-  inputs sanitised first); ord 1 uses ``sign(x)`` (0 at 0); ord +-inf and matrix_norm's
-  1/-1/inf/-inf split the cotangent evenly between tied maxima (minima); ord 0 counts non-zeros
-  and has derivative 0. For ``p < 1`` the infinite derivative at a zero entry is returned as 0.
-- matrix_norm 2/-2/'nuc' go through the SVD and assume distinct singular values where needed.
+- vector_norm: at a zero vector the gradient is the subgradient 0, and so is the second
+  derivative (ord 2 and p, with the inputs sanitised first); ord 1 uses ``sign(x)`` (0 at 0);
+  ord +-inf and matrix_norm's 1/-1/inf/-inf split the cotangent evenly between tied maxima
+  (minima) (central differences agree for two tied entries); piecewise linear, their second
+  derivatives are 0. ord 0 counts non-zeros and has derivative 0. For ``p < 1`` the infinite
+  derivative at a zero entry is returned as 0, and for ``1 < p < 2`` the infinite second
+  derivative there as 0.
+- matrix_norm 'fro' is the 2-norm of the entries (0 to both orders at the zero matrix);
+  2/-2/'nuc' go through the SVD and assume distinct singular values where needed.
 """
 
 from __future__ import annotations

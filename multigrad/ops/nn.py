@@ -9,11 +9,19 @@ float32 and float64:
 
 - ``softmax``, ``log_softmax``, ``logsumexp`` shift by the maximum over ``axis`` before
   exponentiating (a slice whose maximum is infinite is shifted by 0 instead, so that
-  ``logsumexp`` of an all ``-inf`` slice is ``-inf`` rather than nan).
+  ``logsumexp`` of an all ``-inf`` slice is ``-inf`` rather than nan). ``-inf`` entries (masked
+  logits) get softmax 0 and derivatives 0 (``log_softmax``'s own ``-inf`` outputs have
+  derivative 1 wrt their input). An all ``-inf`` slice: ``softmax`` and ``log_softmax`` are nan
+  (0 / 0); ``logsumexp`` is ``-inf``, with gradient ``1/n`` on each entry (a tie, as for
+  ``logaddexp(-inf, -inf)``); a slice with ``+inf`` entries: ``logsumexp`` is ``+inf``, its
+  gradient split evenly among them. Those limits are constants: second derivatives 0.
 - ``sigmoid`` exponentiates only ``-|x|``; ``softplus(x) = max(x, 0) + log1p(exp(-|x|))``, and its
   derivative ``sigmoid(x)`` is taken as ``exp(x - softplus(x))``, an exponent that is never
   positive.
-- ``relu``: the derivative at 0 is taken as 0 (the usual subgradient).
+- ``relu``: the derivative at 0 is taken as 0 (the usual subgradient), the second derivative 0.
+- every rule stays differentiable where the function is smooth: the reflections ``sigmoid``
+  and ``gelu`` use to reach the negative half are ``where(x >= 0, x, -x)``, not ``abs(x)``
+  (whose subgradient 0 at 0 would lose the derivative there).
 - ``gelu(x, approximate="none")`` is ``x * Phi(x)`` with ``Phi`` the standard normal CDF. The
   standard has no ``erf``, so ``Phi`` is computed here from standard functions: for ``|z| < 2``
   the series ``erf(z) = 2/sqrt(pi) exp(-z**2) sum_n 2**n z**(2n+1) / (2n+1)!!`` (every term
