@@ -34,13 +34,18 @@ def _setup(spec, shapes, params, backend, rng):
     if reason:
         pytest.xfail(reason)
     arrays = spec.inputs(rng, shapes, params)
+    return (arrays, *_leaves(spec, arrays, backend))
+
+
+def _leaves(spec, arrays, backend):
+    """Tensors of ``arrays``, those differentiated (``grad_args``) requiring gradients."""
     xs = [backend.tensor(a) for a in arrays]
     grad_args = spec.grad_args
     if grad_args is None:
         grad_args = tuple(k for k, a in enumerate(arrays) if a.dtype.kind == "f")
     for k in grad_args:
         xs[k].requires_grad_()
-    return arrays, xs, grad_args
+    return xs, grad_args
 
 
 def _call(spec, xs, params):

@@ -32,7 +32,7 @@ from hypothesis.extra import numpy as hnp
 import multigrad as mg
 from multigrad.numerical import directional
 from op_specs import ALL_SPECS
-from test_op_gradients import _as_tuple, _float_outputs, _inner, _seen
+from test_op_gradients import _as_tuple, _fd, _float_outputs, _inner, _jvp, _leaves, _seen
 
 UNUSUAL = [np.inf, -np.inf, np.nan, 0.0, -0.0]
 NON_FINITE = [np.inf, -np.inf, np.nan]
@@ -131,16 +131,6 @@ def _special_pools(spec):
 
 # -- derivatives ---------------------------------------------------------------------------
 
-def _leaves(spec, arrays, backend=F64):
-    xs = [backend.tensor(a) for a in arrays]
-    grad_args = spec.grad_args
-    if grad_args is None:
-        grad_args = tuple(k for k, a in enumerate(arrays) if a.dtype.kind == "f")
-    for k in grad_args:
-        xs[k].requires_grad_()
-    return xs, grad_args
-
-
 def _pairing(spec, xs, params, vs):
     """<v, f(x)> over the floating outputs."""
     outs = _as_tuple(spec.fn(*xs, **params))
@@ -151,16 +141,6 @@ def _gradient(spec, xs, params, grad_args, vs, create_graph):
     grads = mg.autograd.grad(_pairing(spec, xs, params, vs), [xs[k] for k in grad_args],
                              create_graph=create_graph, allow_unused=True)
     return [mg.zeros_like(xs[k]) if g is None else g for g, k in zip(grads, grad_args)]
-
-
-def _tangents(spec, xs, params, grad_args, us):
-    def f(*moving):
-        args = list(xs)
-        for k, m in zip(grad_args, moving):
-            args[k] = m
-        return _as_tuple(spec.fn(*args, **params))
-    detached = [xs[k].detach() for k in grad_args]
-    return _as_tuple(mg.jvp(f, detached, [us[k] for k in grad_args])[1])
 
 
 def _random_like(rng, t):
@@ -175,27 +155,16 @@ def _directions(spec, xs, params, grad_args, rng):
     return outs, live, vs, us
 
 
-def _central(spec, xs, params, grad_args, us, k):
-    """Output ``k`` of f differentiated along ``us`` by central differences."""
-    def f(*moving):
-        args = list(xs)
-        for i, m in zip(grad_args, moving):
-            args[i] = m
-        return _as_tuple(spec.fn(*args, **params))[k]
-    with mg.no_grad():
-        return directional(f, [xs[i] for i in grad_args], [us[i] for i in grad_args])
-
-
 def _check_first_order(spec, xs, params, grad_args, rng, tol):
     outs, live, vs, us = _directions(spec, xs, params, grad_args, rng)
     seen = _seen(spec, F64, us)
-    numeric = {k: _central(spec, xs, params, grad_args, seen, k) for k in live}
+    numeric = _fd(spec, xs, params, grad_args, seen)
     grads = _gradient(spec, xs, params, grad_args, vs, False)
     reverse = sum(_inner(g, us[k]) for g, k in zip(grads, grad_args))
     expected = sum(_inner(numeric[k], vs[k]) for k in live)
     assert reverse == pytest.approx(expected, rel=tol, abs=tol), (
         f"{spec.name}: <J^T v, u> = {reverse!r}, central differences {expected!r}")
-    tangents = _tangents(spec, xs, params, grad_args, us)
+    tangents = _jvp(spec, xs, params, grad_args, us)
     for k in live:
         np.testing.assert_allclose(tangents[k].numpy(), numeric[k].numpy(), rtol=tol, atol=tol,
                                    err_msg=f"{spec.name}: tangent of output {k}")
@@ -284,10 +253,10 @@ def test_nothing_leaks_between_elements(spec, data):
         hit |= ~((a == b) | (np.isnan(a) & np.isnan(b)))
     results = []
     for arrays in (clean, poisoned):
-        xs, grad_args = _leaves(spec, arrays)
+        xs, grad_args = _leaves(spec, arrays, F64)
         _, _, vs, us = _directions(spec, xs, params, grad_args, np.random.default_rng(1))
         grads = _gradient(spec, xs, params, grad_args, vs, False)
-        tangents = _tangents(spec, xs, params, grad_args, us)
+        tangents = _jvp(spec, xs, params, grad_args, us)
         results.append([np.broadcast_to(t.numpy(), shapes[0]) for t in grads + list(tangents)])
     for k, (c, p) in enumerate(zip(*results)):
         np.testing.assert_array_equal(p[~hit], c[~hit], err_msg=(
@@ -300,7 +269,7 @@ def test_nothing_leaks_between_elements(spec, data):
 def test_derivatives_match_central_differences(spec, data):
     shapes, params = data.draw(_case(spec, nonempty=True))
     rng = np.random.default_rng(data.draw(_SEEDS))
-    xs, grad_args = _leaves(spec, spec.inputs(rng, shapes, params))
+    xs, grad_args = _leaves(spec, spec.inputs(rng, shapes, params), F64)
     grads, tangents, live, _, _ = _check_first_order(spec, xs, params, grad_args, rng,
                                                      spec.grad_rtol["float64"])
     for t in grads + [tangents[k] for k in live]:
@@ -317,14 +286,14 @@ def test_derivatives_at_special_points(spec, data):
     rng = np.random.default_rng(data.draw(_SEEDS))
     arrays = _mixed(rng, spec.inputs(rng, shapes, params), spec.special,
                     data.draw(st.sampled_from([0.5, 1.0])))
-    xs, grad_args = _leaves(spec, arrays)
+    xs, grad_args = _leaves(spec, arrays, F64)
     if spec.smooth_at_special:
         _check_first_order(spec, xs, params, grad_args, rng, spec.grad_rtol["float64"])
         _check_second_order(spec, xs, params, grad_args, rng, spec.second_order)
         return
     _, live, vs, us = _directions(spec, xs, params, grad_args, rng)
     grads = _gradient(spec, xs, params, grad_args, vs, False)
-    tangents = _tangents(spec, xs, params, grad_args, us)
+    tangents = _jvp(spec, xs, params, grad_args, us)
     for t in grads + [tangents[k] for k in live]:
         assert _finite(t), f"{spec.name}: a non-finite derivative at {arrays}"
     lhs = sum(_inner(vs[k], tangents[k]) for k in live)

@@ -338,11 +338,13 @@ solve = defprimitive(
 #                D(F)_ik = -p_ik F_ki, p_ik the product of the singular values other than i, k.
 
 def _singular(xp, det):
-    """Where ``det`` is exactly 0 (a constant mask), and whether any and all matrices are."""
+    """Where ``det`` is exactly 0 (a constant mask), and whether any and all matrices are (a
+    host sync, so that the SVD runs only when some matrix needs it)."""
     mask = constant(xp, det, lambda b, d: d == 0)
     raw = mask.data if is_tensor(mask) else mask
     backend = det.device.xp if is_tensor(det) else xp
-    return mask, bool(backend.any(raw)), bool(backend.all(raw))
+    any_singular = bool(backend.any(raw))
+    return mask, any_singular, any_singular and bool(backend.all(raw))
 
 
 def _choose(xp, singular, x, by_svd, by_inverse):

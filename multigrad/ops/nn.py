@@ -51,7 +51,10 @@ def _keep_shape(shape, axes):
 
 
 def _shifted_max(xp, x, axes):
-    """The maximum over ``axes`` (kept), replaced by 0 where it is not finite."""
+    """The maximum over ``axes`` (kept), replaced by 0 where it is not finite (and 0 over
+    empty axes, which have no maximum: there logsumexp is log(0) = -inf, softmax empty)."""
+    if any(x.shape[a] == 0 for a in axes):
+        return xp.zeros(_keep_shape(x.shape, axes), dtype=x.dtype, device=x.device)
     m = xp.max(x, axis=axes, keepdims=True)
     # an all -inf (or a +inf) slice would give inf - inf = nan after the shift
     return xp.where(xp.isfinite(m), m, xp.zeros_like(m))
