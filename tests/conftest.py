@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, settings
 
 import multigrad as mg
 
-# hypothesis (tests/test_properties.py): the same examples every run, no deadline (a first call
-# compiles nothing, but the CI machine is slow and shared); a few examples per spec normally,
-# many with ``pytest --hypothesis-profile=multigrad-long``
+# hypothesis (tests/test_properties.py): the same examples every run, no example database, no
+# deadline (timings on shared machines vary); a few examples per spec in the normal run, many
+# with ``pytest --hypothesis-profile=multigrad-long``
 settings.register_profile("multigrad", derandomize=True, deadline=None, database=None,
                           max_examples=3, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("multigrad-long", parent=settings.get_profile("multigrad"),
