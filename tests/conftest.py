@@ -12,8 +12,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 import multigrad as mg
+
+# hypothesis (tests/test_properties.py): the same examples every run, no example database, no
+# deadline (timings on shared machines vary); a few examples per spec in the normal run, many
+# with ``pytest --hypothesis-profile=multigrad-long``
+settings.register_profile("multigrad", derandomize=True, deadline=None, database=None,
+                          max_examples=3, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("multigrad-long", parent=settings.get_profile("multigrad"),
+                          max_examples=300)
+settings.load_profile("multigrad")
 
 
 @dataclass(frozen=True)

@@ -231,3 +231,35 @@ def test_nested_jvp_with_different_directions_keeps_levels_apart(backend):
     u, v = backend.tensor(uv), backend.tensor(vv)
     _, t = mg.jvp(lambda a: mg.jvp(lambda b: b * b * b, [a], [u])[1], [x], [v])
     np.testing.assert_allclose(t.numpy(), 6 * X * uv * vv, **_tol(backend))
+
+
+# -- third order at the points where rules switch branch --------------------------------------
+
+THIRD_ORDER_AT_SPECIAL_POINTS = {
+    # (function of a list of tensors, the point)
+    "logaddexp at a tie": (lambda a, b: mg.logaddexp(a, b), [np.array([0.4]), np.array([0.4])]),
+    "pow at exponent 0": (lambda a, b: mg.pow(a, b), [np.array([2.0]), np.array([0.0])]),
+    "gelu at 0": (lambda a: mg.gelu(a), [np.array([0.0])]),
+    "sigmoid at 0": (lambda a: mg.sigmoid(a), [np.array([0.0])]),
+    "det at a singular matrix": (lambda a: mg.linalg.det(a),
+                                 [np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])]),
+    "det at the identity": (lambda a: mg.linalg.det(a), [np.eye(3)]),
+}
+
+
+@pytest.mark.parametrize("name", list(THIRD_ORDER_AT_SPECIAL_POINTS))
+def test_third_derivative_at_special_points(backend64, rng, name):
+    fn, point = THIRD_ORDER_AT_SPECIAL_POINTS[name]
+    xs = [backend64.tensor(p, requires_grad=True) for p in point]
+    us = [backend64.tensor(rng.standard_normal(p.shape)) for p in point]
+
+    def along(grads):
+        return sum(mg.sum(g * u) for g, u in zip(grads, us))
+
+    def second(*ys):  # <u, H u>
+        first = along(autograd.grad(mg.sum(fn(*ys)), list(ys), create_graph=True))
+        return along(autograd.grad(first, list(ys), create_graph=True))
+
+    s2 = second(*xs)
+    s3 = float(along(autograd.grad(s2, xs)))
+    assert s3 == pytest.approx(_central(second, xs, us), rel=1e-5, abs=1e-6), name

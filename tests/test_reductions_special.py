@@ -154,11 +154,17 @@ def test_std_of_constant_slice_has_zero_gradient(backend):
     assert np.abs(g[1]).sum() > 0
 
 
-def test_std_second_order_finite(backend64):
-    x = backend64.tensor([1.0, 4.0, 2.0], requires_grad=True)
+def test_std_second_order(backend64):
+    # d2 std / dx2 = (I - 1/n - c c^T) / (n std), with c = (x - mean) / (n std) the gradient
+    values = np.array([1.0, 4.0, 2.0])
+    x = backend64.tensor(values, requires_grad=True)
     g = _grad(mg.std(x), x, create_graph=True)
-    h = _host(_grad(mg.sum(g * g), x))
-    assert np.isfinite(h).all()
+    u = np.array([0.5, -1.0, 2.0])
+    h = _host(_grad(mg.sum(g * backend64.tensor(u)), x))
+    n, s = values.size, values.std()
+    c = (values - values.mean()) / (n * s)
+    hessian = (np.eye(n) - 1.0 / n) / (n * s) - np.outer(c, c) / s
+    np.testing.assert_allclose(h, hessian @ u, rtol=1e-12, atol=1e-14)
 
 
 # -- sort --------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ from __future__ import annotations
 from ..autograd import Tensor
 from ..backends import as_dtype, device_of
 
-__all__ = ["is_tensor", "const_like", "native_dtype", "normalize_axis", "where_or_zero",
-           "where_positive"]
+__all__ = ["is_tensor", "const_like", "held", "native_dtype", "normalize_axis", "run", "sigmoid",
+           "where_or_zero", "where_positive"]
 
 
 def is_tensor(x) -> bool:
@@ -20,6 +20,34 @@ def is_tensor(x) -> bool:
 def const_like(xp, value, like):
     """A 0-d array holding ``value`` with the dtype and device of ``like``."""
     return xp.asarray(value, dtype=like.dtype, device=like.device)
+
+
+def held(a):
+    """``a``'s values with no derivative: a tensor without history (a raw array as it is).
+
+    For a factor whose derivative a convention sets to 0 on some region, so that the second
+    derivatives of a rule stay consistent with its first.
+    """
+    return Tensor(a.data, a.device) if isinstance(a, Tensor) else a
+
+
+def run(prim, xp, *args, **params):
+    """Call ``prim`` on tensors (recording) or run its forward on raw arrays, so a rule can use
+    another primitive with the same text in both namespaces."""
+    if any(isinstance(a, Tensor) for a in args):
+        return prim(*args, **params)
+    return prim.forward(xp, *args, **params)
+
+
+def sigmoid(xp, x):
+    """``1 / (1 + exp(-x))`` without overflow, differentiable at every ``x`` (0 included).
+
+    Each branch exponentiates a number that is never positive; ``where(x >= 0, -x, x)`` rather
+    than ``-abs(x)``, whose subgradient 0 at 0 would lose the derivative there.
+    """
+    nonnegative = x >= 0
+    e = xp.exp(xp.where(nonnegative, -x, x))
+    return xp.where(nonnegative, 1 / (1 + e), e / (1 + e))
 
 
 def normalize_axis(axis, ndim: int) -> tuple[int, ...]:

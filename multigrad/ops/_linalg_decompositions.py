@@ -5,13 +5,16 @@ Primitives: cholesky, eigh, eigvalsh, qr, svd, svdvals (differentiable); eig, ei
 
 Conventions (real inputs):
 
-- cholesky, eigh, eigvalsh read one triangle of a matrix that is meant to be symmetric; their
-  gradients are symmetric (the input cotangent is symmetrised) and their tangents use the
-  symmetric part of the input tangent, so they are right on the space of symmetric matrices.
-- eigh and svd gradients assume distinct eigenvalues / singular values; the gap matrix
-  ``F_ij = 1 / (w_j - w_i)`` is zero on its diagonal (the "double where" keeps ``1/0`` out).
-  Eigenvectors and singular vectors are defined up to sign: only functions invariant to that
-  choice have a well-defined derivative.
+- cholesky, eigh, eigvalsh read the lower triangle of a matrix that is meant to be symmetric
+  (on NumPy, CuPy and array-api-strict alike); their gradients are symmetric (the input
+  cotangent is symmetrised) and their tangents use the symmetric part of the input tangent, so
+  they are the derivatives along symmetric directions, whatever the upper triangle holds.
+- eigh and svd: the gap matrix ``F_ij = 1 / (w_j - w_i)`` is zero where ``w_i == w_j``, on
+  its diagonal and between repeated eigenvalues / singular values (the "double where" keeps
+  ``1/0`` out). Eigenvectors and singular vectors are defined up to sign, and at a repeated
+  value up to a rotation of its eigenspace: only functions invariant to that choice have a
+  derivative, and for those the zero gaps are exact (eigenvalues, projectors onto eigenspaces
+  are right at repeated eigenvalues; eigvalsh and svdvals everywhere).
 - qr: gradients for ``mode='reduced'`` with ``m >= n`` (``R`` invertible); other cases raise.
 - svd: gradients for ``full_matrices=False`` (or square inputs); the terms outside the span of
   ``U`` / ``V`` divide by the singular values, so they need ``s > 0`` when ``m != n``.
@@ -93,10 +96,16 @@ def solve_right(xp, x, a):
 
 
 def inverse_gaps(xp, w):
-    """``F_ij = 1 / (w_j - w_i)`` off the diagonal and 0 on it (double where: no 1/0)."""
-    off = constant(xp, w, lambda b, r: ~b.eye(r.shape[-1], dtype=b.bool, device=r.device))
+    """``F_ij = 1 / (w_j - w_i)`` where ``w_i != w_j``, and 0 where they are equal: on the
+    diagonal and between repeated values (double where: no 1/0).
+
+    At a repeated value the terms ``F_ij`` multiply the antisymmetric part of ``V^T V_bar``
+    within its eigenspace, which is 0 for every function invariant to the basis of that
+    eigenspace: 0 is their exact value there.
+    """
     gaps = row(xp, w) - col(xp, w)
-    return xp.where(off, 1.0 / xp.where(off, gaps, 1.0), 0.0)
+    distinct = constant(xp, gaps, lambda b, r: r != 0)
+    return xp.where(distinct, 1.0 / xp.where(distinct, gaps, 1.0), 0.0)
 
 
 def strictly_lower(xp, a):

@@ -17,19 +17,32 @@ Conventions. Arguments broadcast, and the engine sums cotangents back to each in
 rules return arrays of the broadcast shape. Either argument of a binary function may be a Python
 scalar (``x * 2.0``, ``2.0 ** x``, ``maximum(x, 0.0)``); it takes the other's dtype and device,
 and rules never hand it to ``xp`` unconverted. Gradients are defined for real floating dtypes.
-At points where the derivative is undefined:
 
-- ``abs``, ``copysign`` (wrt ``x1``) at 0 and ``sign`` everywhere: subgradient 0;
+Special points. Where a rule switches branch at a point the function is smooth at (a tie of
+``logaddexp``, ``pow`` at ``x2 == 0``), the rule stays the derivative's formula there, so that its
+own derivatives (second order and up) are right too: only the points where the formula itself
+breaks (``0 * inf``, ``inf - inf``, ``0 / 0``) are guarded, by the "double where" (a branch that
+``where`` discards is computed from a safe input, so a zero cotangent never meets an infinity).
+Where the function is not differentiable, the first derivative is the subgradient below and
+the second derivative is 0, the derivative of that constant:
+
+- ``abs``, ``copysign`` (wrt ``x1``) at 0 and ``sign`` everywhere: 0;
 - ``maximum``, ``minimum`` and ``clip`` (which is ``minimum(maximum(x, min), max)``) split the
   cotangent evenly at ties, half to each side (central differences agree);
-- ``pow``: wrt ``x1``, ``x2 * x1**(x2 - 1)``, and 0 where ``x2 == 0``; wrt ``x2``,
-  ``x1**x2 * log(x1)`` for ``x1 > 0`` and 0 for ``x1 <= 0`` (the limit at ``x1 == 0``; the
-  real power is not differentiable in ``x2`` for ``x1 < 0``);
-- ``atan2`` and ``hypot`` at the origin: 0;
-- ``logaddexp``: ``exp(x - ans)`` (never overflows), 1/2 at ties, also when both are infinite;
-- ``remainder``: 1 wrt ``x1``, ``-floor_divide(x1, x2)`` wrt ``x2``; ``copysign`` wrt ``x2``: 0.
-Each of these uses the "double where": a branch that ``where`` discards is computed from a safe
-input, so that it cannot turn a zero cotangent into ``0 * inf = nan``.
+- ``pow``: wrt ``x1``, ``x2 * x1**(x2 - 1)``, also at ``x2 == 0`` (where its derivative in
+  ``x2`` is ``1 / x1``), and 0 at ``0**0``; wrt ``x2``, ``x1**x2 * log(x1)`` for ``x1 > 0``,
+  and 0 for ``x1 <= 0`` to every order (the limit at ``x1 == 0``; the real power has no
+  derivative in ``x2`` for ``x1 < 0``), so mixed second derivatives are 0 there too;
+- ``atan2`` and ``hypot`` at the origin: 0; ``atan2`` across its branch cut (``x1 = 0``,
+  ``x2 < 0``) the derivative of the continuous angle, ``(x2 dx1 - x1 dx2) / (x1**2 + x2**2)``;
+- ``logaddexp``: wrt ``x1``, ``sigmoid(x1 - x2)`` (exactly 1/2 at ties, with second derivative
+  1/4 there); an infinite argument takes the limit (1 or 0), and two equal infinities are a tie;
+- ``remainder``: 1 wrt ``x1``, ``-floor_divide(x1, x2)`` wrt ``x2``; ``copysign`` wrt ``x2``: 0;
+- at the edge of a domain the true one-sided derivatives, infinite: ``sqrt``, ``log``,
+  ``log2``, ``log10`` at 0, ``log1p`` at -1, ``asin``, ``acos`` at +-1 and ``acosh`` at 1 give
+  +-inf to the first and second order (``reciprocal`` and ``divide`` at 0 likewise); ``atanh``
+  at +-1 gives inf, and nan to the second order (inf - inf in the product rule of its accurate
+  form ``1 / ((1 - x)(1 + x))``).
 
 Complex inputs: every function computes its forward result. ``real``, ``imag`` and ``conj``
 differentiate with JAX's convention (cotangents ``g``, ``-1j * g`` and ``conj(g)``; for real
@@ -41,6 +54,7 @@ from __future__ import annotations
 import math
 
 from ..autograd import LINEAR, defprimitive
+from ._helpers import const_like, held, sigmoid
 
 __all__ = [
     "abs", "acos", "acosh", "add", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_and",
@@ -187,22 +201,27 @@ log10 = _smooth("log10", lambda xp, g, ans, x: g / (x * _LN10),
 
 
 def _pow_x1(xp, g, ans, x1, x2):
-    # d x1**x2 / dx1 = x2 * x1**(x2 - 1); where x2 == 0 the power is the constant 1, and
-    # 0 * 0**-1 would be nan, so that branch gets a safe base (double where)
+    # d x1**x2 / dx1 = x2 * x1**(x2 - 1). At 0**0 that is 0 * 0**-1 = nan for the constant 1
+    # (x1**0): the one point given a safe base (double where). Elsewhere the formula stays whole,
+    # so that its own derivative in x2 is right at x2 == 0 (1 / x1, not the 0 of a constant).
     if isinstance(x2, _PY_SCALARS):
         return xp.zeros_like(g) if x2 == 0 else g * (x2 * xp.pow(x1, x2 - 1))
-    varies = x2 != 0
-    base = xp.where(varies, x1, 1.0)
-    return xp.where(varies, g * (x2 * xp.pow(base, x2 - 1)), 0.0)
+    zero_to_zero = xp.logical_and(x1 == 0, x2 == 0)
+    base = xp.where(zero_to_zero, 1.0, x1)
+    # where x1 <= 0 the derivative in x2 is 0 (see _pow_x2), to every order: x2 held there
+    exponent = xp.where(x1 > 0, x2, held(x2))
+    return xp.where(zero_to_zero, 0.0, g * (exponent * xp.pow(base, exponent - 1)))
 
 
 def _pow_x2(xp, g, ans, x1, x2):
     # d x1**x2 / dx2 = x1**x2 * log(x1) for x1 > 0; 0 at x1 <= 0, where log(x1) is sanitised
     if isinstance(x1, _PY_SCALARS):
         return g * (ans * math.log(x1)) if x1 > 0 else xp.zeros_like(g)
+    # the power is recomputed from the sanitised base rather than taken from ans: at x1 == 0
+    # the masked zero cotangent would meet ans's infinite derivative (x2 < 1) as 0 * inf
     inside = x1 > 0
-    log_x1 = xp.log(xp.where(inside, x1, 1.0))
-    return xp.where(inside, g * (ans * log_x1), 0.0)
+    base = xp.where(inside, x1, 1.0)
+    return xp.where(inside, g * (xp.pow(base, x2) * xp.log(base)), 0.0)
 
 
 pow = defprimitive(
@@ -214,23 +233,24 @@ pow = defprimitive(
 )
 
 
-def _logaddexp_scale(xp, g, a, b, ans):
-    # d/da log(e**a + e**b) = e**(a - ans), and a - ans <= 0 cannot overflow. At a tie the
-    # share is 1/2, and where a == ans (a wins outright) it is 1; both settle the infinite
-    # cases where a - ans would be inf - inf = nan, so those are kept out of the subtraction.
-    tie = a == b
-    settled = xp.logical_or(tie, a == ans)
-    exponent = xp.where(settled, 0.0, a) - xp.where(settled, 0.0, ans)
-    return g * xp.exp(xp.where(tie, -_LN2, exponent))
+def _logaddexp_share(xp, g, a, b, ans):
+    # d/da log(e**a + e**b) = sigmoid(a - b): exactly 1/2 at a tie and differentiable there
+    # (sigmoid' = 1/4), accurate however large a and b are. Equal infinities are the one point
+    # where a - b breaks (inf - inf): a tie by the same convention, with safe inputs.
+    if isinstance(b, _PY_SCALARS):
+        b = const_like(xp, b, ans)
+    same_infinity = xp.logical_and(a == b, xp.isinf(ans))
+    difference = xp.where(same_infinity, 0.0, a) - xp.where(same_infinity, 0.0, b)
+    return g * sigmoid(xp, difference)
 
 
 logaddexp = defprimitive(
     "logaddexp",
     forward="logaddexp",
-    vjp=(lambda xp, g, ans, x1, x2: _logaddexp_scale(xp, g, x1, x2, ans),
-         lambda xp, g, ans, x1, x2: _logaddexp_scale(xp, g, x2, x1, ans)),
-    jvp=(lambda xp, t, ans, x1, x2: _logaddexp_scale(xp, t, x1, x2, ans),
-         lambda xp, t, ans, x1, x2: _logaddexp_scale(xp, t, x2, x1, ans)),
+    vjp=(lambda xp, g, ans, x1, x2: _logaddexp_share(xp, g, x1, x2, ans),
+         lambda xp, g, ans, x1, x2: _logaddexp_share(xp, g, x2, x1, ans)),
+    jvp=(lambda xp, t, ans, x1, x2: _logaddexp_share(xp, t, x1, x2, ans),
+         lambda xp, t, ans, x1, x2: _logaddexp_share(xp, t, x2, x1, ans)),
     doc="Elementwise ``log(exp(x1) + exp(x2))``, without overflow.",
 )
 
@@ -251,8 +271,9 @@ tanh = _smooth("tanh", lambda xp, g, ans, x: g * (1 - ans * ans),
                "Elementwise hyperbolic tangent.")
 asinh = _smooth("asinh", lambda xp, g, ans, x: g / xp.sqrt(x * x + 1),
                 "Elementwise inverse hyperbolic sine.")
-# (x - 1)(x + 1) rather than x*x - 1: no cancellation near x = 1
-acosh = _smooth("acosh", lambda xp, g, ans, x: g / xp.sqrt((x - 1) * (x + 1)),
+# x - 1 and x + 1 apart rather than x*x - 1: no cancellation near x = 1; divided one after the
+# other, not multiplied, so that at x = 1 the second derivative is -inf, not 0 * inf = nan
+acosh = _smooth("acosh", lambda xp, g, ans, x: g / xp.sqrt(x - 1) / xp.sqrt(x + 1),
                 "Elementwise inverse hyperbolic cosine.")
 atanh = _smooth("atanh", lambda xp, g, ans, x: g / ((1 - x) * (1 + x)),
                 "Elementwise inverse hyperbolic tangent.")

@@ -13,9 +13,10 @@ minimum and maximum, one device synchronisation per call.
 
 Conventions: repeated indices ACCUMULATE in every gradient (``x[[0, 0]]`` sends two cotangents
 to ``x[0]``), through ``scatter_add`` (the device's kernel, or the portable fallback).
-``setitem(x, key, value)`` returns a new tensor; with repeated indices which write wins is
-unspecified (NumPy and CuPy: the last; the portable fallback: their mean), while ``value``'s
-gradient gathers the cotangent at every listed position. Index arrays carry no gradient.
+``setitem(x, key, value)`` returns a new tensor; with repeated indices the last write wins,
+on every backend (NumPy's rule; CuPy leaves it unspecified, so the writes are deduplicated
+first), and only that write gets ``value``'s cotangent (an overwritten one gets 0, as central
+differences say). Index arrays carry no gradient.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import NamedTuple
 
 from ..autograd import LINEAR, Tensor, defprimitive
 from ..backends import MixedDeviceError, device_of
+from ._helpers import run
 
 __all__ = ["getitem", "setitem", "take", "take_along_axis", "scatter_add"]
 
@@ -35,14 +37,6 @@ class _Slot(NamedTuple):
 
     k: int
     new_axis: bool = False  # a 0-d boolean: makes a new axis of length 1 and indexes it
-
-
-def _run(prim, xp, *args, **params):
-    """Call ``prim`` on tensors (recording) or run its forward on raw arrays, so a rule can use
-    another primitive with the same text in both namespaces."""
-    if any(isinstance(a, Tensor) for a in args):
-        return prim(*args, **params)
-    return prim.forward(xp, *args, **params)
 
 
 def _raw(a):
@@ -86,7 +80,7 @@ def _scatter_rows(xp, values, indices, n):
     """Scatter-add rows of ``values`` (raw or tensor) at raw int ``indices`` into ``n`` rows."""
     if isinstance(values, Tensor):
         indices = Tensor(indices, values.device)
-    return _run(scatter_add_p, xp, values, indices, n=n)
+    return run(scatter_add_p, xp, values, indices, n=n)
 
 
 def scatter_along_axis(xp, g, indices, axis, n):
@@ -278,7 +272,7 @@ def _gather(xp, x, *arrays, key):
 def _getitem_vjp(xp, g, ans, x, *arrays, key):
     plan = _plan(x.shape, key)
     if plan is None:
-        return _run(setitem_p, xp, xp.zeros_like(x), g, key=key)
+        return run(setitem_p, xp, xp.zeros_like(x), g, key=key)
     rx = _raw_xp(g, xp)
     lin = _linear_index(rx, key, [_raw(a) for a in arrays], plan)
     rest_shape = tuple(plan.y_shape[p] for p in plan.rest)
@@ -292,7 +286,7 @@ def _getitem_vjp(xp, g, ans, x, *arrays, key):
     gy = xp.permute_dims(gy, tuple(order.index(d) for d in range(len(order))))
     if plan.basic == tuple(slice(None) for _ in x.shape):
         return gy
-    return _run(setitem_p, xp, xp.zeros_like(x), gy, key=plan.basic)
+    return run(setitem_p, xp, xp.zeros_like(x), gy, key=plan.basic)
 
 
 getitem_p = defprimitive(
@@ -312,20 +306,32 @@ def getitem(x, key, /):
 # -- setitem: a functional update -------------------------------------------------------------
 
 def _assign_fallback(xp, flat, positions, values):
-    """``flat[positions] = values`` from the standard's functions alone (array_api_strict has
-    no integer-array assignment): scatter-add, then divide by how often each place was hit."""
+    """``flat[positions] = values`` for distinct ``positions`` from the standard's functions
+    alone (array_api_strict has no integer-array assignment): a scatter-add into zeros."""
     device = device_of(flat)
     n, work = flat.shape[0], values
     if xp.isdtype(values.dtype, "bool"):
         work = xp.astype(values, xp.int64)
-    ones = xp.ones(positions.shape, dtype=work.dtype, device=flat.device)
-    count = device.scatter_add(n, positions, ones)
-    hit = count > 0
-    total = device.scatter_add(n, positions, work)
-    count = xp.where(hit, count, xp.ones_like(count))
-    mean = total / count if xp.isdtype(work.dtype, ("real floating", "complex floating")) \
-        else total // count
-    return xp.where(hit, xp.astype(mean, flat.dtype), flat)
+    hit = device.scatter_add(n, positions, xp.ones(positions.shape, dtype=work.dtype,
+                                                   device=flat.device)) > 0
+    return xp.where(hit, xp.astype(device.scatter_add(n, positions, work), flat.dtype), flat)
+
+
+def _write_positions(xp, x_shape, arrays, key, device):
+    """The flat position in ``x`` of every element an advanced ``key`` writes (raw, the shape
+    of ``x[key]``), and whether each write is the last one to its position (the one that
+    stays: NumPy's rule, made deterministic on every backend)."""
+    cells = xp.reshape(xp.arange(math.prod(x_shape), dtype=xp.int64, device=device), x_shape)
+    positions = _gather(xp, cells, *arrays, key=key)
+    flat = xp.reshape(positions, (-1,))
+    order = xp.argsort(flat, stable=True)
+    ordered = xp.take(flat, order)
+    # in stable order the last write to a position comes last among its equals
+    last_sorted = xp.concat([ordered[:-1] != ordered[1:], xp.ones((min(1, flat.shape[0]),),
+                                                                  dtype=xp.bool,
+                                                                  device=device)])
+    last = xp.take(last_sorted, xp.argsort(order))
+    return positions, xp.reshape(last, positions.shape)
 
 
 def _assign(xp, x, value, *arrays, key):
@@ -341,10 +347,9 @@ def _assign(xp, x, value, *arrays, key):
         value = xp.reshape(value, tuple(n for n, it in zip(shape, makes_axis) if it is not None))
         out[kept + (Ellipsis,)] = value
         return out
-    cells = xp.reshape(xp.arange(math.prod(x.shape), dtype=xp.int64, device=x.device), x.shape)
-    positions = _gather(xp, cells, *arrays, key=key)
-    values = xp.reshape(xp.broadcast_to(value, positions.shape), (-1,))
-    positions = xp.reshape(positions, (-1,))
+    positions, last = _write_positions(xp, x.shape, arrays, key, x.device)
+    values = xp.broadcast_to(value, positions.shape)[last]
+    positions = positions[last]
     flat = xp.reshape(out, (-1,))
     try:
         flat[positions] = values
@@ -353,12 +358,22 @@ def _assign(xp, x, value, *arrays, key):
     return xp.reshape(flat, x.shape)
 
 
+def _setitem_value_vjp(xp, g, ans, x, value, *arrays, key):
+    # value gets the cotangent of the places it wrote and stayed in (none where overwritten)
+    gathered = run(getitem_p, xp, g, *arrays, key=key)
+    if _plan(x.shape, key) is None:
+        return gathered
+    rx = _raw_xp(g, xp)
+    _, last = _write_positions(rx, x.shape, [_raw(a) for a in arrays], key, _raw(g).device)
+    return xp.where(Tensor(last, g.device) if isinstance(g, Tensor) else last, gathered, 0.0)
+
+
 setitem_p = defprimitive(
     "setitem",
     forward=_assign,
     # x keeps its cotangent where it was not overwritten; value gets the cotangent of its places
-    vjp=(lambda xp, g, ans, x, value, *arrays, key: _run(setitem_p, xp, g, 0.0, *arrays, key=key),
-         lambda xp, g, ans, x, value, *arrays, key: _run(getitem_p, xp, g, *arrays, key=key)),
+    vjp=(lambda xp, g, ans, x, value, *arrays, key: run(setitem_p, xp, g, 0.0, *arrays, key=key),
+         _setitem_value_vjp),
     jvp=(lambda xp, t, ans, x, value, *arrays, key: setitem_p(t, 0.0, *arrays, key=key),
          lambda xp, t, ans, x, value, *arrays, key: setitem_p(xp.zeros_like(ans), t, *arrays,
                                                               key=key)),

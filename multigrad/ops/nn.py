@@ -9,11 +9,19 @@ float32 and float64:
 
 - ``softmax``, ``log_softmax``, ``logsumexp`` shift by the maximum over ``axis`` before
   exponentiating (a slice whose maximum is infinite is shifted by 0 instead, so that
-  ``logsumexp`` of an all ``-inf`` slice is ``-inf`` rather than nan).
+  ``logsumexp`` of an all ``-inf`` slice is ``-inf`` rather than nan). ``-inf`` entries (masked
+  logits) get softmax 0 and derivatives 0 (``log_softmax``'s own ``-inf`` outputs have
+  derivative 1 wrt their input). An all ``-inf`` slice: ``softmax`` and ``log_softmax`` are nan
+  (0 / 0); ``logsumexp`` is ``-inf``, with gradient ``1/n`` on each entry (a tie, as for
+  ``logaddexp(-inf, -inf)``); a slice with ``+inf`` entries: ``logsumexp`` is ``+inf``, its
+  gradient split evenly among them. Those limits are constants: second derivatives 0.
 - ``sigmoid`` exponentiates only ``-|x|``; ``softplus(x) = max(x, 0) + log1p(exp(-|x|))``, and its
   derivative ``sigmoid(x)`` is taken as ``exp(x - softplus(x))``, an exponent that is never
   positive.
-- ``relu``: the derivative at 0 is taken as 0 (the usual subgradient).
+- ``relu``: the derivative at 0 is taken as 0 (the usual subgradient), the second derivative 0.
+- every rule stays differentiable where the function is smooth: the reflections ``sigmoid``
+  and ``gelu`` use to reach the negative half are ``where(x >= 0, x, -x)``, not ``abs(x)``
+  (whose subgradient 0 at 0 would lose the derivative there).
 - ``gelu(x, approximate="none")`` is ``x * Phi(x)`` with ``Phi`` the standard normal CDF. The
   standard has no ``erf``, so ``Phi`` is computed here from standard functions: for ``|z| < 2``
   the series ``erf(z) = 2/sqrt(pi) exp(-z**2) sum_n 2**n z**(2n+1) / (2n+1)!!`` (every term
@@ -29,7 +37,8 @@ from __future__ import annotations
 import math
 
 from ..autograd import Tensor, defprimitive
-from ._helpers import normalize_axis, where_positive
+from ._helpers import held, normalize_axis, where_positive
+from ._helpers import sigmoid as _stable_sigmoid
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "relu", "sigmoid", "softplus", "gelu"]
 
@@ -42,7 +51,10 @@ def _keep_shape(shape, axes):
 
 
 def _shifted_max(xp, x, axes):
-    """The maximum over ``axes`` (kept), replaced by 0 where it is not finite."""
+    """The maximum over ``axes`` (kept), replaced by 0 where it is not finite (and 0 over
+    empty axes, which have no maximum: there logsumexp is log(0) = -inf, softmax empty)."""
+    if any(x.shape[a] == 0 for a in axes):
+        return xp.zeros(_keep_shape(x.shape, axes), dtype=x.dtype, device=x.device)
     m = xp.max(x, axis=axes, keepdims=True)
     # an all -inf (or a +inf) slice would give inf - inf = nan after the shift
     return xp.where(xp.isfinite(m), m, xp.zeros_like(m))
@@ -102,10 +114,19 @@ def _logsumexp_forward(xp, x, axis, keepdims):
 
 
 def _logsumexp_weights(xp, ans, x, axis, keepdims):
-    """softmax(x) over ``axis``, from the result: exp(x - logsumexp(x))."""
+    """softmax(x) over ``axis``, from the result: exp(x - logsumexp(x)).
+
+    Where the result is infinite that is inf - inf, so those slices take the limits, as
+    constants: +inf entries share the weight evenly, and a slice of all -inf is a tie of all
+    its entries (as ``logaddexp(-inf, -inf)`` is). Their inputs are sanitised (double where).
+    """
     if not keepdims:
         ans = xp.reshape(ans, _keep_shape(x.shape, axis))
-    return xp.exp(x - ans)
+    infinite = xp.isinf(ans)
+    finite_weights = xp.exp(xp.where(infinite, 0.0, x) - xp.where(infinite, 0.0, ans))
+    x_held, ans_held = held(x), held(ans)
+    peaks = xp.where(ans_held == math.inf, xp.astype(x_held == math.inf, x.dtype), 1.0)
+    return xp.where(infinite, peaks / xp.sum(peaks, axis=axis, keepdims=True), finite_weights)
 
 
 def _logsumexp_vjp(xp, g, ans, x, axis, keepdims):
@@ -145,14 +166,9 @@ relu = defprimitive(
 )
 
 
-def _sigmoid_forward(xp, x):
-    e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-
 sigmoid = defprimitive(
     "sigmoid",
-    forward=_sigmoid_forward,
+    forward=_stable_sigmoid,
     # d sigmoid = sigmoid * (1 - sigmoid)
     vjp=(lambda xp, g, ans, x: g * ans * (1 - ans),),
     jvp=(lambda xp, t, ans, x: t * ans * (1 - ans),),
@@ -215,8 +231,10 @@ def _erfc_nonnegative(xp, a):
 
 def _normal_cdf(xp, x):
     """Phi(x) = erfc(-x / sqrt(2)) / 2, accurate relative to its value in both tails."""
-    half_tail = 0.5 * _erfc_nonnegative(xp, xp.abs(x) * _INV_SQRT_2)
-    return xp.where(x >= 0, 1 - half_tail, half_tail)
+    # where(x >= 0, x, -x) rather than abs(x): abs' = sign(0) = 0 would lose Phi'(0)
+    nonnegative = x >= 0
+    half_tail = 0.5 * _erfc_nonnegative(xp, xp.where(nonnegative, x, -x) * _INV_SQRT_2)
+    return xp.where(nonnegative, 1 - half_tail, half_tail)
 
 
 def _tanh_inner(xp, x):

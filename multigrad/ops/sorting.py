@@ -5,8 +5,10 @@ Primitives: sort, argsort.
 ``sort`` is differentiable: each output element is an input element, so the cotangent goes
 back through the permutation (gathered with the inverse permutation, ``argsort`` of the
 permutation, rather than scattered, so the rule runs in both namespaces). Tied values get the
-cotangent of the position the (stable) sort put them in. ``argsort`` returns indices: no
-gradient.
+cotangent of the position the (stable) sort put them in: the one-sided derivative along the
+directions that keep that order (central differences, which average the two sides, would
+split a tie evenly, as ``max`` does). Piecewise linear: second derivatives are 0.
+``argsort`` returns indices: no gradient.
 """
 
 from __future__ import annotations

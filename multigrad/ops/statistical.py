@@ -8,13 +8,18 @@ Conventions
 - ``axis`` is None, an int or a tuple; rules expand the cotangent back over the reduced axes,
   then broadcast.
 - max/min: tied maxima (minima) split the cotangent evenly, and the JVP is the mean of the
-  tangents over the ties, so both modes stay each other's transpose.
+  tangents over the ties, so both modes stay each other's transpose (central differences agree
+  for two tied elements); second derivatives are 0. A reduction over an empty axis has no
+  value (an error, as in NumPy); the reductions of an empty array over non-empty axes, and
+  sum and prod over empty axes (0 and 1), have empty gradients.
 - prod and cumulative_prod never divide by ``x``: the derivative is a product of the *other*
   factors, built from exclusive cumulative products (prod, O(n)) or from an n-by-n table of
   cumulative products with one factor left out (cumulative_prod, O(n**2) memory along the axis),
   so inputs with one or several zeros get exact gradients, to every order.
-- std: the gradient at a constant slice (std = 0) is taken as 0 (a subgradient), with the
-  division sanitised so it never becomes ``inf * 0 = nan``.
+- std: the gradient at a constant slice (std = 0, one element included) is taken as 0 (a
+  subgradient; central differences see ``|h| std(u)``, also 0), and so is its second
+  derivative, with the division sanitised so it never becomes ``inf * 0 = nan``. var of one
+  element (``correction=0``) is the constant 0: derivatives 0.
 - var/std with ``N - correction <= 0``: the forward is not finite and the gradient is nan.
 """
 

@@ -53,6 +53,29 @@ class OpSpec:
         Tolerances for the derivative checks per dtype name.
     xfail : dict
         ``{backend id pattern: reason}``; matching cases are expected to fail.
+    projection : callable or None
+        For a function defined on a subspace (cholesky and eigh read one triangle of a matrix
+        meant to be symmetric): ``projection(direction)`` (NumPy) is the part of an input
+        direction its derivative sees. The VJP and JVP along any direction must then equal
+        central differences along the projection (so the rule's own convention is tested).
+
+    The property-based tests (``tests/test_properties.py``) also read:
+
+    random : str or None
+        How they may vary the shapes: ``"elementwise"`` (every argument any shape, 0-d and
+        empty included, broadcast together), ``"reduction"`` (one argument of any shape, a random
+        ``axis`` and ``keepdims``), or None (the spec's own shapes and params).
+    special : tuple of lists or None
+        Special values per argument (zeros, ties, 0 exponents), mixed into the draws: every
+        derivative there must be finite, and VJP and JVP each other's transpose.
+    smooth_at_special : bool
+        The function is smooth at its special values (logaddexp's ties, pow's 0 exponent,
+        prod's zeros): its first and second derivatives there must match central differences.
+        Otherwise the conventions there are pinned by ``tests/test_special_points.py``.
+    second_order : str
+        What the second derivative is at the spec's own draws: ``"fd"`` (smooth there: central
+        differences of the gradient), ``"zero"`` (piecewise linear: 0, at the special values
+        too), or ``"skip"`` (a kink among the draws, so neither).
     """
 
     name: str
@@ -69,6 +92,11 @@ class OpSpec:
     atol: dict = field(default_factory=lambda: {"float32": 1e-5, "float64": 1e-12})
     grad_rtol: dict = field(default_factory=lambda: {"float32": 1e-3, "float64": 1e-6})
     xfail: dict = field(default_factory=dict)
+    projection: Callable | None = None
+    random: str | None = None
+    special: tuple | None = None
+    smooth_at_special: bool = False
+    second_order: str = "fd"
 
     def __post_init__(self):
         if not self.covers:

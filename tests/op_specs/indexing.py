@@ -86,6 +86,15 @@ SPECS = [
            lambda x, v, i: _np_setitem(x, (i, 0), v), [((3, 4), (2,))],
            make=lambda rng, shapes, p: [rng.uniform(-2, 2, size=s) for s in shapes]
            + [np.array([2, -3])], covers=SETITEM),
+    # repeated indices: the last write wins (on every backend), only it gets value's cotangent
+    OpSpec("setitem-repeated", lambda x, v, i: mg.setitem(x, i, v),
+           lambda x, v, i: _np_setitem(x, i, v), [((4,), (5,)), ((4, 2), (5, 2)), ((4, 2), (5, 1))],
+           make=lambda rng, shapes, p: [rng.uniform(-2, 2, size=s) for s in shapes]
+           + [np.array(REPEATS)], covers=SETITEM),
+    OpSpec("setitem-repeated-pairs", lambda x, v, i, j: mg.setitem(x, (i, j), v),
+           lambda x, v, i, j: _np_setitem(x, (i, j), v), [((3, 4), (4,)), ((3, 4), ())],
+           make=lambda rng, shapes, p: [rng.uniform(-2, 2, size=s) for s in shapes]
+           + [np.array([1, 1, 0, 1]), np.array([2, 2, 3, -2])], covers=SETITEM),
     OpSpec("setitem-mask", lambda x, m: mg.setitem(x, m, 0.5),
            lambda x, m: _np_setitem(x, m, 0.5), [((3, 4), (3, 4))], make=_with_mask,
            covers=SETITEM),

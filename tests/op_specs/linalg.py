@@ -1,9 +1,13 @@
 """Op specs for linear algebra: matmul, tensordot, vecdot, matrix_transpose and ``linalg``.
 
 Matrices come from ``make=`` builders: well-conditioned (``B + 3 I``), symmetric positive definite
-(``B B^T + n I``) and with well-separated eigenvalues or singular values (``Q diag(w) Q^T``).
-cholesky, eigh and eigvalsh read one triangle, so their specs symmetrise the input first; eigh
-and svd specs check functions invariant to the sign of each eigen/singular vector.
+(``B B^T + n I``), with well-separated eigenvalues or singular values (``Q diag(w) Q^T``), and
+singular ones of every rank. cholesky, eigh and eigvalsh read the lower triangle: one spec each
+symmetrises its input first (derivatives in every direction), and one hands them a matrix with
+junk above the diagonal and checks the rules' own convention, derivatives along the symmetric
+part of each direction (``projection``). eigh and svd specs check functions invariant to the
+sign of each eigen/singular vector. Norm specs include ties between the entries (ord +-inf)
+and between the column or row sums (matrix ord +-1, +-inf) that pick the norm.
 """
 
 import math
@@ -12,6 +16,7 @@ import numpy as np
 
 import multigrad as mg
 from . import OpSpec
+from .statistical import make_ties
 
 LOOSE = {"float32": 1e-4, "float64": 1e-10}
 
@@ -70,6 +75,64 @@ def _separated_singular_values(rng, shapes, params):
     return [(u * s[..., None, :]) @ np.swapaxes(v, -1, -2)]
 
 
+def _junk_above(make):
+    """``make``'s symmetric matrices with junk in the strict upper triangle, which cholesky, eigh
+    and eigvalsh do not read."""
+    def junk(rng, shapes, params):
+        a = make(rng, shapes, params)[0]
+        return [a + np.triu(rng.uniform(-5.0, 5.0, a.shape), 1)]
+    return junk
+
+
+def _np_from_lower(a):
+    """The symmetric matrix that the lower triangle of ``a`` defines."""
+    return np.tril(a) + np.swapaxes(np.tril(a, -1), -1, -2)
+
+
+def _singular(rng, shapes, params):
+    """Square matrices of rank n - 1 (then n - 2, ... across the batch), exactly singular in
+    float64 arithmetic: integer factors."""
+    shape = shapes[0]
+    n = shape[-1]
+    batch = shape[:-2]
+    out = np.empty(shape)
+    for i, index in enumerate(np.ndindex(*batch) if batch else [()]):
+        rank = max(n - 1 - i, 0)
+        left = rng.integers(-3, 4, size=(n, rank)).astype(np.float64)
+        out[index] = left @ rng.integers(-3, 4, size=(rank, n)).astype(np.float64)
+    return [out]
+
+
+def _signs(rng, a):
+    return a * rng.choice([-1.0, 1.0], size=a.shape)
+
+
+def _vector_norm_ties(rng, shapes, params):
+    """Distinct magnitudes but for exactly two tied largest (ord inf) or smallest (ord -inf)
+    |x| per slice, of random signs: central differences of a tie of two see the even split."""
+    magnitudes = make_ties(params["ord"] > 0)(rng, shapes, params)[0] + 2.0
+    return [_signs(rng, magnitudes)]
+
+
+def _matrix_norm_ties(rng, shapes, params):
+    """Exactly two tied largest (ord 1, inf) or smallest (ord -1, -inf) column (ord +-1) or row
+    (ord +-inf) sums of |x| per matrix, the other sums distinct (integers: the sums are exact);
+    random signs."""
+    shape, order = shapes[0], params["ord"]
+    by_rows = order in (math.inf, -math.inf)
+    magnitudes = rng.integers(1, 4, size=shape).astype(np.float64)
+    if not by_rows:  # work on rows of the transpose
+        magnitudes = np.swapaxes(magnitudes, -1, -2).copy()
+    k, n = magnitudes.shape[-2:]
+    sums = 4.0 * n + rng.permutation(k)  # distinct, and above every partial sum
+    sums[sums == sums.max() - 1 if order > 0 else sums == sums.min() + 1] = (
+        sums.max() if order > 0 else sums.min())
+    magnitudes[..., -1] = sums - np.sum(magnitudes[..., :-1], axis=-1)
+    if not by_rows:
+        magnitudes = np.swapaxes(magnitudes, -1, -2)
+    return [_signs(rng, magnitudes)]
+
+
 def _rank_deficient(rng, shapes, params):
     shape = shapes[0]
     b = rng.standard_normal(shape[:-1] + (1,))
@@ -90,14 +153,14 @@ def _weights(a, n):
     return mg.arange(1, n + 1, dtype=a.dtype, device=a.device)
 
 
-def _eigh_invariants(a):
-    w, v = mg.linalg.eigh(_sym(a))
+def _eigh_invariants(a, symmetrise=True):
+    w, v = mg.linalg.eigh(_sym(a) if symmetrise else a)
     # w, the squared eigenvector entries, and sum_i c_i v_i v_i^T
     return w, v * v, (v * _weights(a, w.shape[-1])) @ mg.matrix_transpose(v)
 
 
-def _np_eigh_invariants(a):
-    w, v = np.linalg.eigh(_np_sym(a))
+def _np_eigh_invariants(a, symmetrise=True):
+    w, v = np.linalg.eigh(_np_sym(a) if symmetrise else _np_from_lower(a))
     c = np.arange(1, w.shape[-1] + 1)
     return w, v * v, (v * c) @ np.swapaxes(v, -1, -2)
 
@@ -119,8 +182,8 @@ def _np_matrix_power(a, n):
     return np.linalg.matrix_power(a, n)
 
 
-def _np_cholesky(a, upper):
-    low = np.linalg.cholesky(_np_sym(a))
+def _np_cholesky(a, upper, symmetrise=True):
+    low = np.linalg.cholesky(_np_sym(a) if symmetrise else _np_from_lower(a))
     return np.swapaxes(low, -1, -2) if upper else low
 
 
@@ -190,6 +253,10 @@ SPECS = [
             ((2, 3, 3), (1, 3, 2)), ((3, 3), (2, 3, 2))], make=_general, rtol=LOOSE),
     OpSpec("det", mg.linalg.det, np.linalg.det, [((1, 1),), ((3, 3),), ((2, 3, 3),)],
            make=_general, rtol=LOOSE),
+    # det is a polynomial: smooth at singular matrices, whose gradient is the adjugate
+    OpSpec("det-singular", mg.linalg.det, np.linalg.det,
+           [((2, 2),), ((3, 3),), ((3, 4, 4),)], make=_singular, covers=("det",),
+           rtol=LOOSE, atol=LOOSE),
     OpSpec("slogdet", lambda a: tuple(mg.linalg.slogdet(a)), lambda a: tuple(np.linalg.slogdet(a)),
            [((3, 3),), ((2, 3, 3),)], make=_general, rtol=LOOSE),
     OpSpec("slogdet-negative", lambda a: tuple(mg.linalg.slogdet(a)),
@@ -212,6 +279,17 @@ SPECS = [
            [((3, 4),), ((2, 3, 3),)],
            params=[{"keepdims": k, "ord": o} for o in MATRIX_ORDS for k in (False, True)],
            rtol=LOOSE, atol=LOOSE),
+    # ties between the largest (smallest) |x| split evenly: central differences agree
+    OpSpec("vector_norm-ties", mg.linalg.vector_norm, _np_vector_norm, [((3, 4),), ((2, 3, 4),)],
+           params=[{"axis": -1, "keepdims": False, "ord": o} for o in (math.inf, -math.inf)]
+           + [{"axis": None, "keepdims": False, "ord": o} for o in (math.inf, -math.inf)],
+           make=_vector_norm_ties, covers=("vector_norm",), rtol=LOOSE, second_order="zero"),
+    OpSpec("matrix_norm-ties", mg.linalg.matrix_norm,
+           lambda x, keepdims, ord: np.linalg.matrix_norm(x, keepdims=keepdims, ord=ord),
+           [((3, 3),), ((2, 2, 4),)],
+           params=[{"keepdims": False, "ord": o} for o in (1, -1, math.inf, -math.inf)],
+           make=_matrix_norm_ties, covers=("matrix_norm",), rtol=LOOSE, atol=LOOSE,
+           second_order="zero"),
     OpSpec("vector_norm", mg.linalg.vector_norm, _np_vector_norm, [((2, 3, 4),)],
            params=VECTOR_NORM_PARAMS, domain=(0.2, 2.0), rtol=LOOSE),
     OpSpec("vector_norm-signs", mg.linalg.vector_norm, _np_vector_norm, [((3, 4),)],
@@ -220,15 +298,28 @@ SPECS = [
     # exact zeros and a zero row: the subgradient 0 must match central differences
     OpSpec("vector_norm-zeros", mg.linalg.vector_norm, _np_vector_norm, [((3, 4),)],
            params=[{"axis": -1, "keepdims": False, "ord": o} for o in (2, 1, 3)],
-           make=_with_zeros, covers=("vector_norm",), rtol=LOOSE),
+           make=_with_zeros, covers=("vector_norm",), rtol=LOOSE, second_order="skip"),
     OpSpec("cholesky", lambda a, upper: mg.linalg.cholesky(_sym(a), upper=upper), _np_cholesky,
            [((3, 3),), ((2, 4, 4),)], params=[{"upper": False}, {"upper": True}], make=_spd,
            rtol=LOOSE, atol=LOOSE),
+    OpSpec("cholesky-lower-triangle", lambda a, upper: mg.linalg.cholesky(a, upper=upper),
+           lambda a, upper: _np_cholesky(a, upper, symmetrise=False),
+           [((3, 3),), ((2, 4, 4),)], params=[{"upper": False}, {"upper": True}],
+           make=_junk_above(_spd), projection=_np_sym, covers=("cholesky",),
+           rtol=LOOSE, atol=LOOSE),
     OpSpec("eigh", _eigh_invariants, _np_eigh_invariants, [((3, 3),), ((2, 4, 4),)],
            make=_separated_eigenvalues, rtol=LOOSE, atol=LOOSE),
+    OpSpec("eigh-lower-triangle", lambda a: _eigh_invariants(a, symmetrise=False),
+           lambda a: _np_eigh_invariants(a, symmetrise=False), [((3, 3),), ((2, 4, 4),)],
+           make=_junk_above(_separated_eigenvalues), projection=_np_sym, covers=("eigh",),
+           rtol=LOOSE, atol=LOOSE),
     OpSpec("eigvalsh", lambda a: mg.linalg.eigvalsh(_sym(a)),
            lambda a: np.linalg.eigvalsh(_np_sym(a)), [((3, 3),), ((2, 4, 4),)],
            make=_separated_eigenvalues, rtol=LOOSE, atol=LOOSE),
+    OpSpec("eigvalsh-lower-triangle", mg.linalg.eigvalsh,
+           lambda a: np.linalg.eigvalsh(_np_from_lower(a)), [((3, 3),), ((2, 4, 4),)],
+           make=_junk_above(_separated_eigenvalues), projection=_np_sym, covers=("eigvalsh",),
+           rtol=LOOSE, atol=LOOSE),
     OpSpec("qr", lambda a: tuple(mg.linalg.qr(a)), lambda a: tuple(np.linalg.qr(a)),
            [((3, 3),), ((4, 3),), ((2, 4, 3),)], make=_separated_singular_values,
            rtol=LOOSE, atol=LOOSE),

@@ -15,9 +15,8 @@ REDUCTION_AXES = [{"axis": None}, {"axis": 0}, {"axis": -1, "keepdims": True},
 
 
 def _np_logsumexp(x, axis=None, keepdims=False):
-    m = np.max(x, axis=axis, keepdims=True)
-    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
-    return out if keepdims else np.squeeze(out, axis=axis)
+    # a reduction by logaddexp: right with infinities and over empty axes (-inf)
+    return np.logaddexp.reduce(x, axis=axis, keepdims=keepdims)
 
 
 def _np_softmax(x, axis=-1):
@@ -66,16 +65,30 @@ SPECS = [
     OpSpec("log_softmax", mg.log_softmax, _np_log_softmax, MATRIX, params=LAST_AXES),
     OpSpec("log_softmax-ties", mg.log_softmax, _np_log_softmax, [((2, 3),)], make=_ties,
            covers=("log_softmax",)),
-    OpSpec("logsumexp", mg.logsumexp, _np_logsumexp, [((2, 3),)], params=REDUCTION_AXES),
+    OpSpec("logsumexp", mg.logsumexp, _np_logsumexp, [((2, 3),)], params=REDUCTION_AXES,
+           random="reduction", special=([0.5, -1.0],), smooth_at_special=True),
     OpSpec("logsumexp-scalar", mg.logsumexp, _np_logsumexp, [((),)], covers=("logsumexp",)),
     OpSpec("logsumexp-ties", mg.logsumexp, _np_logsumexp, [((2, 3),)], make=_ties,
            params=[{"axis": -1}], covers=("logsumexp",)),
+    # over empty axes: logsumexp is log(0) = -inf (exp of it here, 0, to differentiate a
+    # finite result), softmax and log_softmax are empty
+    OpSpec("logsumexp-empty", lambda x, **p: mg.exp(mg.logsumexp(x, **p)),
+           lambda x, **p: np.exp(_np_logsumexp(x, **p)), [((2, 0),), ((0, 3),)],
+           params=[{"axis": 1}, {"axis": (0, 1), "keepdims": True}, {"axis": 0}],
+           covers=("logsumexp",)),
+    OpSpec("softmax-empty", lambda x, axis: (mg.softmax(x, axis=axis),
+                                             mg.log_softmax(x, axis=axis)),
+           lambda x, axis: (x, x), [((2, 0),), ((0, 3),)], params=[{"axis": 0}, {"axis": -1}],
+           covers=("softmax", "log_softmax")),
     OpSpec("relu", mg.relu, lambda x: np.maximum(x, 0), UNARY_SHAPES + [((4, 5),)],
-           make=_relu_away_from_kink),
+           make=_relu_away_from_kink, random="elementwise", special=([0.0],),
+           second_order="zero"),
+    # smooth at 0, where their forwards reflect to reach the negative half
     OpSpec("sigmoid", mg.sigmoid, lambda x: 1 / (1 + np.exp(-x)), UNARY_SHAPES,
-           domain=(-8.0, 8.0)),
+           domain=(-8.0, 8.0), random="elementwise", special=([0.0],), smooth_at_special=True),
     OpSpec("softplus", mg.softplus, lambda x: np.logaddexp(0, x), UNARY_SHAPES,
-           domain=(-8.0, 8.0)),
+           domain=(-8.0, 8.0), random="elementwise", special=([0.0],), smooth_at_special=True),
     OpSpec("gelu", mg.gelu, _np_gelu, UNARY_SHAPES + [((4, 5),)], make=_wide,
-           params=[{}, {"approximate": "tanh"}]),
+           params=[{}, {"approximate": "tanh"}], random="elementwise", special=([0.0],),
+           smooth_at_special=True),
 ]

@@ -77,7 +77,9 @@ SPECS = [
            params=ARG_AXES + [{"axis": (0, 1)}], make=make_mixed_zeros, differentiable=False),
     OpSpec("searchsorted", mg.searchsorted, np.searchsorted, [((6,), (4,)), ((6,), (2, 3))],
            params=[{}, {"side": "right"}], make=make_searchsorted, differentiable=False),
-    OpSpec("sort", mg.sort, np_sort, SHAPES, params=SORT_PARAMS, make=make_distinct),
+    # piecewise linear; ties follow the stable order (tests/test_special_points.py)
+    OpSpec("sort", mg.sort, np_sort, SHAPES, params=SORT_PARAMS, make=make_distinct,
+           special=([0.0, 1.0],), second_order="zero"),
     OpSpec("argsort", mg.argsort, np_argsort, SHAPES, params=SORT_PARAMS[:3],
            make=make_with_ties, differentiable=False),
     OpSpec("isin", mg.isin, np.isin, [((2, 3), (4,)), ((5,), (2, 2))],
