@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ._grad_mode import _state
 
-__all__ = ["active", "created", "derive", "read", "require"]
+__all__ = ["active", "created", "data_dependent", "derive", "read", "require"]
 
 
 def active():
@@ -39,6 +39,15 @@ def derive(fn, *arrays, from_python: bool = False):
     if recorder is None:
         return fn(*arrays)
     return recorder.derive(fn, arrays, from_python)
+
+
+def data_dependent(what: str) -> None:
+    """Report an op whose result's shape depends on the values (``nonzero``, a boolean mask,
+    ``unique_*``): a compiled step cannot replay one, since a program's shapes follow from its
+    inputs' shapes."""
+    recorder = _state.recorder
+    if recorder is not None:
+        recorder.data_dependent(what)
 
 
 def read(tensor, how: str, value):

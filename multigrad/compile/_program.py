@@ -52,8 +52,8 @@ class Instruction:
     slot numbers (int) and ``Const`` values. ``pure``: the same inputs give the same outputs
     and nothing else happens (multigrad's own primitives and derived computations; users'
     ops, draws and checks are not), so the instruction may be dropped when nobody reads it,
-    or shared with an identical one. ``out_info`` is ``(shape, dtype)`` of each output as
-    recorded.
+    or shared with an identical one. ``out_info`` is ``(shape, dtype, strides)`` of each
+    output as recorded.
     """
 
     __slots__ = ("kind", "name", "fn", "ins", "params", "outs", "multi", "pure", "generator",

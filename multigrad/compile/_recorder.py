@@ -171,9 +171,9 @@ class Recorder:
             self.attach()
         if prim.multi_output:
             outs = [self._new_slot(o) for o in out]
-            info = tuple((o.shape, o.dtype) for o in out)
+            info = tuple(_layout(o) for o in out)
         else:
-            outs, info = [self._new_slot(out)], ((out.shape, out.dtype),)
+            outs, info = [self._new_slot(out)], (_layout(out),)
         pure = self._pure.get(prim)
         if pure is None:  # multigrad's own primitives are pure; users' ops run their Python
             pure = self._pure[prim] = REGISTRY.get(prim.name) is prim
@@ -208,7 +208,7 @@ class Recorder:
             self.attach()
         self.instructions.append(Instruction(
             "derive", getattr(fn, "__name__", "derive"), fn, ins, {}, [self._new_slot(result)],
-            pure=True))
+            pure=True, out_info=(_layout(result),)))
         return result
 
     def draw(self, generator, method: str, args: tuple, result) -> None:
@@ -225,7 +225,14 @@ class Recorder:
         self.instructions.append(Instruction(
             "draw", f"draw.{method}", method, [Const(a) for a in args], {},
             [self._new_slot(result)], generator=self.generators.index(number),
-            out_info=((result.shape, result.dtype),)))
+            out_info=(_layout(result),)))
+
+    def data_dependent(self, what: str) -> None:
+        raise CompileError(
+            f"compile({self.name}): {what} at {user_site()} gives a result whose shape "
+            "depends on the values, which a program cannot replay (its shapes follow from "
+            "its inputs' shapes): use multigrad.where(mask, x, 0) to keep the shape, or do it "
+            "outside the step")
 
     def read(self, tensor, how: str, value) -> None:
         slot = self.slot(tensor.data, f"{how}()")
@@ -268,8 +275,14 @@ class Recorder:
                 writes.append(("grad", number, None if t.grad is None else spec.value(t.grad)))
         for number, items in before.contents.items():
             obj = walk.objects[number]
-            now = list(obj.items()) if isinstance(obj, dict) else list(obj)
-            if len(now) == len(items) and all(_same_item(a, b) for a, b in zip(now, items)):
+            if isinstance(obj, dict):
+                now = list(obj.items())
+                same = all(_key_identity(a) == _key_identity(c) and b is d
+                           for (a, b), (c, d) in zip(now, items))
+            else:
+                now = list(obj)
+                same = all(a is b for a, b in zip(now, items))
+            if same and len(now) == len(items):
                 continue
             if isinstance(obj, dict):
                 keys_now = {_key_identity(k) for k, _ in now}
@@ -315,14 +328,16 @@ class Recorder:
 _MISSING = object()
 
 
+def _layout(array) -> tuple:
+    """Shape, dtype and strides: an array written into in place of a fresh result must lay
+    its elements out as the fresh one would (a reduction over it sums in memory order)."""
+    return tuple(array.shape), array.dtype, getattr(array, "strides", None)
+
+
 def _key_identity(key):
+    """A dict key as compared here: by value for plain keys, by identity for others (a
+    tensor key's == is elementwise)."""
     return key if isinstance(key, _SCALARS) else ("object", id(key))
-
-
-def _same_item(a, b) -> bool:
-    if isinstance(a, tuple):  # dict items (keys by identity: a tensor key's == is elementwise)
-        return _key_identity(a[0]) == _key_identity(b[0]) and a[1] is b[1]
-    return a is b
 
 
 class _Specs:

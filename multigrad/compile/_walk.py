@@ -11,7 +11,7 @@ it names, the object of a bound method), in a fixed order, and returns
   arrays of this call's tensors and write results back into this call's objects.
 
 Tensor values are not in the key (they are the program's inputs), nor are random generators'
-states (a generator is an object like any other: the program draws from the one it finds). Code of libraries (multigrad, NumPy,
+states (the program draws from the generator it finds). Code of libraries (multigrad, NumPy,
 the standard library, site-packages) is not walked: only the user's own functions and objects.
 """
 

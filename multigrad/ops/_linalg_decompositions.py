@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from ..autograd import Tensor, defprimitive
+from ..autograd import Tensor, _record, defprimitive
 from ._helpers import is_tensor
 
 __all__ = []
@@ -45,7 +45,8 @@ def constant(xp, like, make):
     result is a tensor outside the graph on ``like``'s device.
     """
     if is_tensor(like):
-        return Tensor(make(like.device.xp, like.data), like.device)
+        backend = like.device.xp
+        return Tensor(_record.derive(lambda raw: make(backend, raw), like.data), like.device)
     return make(xp, like)
 
 

@@ -12,8 +12,7 @@ functions use their argument's device.
 
 from __future__ import annotations
 
-from ..autograd import LINEAR, Tensor, defprimitive
-from ..autograd import _record
+from ..autograd import LINEAR, Tensor, _record, defprimitive
 from ..backends import Device, as_dtype, device_of, get_device
 from ._helpers import native_dtype
 

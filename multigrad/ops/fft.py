@@ -30,7 +30,7 @@ from __future__ import annotations
 import operator
 from typing import Literal, Sequence
 
-from ..autograd import LINEAR, Tensor, defprimitive
+from ..autograd import LINEAR, Tensor, _record, defprimitive
 from ..backends import as_dtype, get_device
 from .elementwise import conj
 from .manipulation import roll
@@ -337,7 +337,8 @@ def _frequencies(fname, n, d, dtype, device) -> Tensor:
     else:
         steps = xp.arange(n // 2 + 1, device=target.native)
     dtype = target.default_dtype() if dtype is None else dtype
-    return Tensor(xp.astype(steps, target.native_dtype(dtype)) * (1.0 / (n * d)), target)
+    freqs = xp.astype(steps, target.native_dtype(dtype)) * (1.0 / (n * d))
+    return Tensor(_record.created(freqs), target)
 
 
 def fftfreq(n: int, /, *, d: float = 1.0, dtype=None, device=None) -> Tensor:

@@ -25,7 +25,7 @@ import math
 import operator
 from typing import NamedTuple
 
-from ..autograd import LINEAR, Tensor, defprimitive
+from ..autograd import LINEAR, Tensor, _record, defprimitive
 from ..backends import MixedDeviceError, device_of
 from ._helpers import run
 
@@ -73,7 +73,9 @@ def scatter_add(values, indices, /, n):
         raise ValueError(f"scatter_add: indices must be 1-D with one entry per row of values "
                          f"(values shape {values.shape}, indices shape {indices.shape})")
     _check_bounds("scatter_add", indices, n, 0)
-    return scatter_add_p(values, _nonnegative(indices.device.xp, indices.data, n), n=n)
+    xp = indices.device.xp
+    return scatter_add_p(values, _record.derive(lambda i: _nonnegative(xp, i, n), indices.data),
+                         n=n)
 
 
 def _scatter_rows(xp, values, indices, n):
@@ -107,13 +109,18 @@ def _norm_slice(s: slice, n: int) -> slice:
 
 
 def _check_bounds(op, idx: Tensor, n: int, axis: int) -> None:
+    """Raise IndexError naming the op, an offending index and the axis unless every index is
+    in ``[-n, n)`` (a compiled step checks again on every call)."""
     if idx.size == 0:
         return
     xp = idx.device.xp
-    low, high = int(xp.min(idx.data)), int(xp.max(idx.data))
-    bad = high if high >= n else low if low < -n else None
-    if bad is not None:
-        raise IndexError(f"{op}: index {bad} is out of bounds for axis {axis} of size {n}")
+
+    def out_of_bounds(idx):
+        low, high = int(xp.min(idx.data)), int(xp.max(idx.data))
+        bad = high if high >= n else low
+        return IndexError(f"{op}: index {bad} is out of bounds for axis {axis} of size {n}")
+    inside = _record.derive(lambda i: xp.all((i >= -n) & (i < n)), idx.data)
+    _record.require(Tensor(inside, idx.device), out_of_bounds, idx)
 
 
 def _as_index_tensor(op, x, item) -> Tensor:
@@ -179,6 +186,7 @@ def _normalize_key(op, x, key):
             template.append(_norm_slice(it, x.shape[dim]))
             dim += 1
         elif mask:
+            _record.data_dependent(f"{op} with a boolean mask")
             xp = it.device.xp
             if it.ndim == 0:  # True: a new axis of length 1; False: of length 0
                 template.append(_Slot(len(arrays), True))
@@ -274,13 +282,14 @@ def _getitem_vjp(xp, g, ans, x, *arrays, key):
     if plan is None:
         return run(setitem_p, xp, xp.zeros_like(x), g, key=key)
     rx = _raw_xp(g, xp)
-    lin = _linear_index(rx, key, [_raw(a) for a in arrays], plan)
+    lin = _record.derive(lambda *raw: _linear_index(rx, key, raw, plan), *map(_raw, arrays))
     rest_shape = tuple(plan.y_shape[p] for p in plan.rest)
     if plan.dest:
         order = _placement(lin.ndim, len(rest_shape), plan.dest)
         g = xp.permute_dims(g, tuple(order.index(d) for d in range(len(order))))
     g = xp.reshape(g, (math.prod(lin.shape),) + rest_shape)
-    gy = _scatter_rows(xp, g, rx.reshape(lin, (-1,)), math.prod(plan.dims))
+    gy = _scatter_rows(xp, g, _record.derive(lambda i: rx.reshape(i, (-1,)), lin),
+                       math.prod(plan.dims))
     gy = xp.reshape(gy, plan.dims + rest_shape)
     order = plan.adv + plan.rest
     gy = xp.permute_dims(gy, tuple(order.index(d) for d in range(len(order))))
@@ -363,8 +372,9 @@ def _setitem_value_vjp(xp, g, ans, x, value, *arrays, key):
     gathered = run(getitem_p, xp, g, *arrays, key=key)
     if _plan(x.shape, key) is None:
         return gathered
-    rx = _raw_xp(g, xp)
-    _, last = _write_positions(rx, x.shape, [_raw(a) for a in arrays], key, _raw(g).device)
+    rx, device = _raw_xp(g, xp), _raw(g).device
+    last = _record.derive(lambda *raw: _write_positions(rx, x.shape, raw, key, device)[1],
+                          *map(_raw, arrays))
     return xp.where(Tensor(last, g.device) if isinstance(g, Tensor) else last, gathered, 0.0)
 
 
@@ -397,11 +407,11 @@ def setitem(x, key, value, /):
 
 def _take_vjp(xp, g, ans, x, indices, axis):
     axis = 0 if axis is None else axis % x.ndim
-    n = x.shape[axis]
-    idx = _nonnegative(_raw_xp(g, xp), _raw(indices), n)
+    n, rx = x.shape[axis], _raw_xp(g, xp)
     # N-d indices: flatten their dimensions into one, as scatter_along_axis wants
-    g = xp.reshape(g, x.shape[:axis] + (idx.size if idx.ndim else 1,) + x.shape[axis + 1:])
-    return scatter_along_axis(xp, g, _raw_xp(g, xp).reshape(idx, (-1,)), axis, n)
+    flat = _record.derive(lambda i: rx.reshape(_nonnegative(rx, i, n), (-1,)), _raw(indices))
+    g = xp.reshape(g, x.shape[:axis] + (flat.shape[0],) + x.shape[axis + 1:])
+    return scatter_along_axis(xp, g, flat, axis, n)
 
 
 take_p = defprimitive(
@@ -429,18 +439,24 @@ def take(x, indices, /, *, axis=None):
     return take_p(x, _index_argument("take", x, indices, 0 if axis is None else axis), axis=axis)
 
 
+def _flat_positions(rx, indices, x_shape, shape, axis):
+    """The flat position in ``x`` of every element ``take_along_axis`` picks (raw)."""
+    strides = [math.prod(x_shape[d + 1:]) for d in range(len(x_shape))]
+    positions = _nonnegative(rx, indices, x_shape[axis]) * strides[axis]
+    for d in range(len(x_shape)):
+        if d != axis and x_shape[d] != 1:
+            coords = rx.arange(shape[d], dtype=rx.int64, device=positions.device)
+            positions = positions + rx.reshape(coords * strides[d], tuple(
+                shape[d] if k == d else 1 for k in range(len(x_shape))))
+    return rx.reshape(rx.broadcast_to(positions, shape), (-1,))
+
+
 def _take_along_axis_vjp(xp, g, ans, x, indices, axis):
     rx = _raw_xp(g, xp)
     axis %= x.ndim
-    shape, strides = tuple(ans.shape), [math.prod(x.shape[d + 1:]) for d in range(x.ndim)]
-    # the flat position in x of every output element
-    positions = _nonnegative(rx, _raw(indices), x.shape[axis]) * strides[axis]
-    for d in range(x.ndim):
-        if d != axis and x.shape[d] != 1:
-            coords = rx.arange(shape[d], dtype=rx.int64, device=positions.device)
-            positions = positions + rx.reshape(coords * strides[d], tuple(
-                shape[d] if k == d else 1 for k in range(x.ndim)))
-    positions = rx.reshape(rx.broadcast_to(positions, shape), (-1,))
+    shape = tuple(ans.shape)
+    positions = _record.derive(lambda i: _flat_positions(rx, i, tuple(x.shape), shape, axis),
+                               _raw(indices))
     flat = _scatter_rows(xp, xp.reshape(g, (-1,)), positions, math.prod(x.shape))
     return xp.reshape(flat, x.shape)
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
-from ..autograd import LINEAR, defprimitive
+from ..autograd import LINEAR, _record, defprimitive
 from ..autograd._primitive import namespace
 from ._helpers import held, is_tensor, native_dtype, normalize_axis, run
 from ._linalg_decompositions import (  # noqa: F401 (decompositions re-exported)
@@ -341,6 +341,9 @@ def _singular(xp, det):
     """Where ``det`` is exactly 0 (a constant mask), and whether any and all matrices are (a
     host sync, so that the SVD runs only when some matrix needs it)."""
     mask = constant(xp, det, lambda b, d: d == 0)
+    if _record.active() is not None:
+        # a compiled step cannot branch on values: both formulas, picked by the mask
+        return mask, True, False
     raw = mask.data if is_tensor(mask) else mask
     backend = det.device.xp if is_tensor(det) else xp
     any_singular = bool(backend.any(raw))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import builtins
 import math
 
-from ..autograd import LINEAR, Tensor, defprimitive
+from ..autograd import LINEAR, Tensor, _record, defprimitive
 from ._helpers import native_dtype, normalize_axis
 from .indexing import _raw, _raw_xp, scatter_along_axis
 
@@ -292,4 +292,6 @@ def repeat(x, repeats, /, *, axis=None):
     if not isinstance(repeats, (int, Tensor)):
         from .creation import asarray
         repeats = asarray(repeats, device=x.device)
+    if isinstance(repeats, Tensor):
+        _record.data_dependent("repeat with an array of repeats")
     return repeat_p(x, repeats, axis=axis)

@@ -12,14 +12,26 @@ To keep a masked singular point (``where(x > 0, sqrt(x), 0)`` at ``x <= 0``) fro
 
 from __future__ import annotations
 
-from ..autograd import defprimitive
+from ..autograd import _record, defprimitive
+from ..backends import device_of
 from ._helpers import where_or_zero
 
 __all__ = ["where", "argmax", "argmin", "nonzero", "searchsorted", "count_nonzero"]
 
+def _where(xp, condition, x1, x2):
+    # where(mask, values, 0) on floating values, as every masking rule and a ReLU spelled
+    # with where write it: by the device's fastest way to it (NumPy's where branches on
+    # every element, about 7x slower on a mask no branch predictor learns)
+    if type(x2) in (int, float) and x2 == 0 and hasattr(x1, "dtype"):
+        device = device_of(x1)
+        if x1.dtype in device.grad_dtypes:
+            return device.where_or_zero(condition, x1)
+    return xp.where(condition, x1, x2)
+
+
 where_p = defprimitive(
     "where",
-    forward="where",
+    forward=_where,
     vjp=(None,
          lambda xp, g, ans, condition, x1, x2: where_or_zero(xp, condition, g),
          lambda xp, g, ans, condition, x1, x2: where_or_zero(xp, xp.logical_not(condition), g)),
@@ -64,6 +76,7 @@ nonzero_p = defprimitive(
 
 def nonzero(x, /):
     """Indices of the non-zero elements of ``x``: one index array per dimension."""
+    _record.data_dependent("nonzero")
     return nonzero_p(x)
 
 

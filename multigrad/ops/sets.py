@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..autograd import Tensor, defprimitive
+from ..autograd import Tensor, _record, defprimitive
 
 __all__ = ["isin", "unique_all", "unique_counts", "unique_inverse", "unique_values"]
 
@@ -51,21 +51,25 @@ unique_values_p = defprimitive("unique_values", forward=lambda xp, x: xp.unique_
 
 def unique_all(x, /):
     """The unique elements of ``x`` with first indices, inverse indices and counts."""
+    _record.data_dependent("unique_all")
     return UniqueAllResult(*unique_all_p(x))
 
 
 def unique_counts(x, /):
     """The unique elements of ``x`` and how often each occurs."""
+    _record.data_dependent("unique_counts")
     return UniqueCountsResult(*unique_counts_p(x))
 
 
 def unique_inverse(x, /):
     """The unique elements of ``x`` and, for each element of ``x``, its index among them."""
+    _record.data_dependent("unique_inverse")
     return UniqueInverseResult(*unique_inverse_p(x))
 
 
 def unique_values(x, /):
     """The unique elements of ``x``, sorted."""
+    _record.data_dependent("unique_values")
     return unique_values_p(x)
 
 
