@@ -464,3 +464,57 @@ def test_arrays_that_leave_the_program_are_never_written_over():
         b, e = step(x)
         _same(b.numpy(), np.array([2.0, 4.0, 6.0]))
         _same(e.numpy(), np.exp(np.array([3.0, 5.0, 7.0])))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_cnn_with_batch_norm_and_dropout_matches_eager_for_twenty_steps(device):
+    def make():
+        model = mg.nn.Sequential(
+            mg.nn.Conv2d(1, 4, 3, padding=1, seed=0, dtype=mg.float64, device=device),
+            mg.nn.BatchNorm2d(4, dtype=mg.float64, device=device), mg.nn.ReLU(),
+            mg.nn.MaxPool2d(2), mg.nn.Flatten(),
+            mg.nn.Dropout(0.25, seed=5, device=device),
+            mg.nn.Linear(16, 3, seed=1, dtype=mg.float64, device=device))
+        return model, mg.optim.Adam(model.parameters(), lr=1e-2)
+
+    def stepper(model, opt):
+        def step(x, labels):
+            opt.zero_grad()
+            loss = mg.nn.functional.cross_entropy(model(x), labels)
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    (m1, o1), (m2, o2) = make(), make()
+    eager, compiled = stepper(m1, o1), mg.compile(stepper(m2, o2))
+    rng = np.random.default_rng(1)
+    for k in range(20):
+        x = mg.asarray(rng.standard_normal((5, 1, 4, 4)), device=device)
+        labels = mg.asarray(rng.integers(0, 3, 5), device=device)
+        if k == 10:  # evaluation mode halfway: a program of its own
+            m1.eval(), m2.eval()
+        _same(eager(x, labels).numpy(), compiled(x, labels).numpy())
+        _assert_same_state(_state_of(m1, o1), _state_of(m2, o2))
+        for b1, b2 in zip(m1.buffers(), m2.buffers()):  # batch norm's running statistics
+            _same(b1.numpy(), b2.numpy())
+    info = compiled.cache_info()
+    assert info.hits >= 15 and info.eager == 0
+
+
+def test_a_compiled_method_stored_on_its_own_object_replays():
+    class Trainer:
+        def __init__(self):
+            self.w = mg.tensor([1.0, 2.0], requires_grad=True)
+            self.step = mg.compile(self.step)  # the object now holds its compiled function
+
+        def step(self, x):
+            self.w.grad = None
+            loss = mg.sum(self.w * x)
+            loss.backward()
+            return loss
+
+    trainer = Trainer()
+    for k in range(4):
+        assert trainer.step(mg.tensor([1.0, float(k)])).item() == 1.0 + 2.0 * k
+    assert trainer.step.cache_info()[:2] == (2, 2)  # grad None, then present: two programs

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import multigrad as mg
 
-from ._common import (REFERENCE, Unavailable, build_systems, jax_device, reference_module,
-                      torch_device)
+from ._common import (COMPILED, REFERENCE, Unavailable, build_systems, jax_device,
+                      reference_module, torch_device)
 
 SCALE, SHIFT = 1.05, 0.01
 
@@ -76,6 +76,12 @@ def _multigrad(ctx, values, n_ops):
             "record": lambda: mg.sum(chain(leaf, n_ops, mg.tanh)), "grad": grad}
 
 
+def _compiled(ctx, values, n_ops):
+    # the eager system's callables, each recorded on its first call and replayed after
+    eager = _multigrad(ctx, values, n_ops)
+    return {"forward": mg.compile(eager["forward"]), "grad": mg.compile(eager["grad"])}
+
+
 def _torch(ctx, values, n_ops):
     import torch
 
@@ -127,8 +133,8 @@ def _jax(ctx, values, n_ops):
             "grad": grad}
 
 
-_SYSTEMS = {REFERENCE: _reference, "multigrad": _multigrad, "torch": _torch,
-            "autograd": _autograd, "jax": _jax}
+_SYSTEMS = {REFERENCE: _reference, "multigrad": _multigrad, COMPILED: _compiled,
+            "torch": _torch, "autograd": _autograd, "jax": _jax}
 
 
 def build(ctx, values, n_ops: int, exclude: dict | None = None) -> tuple[dict, dict]:

@@ -9,6 +9,8 @@ from typing import Callable
 from .._timing import check, interleaved
 
 REFERENCE = "reference"
+#: multigrad with the step compiled by ``mg.compile`` (recorded once, replayed as a program)
+COMPILED = "multigrad compiled"
 
 
 @dataclass
@@ -143,7 +145,7 @@ def build_systems(ctx: Context, make: Callable, exclude: dict | None = None) -> 
     each system left out: on purpose (``exclude`` maps it to the reason) or ``Unavailable``."""
     exclude = exclude or {}
     built, skipped = {}, {}
-    for name in [REFERENCE, "multigrad"] + [p for p in ctx.peers if p != "numpy"]:
+    for name in [REFERENCE, "multigrad", COMPILED] + [p for p in ctx.peers if p != "numpy"]:
         if name in exclude:
             skipped[name] = exclude[name]
             continue

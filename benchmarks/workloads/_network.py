@@ -13,7 +13,7 @@ import numpy as np
 
 import multigrad as mg
 
-from ._common import (REFERENCE, AutogradTrainingStep, JaxTrainingStep, Unavailable,
+from ._common import (COMPILED, REFERENCE, AutogradTrainingStep, JaxTrainingStep, Unavailable,
                       build_systems, reference_module, torch_device)
 
 LEARNING_RATE = 0.01
@@ -95,6 +95,14 @@ class Multigrad:
             p.grad = None
 
 
+class MultigradCompiled(Multigrad):
+    """The same step, compiled: recorded on its first call, replayed as a program after."""
+
+    def __init__(self, ctx, x, onehot, params):
+        super().__init__(ctx, x, onehot, params)
+        self.step = mg.compile(super().step)
+
+
 class Torch:
     def __init__(self, ctx, x, onehot, params):
         import torch
@@ -162,8 +170,8 @@ class Jax(JaxTrainingStep):
             LEARNING_RATE)
 
 
-SYSTEMS = {REFERENCE: Reference, "multigrad": Multigrad, "torch": Torch, "autograd": Autograd,
-           "jax": Jax}
+SYSTEMS = {REFERENCE: Reference, "multigrad": Multigrad, COMPILED: MultigradCompiled,
+           "torch": Torch, "autograd": Autograd, "jax": Jax}
 
 
 def build(ctx, sizes, batch, exclude: dict | None = None) -> tuple[dict, dict]:

@@ -17,7 +17,7 @@ import numpy as np
 import multigrad as mg
 
 from . import _conv_reference as ref
-from ._common import (REFERENCE, AutogradTrainingStep, JaxTrainingStep, Unavailable,
+from ._common import (COMPILED, REFERENCE, AutogradTrainingStep, JaxTrainingStep, Unavailable,
                       build_systems, standard_module, time_systems, torch_device, verify)
 
 LEARNING_RATE = 0.01
@@ -118,6 +118,14 @@ class Multigrad:
             for p in self.params:
                 p -= LEARNING_RATE * p.grad
         return [loss, *(p.grad for p in self.params)]
+
+
+class MultigradCompiled(Multigrad):
+    """The same step, compiled: recorded on its first call, replayed as a program after."""
+
+    def __init__(self, ctx, x, labels, params):
+        super().__init__(ctx, x, labels, params)
+        self.step = mg.compile(super().step)
 
 
 class Torch:
@@ -221,8 +229,8 @@ class Jax(JaxTrainingStep):
         super().__init__(ctx, loss, x, labels, params, LEARNING_RATE)
 
 
-SYSTEMS = {REFERENCE: Reference, "multigrad": Multigrad, "torch": Torch, "autograd": Autograd,
-           "jax": Jax}
+SYSTEMS = {REFERENCE: Reference, "multigrad": Multigrad, COMPILED: MultigradCompiled,
+           "torch": Torch, "autograd": Autograd, "jax": Jax}
 
 
 def run(ctx) -> None:

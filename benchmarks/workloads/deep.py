@@ -17,6 +17,9 @@ _LEFT_OUT = {
                 "minute per million-op call",
     "jax": "left out: eager JAX dispatches each op separately (see tape overhead), and jit "
            "would compile a million-op program",
+    "multigrad compiled": "left out: tape overhead measures a compiled chain per op; recording "
+                          "a million ops keeps every intermediate array until the program is "
+                          "built (minutes)",
 }
 
 

@@ -14,8 +14,8 @@ import numpy as np
 
 import multigrad as mg
 
-from ._common import (REFERENCE, Unavailable, build_systems, jax_device, reference_module,
-                      time_systems, torch_device, verify)
+from ._common import (COMPILED, REFERENCE, Unavailable, build_systems, jax_device,
+                      reference_module, time_systems, torch_device, verify)
 
 WORKLOAD = "Hessian-vector product"
 #: mode -> metric; the reference's one product serves both product metrics
@@ -77,6 +77,11 @@ def _multigrad(ctx, x, v):
         return list(mg.autograd.grad(g, leaf, grad_outputs=vector))
 
     return {"grad": lambda: [gradient(point)], "fwd_rev": fwd_rev, "rev_rev": rev_rev}
+
+
+def _compiled(ctx, x, v):
+    # the eager system's callables, each recorded on its first call and replayed after
+    return {mode: mg.compile(run) for mode, run in _multigrad(ctx, x, v).items()}
 
 
 def _torch(ctx, x, v):
@@ -144,8 +149,8 @@ def _jax(ctx, x, v):
             "rev_rev": lambda: [rev_rev(point, vector).block_until_ready()]}
 
 
-_SYSTEMS = {REFERENCE: _reference, "multigrad": _multigrad, "torch": _torch,
-            "autograd": _autograd, "jax": _jax}
+_SYSTEMS = {REFERENCE: _reference, "multigrad": _multigrad, COMPILED: _compiled,
+            "torch": _torch, "autograd": _autograd, "jax": _jax}
 
 
 def repeated(call, times: int):

@@ -212,8 +212,10 @@ def _handler_for(kind: type):
     if issubclass(kind, functools.partial):
         return Walk._partial
     if issubclass(kind, (types.ModuleType, type, types.BuiltinFunctionType, types.CodeType,
-                         Generator)):
-        # a random generator is known by itself: its state is the program's to advance
+                         Generator)) or kind.__module__.startswith(__package__):
+        # a random generator is known by itself: its state is the program's to advance; a
+        # compiled function (an attribute of the object whose method it compiles, say) by
+        # itself too: its cache changes with every call
         return Walk._opaque
     if hasattr(kind, "__dictoffset__") and kind.__dictoffset__ and "__dict__" in dir(kind):
         return Walk._object
