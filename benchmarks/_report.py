@@ -9,6 +9,7 @@ from pathlib import Path
 from ._timing import median_ratio
 
 REFERENCE = "reference"
+COMPILED = "multigrad compiled"
 
 # (what, workload, metric prefix, devices it applies to, system, against, at most)
 TARGETS = (
@@ -26,6 +27,34 @@ TARGETS = (
      "multigrad", "torch", 1.0),
     ("peak memory of the MLP step vs hand-written", "peak memory", "MLP step", "numpy",
      "multigrad", REFERENCE, 1.2),
+    # compiled steps (mg.compile)
+    ("tape overhead, compiled forward + backward, vs hand-written", "tape overhead",
+     "forward + backward", "numpy", COMPILED, REFERENCE, 1.5),
+    ("tape overhead, compiled forward + backward, vs PyTorch eager", "tape overhead",
+     "forward + backward", "numpy", COMPILED, "torch", 0.3),
+    ("MLP step, compiled, vs hand-written NumPy", "MLP step", "784-512-512-10", "numpy",
+     COMPILED, REFERENCE, 1.0),
+    ("CNN step, compiled, vs hand-written NumPy", "CNN step", "", "numpy", COMPILED,
+     REFERENCE, 1.15),
+    *((f"HVP {metric}, compiled, vs JAX jit", "Hessian-vector product", metric, "numpy",
+       COMPILED, "jax", limit) for metric, limit in (("gradient", 2.0),
+                                                     ("HVP, forward over reverse", 3.0),
+                                                     ("HVP, reverse over reverse", 3.0))),
+    *((f"HVP {metric}, compiled, vs multigrad eager", "Hessian-vector product", metric,
+       "numpy", COMPILED, "multigrad", 0.25) for metric in (
+           "gradient", "HVP, forward over reverse", "HVP, reverse over reverse")),
+    *((f"ReLU as {name}, vs mg.relu, eager", "ReLU spellings", "", "numpy", name, REFERENCE,
+       1.03) for name in ("maximum", "where", "clip")),
+    *((f"ReLU as {name}, vs mg.relu, compiled", "ReLU spellings", "", "numpy",
+       f"{name} compiled", "relu compiled", 1.03) for name in ("maximum", "where", "clip")),
+    # on a GPU (see benchmarks/README.md for the H100 table these come from)
+    ("small MLP step, compiled, vs JAX jit", "MLP step", "784-512-512-10", "cupy", COMPILED,
+     "jax", 1.5),
+    ("HVP, compiled, vs JAX jit", "Hessian-vector product", "", "cupy", COMPILED, "jax", 3.0),
+    ("CNN step, compiled, vs PyTorch eager CUDA", "CNN step", "", "cupy", COMPILED, "torch",
+     1.0),
+    ("large MLP step, compiled, vs PyTorch eager CUDA", "MLP step", "large", "cupy",
+     COMPILED, "torch", 0.9),
 )
 
 

@@ -518,3 +518,12 @@ def test_a_compiled_method_stored_on_its_own_object_replays():
     for k in range(4):
         assert trainer.step(mg.tensor([1.0, float(k)])).item() == 1.0 + 2.0 * k
     assert trainer.step.cache_info()[:2] == (2, 2)  # grad None, then present: two programs
+
+
+def test_a_transform_of_a_closure_over_a_tensor_compiles():
+    w = mg.tensor([2.0, 3.0])
+    step = mg.compile(mg.grad(lambda x: mg.sum(w * x ** 2)))  # w: in the closure of the
+    for k in range(3):                                         # function mg.grad wraps
+        w.data = mg.tensor([2.0 + k, 3.0]).data
+        _same(step(mg.tensor([1.0, 1.0])).numpy(), np.array([2.0 * (2.0 + k), 6.0]))
+    assert step.cache_info()[:2] == (2, 1)

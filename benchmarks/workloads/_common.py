@@ -116,12 +116,13 @@ def verify(ctx: Context, label: str, runs: dict) -> tuple[dict, dict]:
 
 
 def record(ctx: Context, workload: str, metric: str, unit: str, scale: float, samples: dict,
-           errors: dict, skipped: dict, kind: str = "time") -> None:
-    """Add one measured case (one table row group) to the context's results."""
+           errors: dict, skipped: dict, kind: str = "time", reference: str | None = None) -> None:
+    """Add one measured case (one table row group) to the context's results; ``reference``
+    names the reference system (default: the hand-written one of the device)."""
     ctx.cases.append({
         "workload": workload, "metric": metric, "device": ctx.device.name,
         "threads": ctx.threads, "unit": unit, "scale": scale, "kind": kind,
-        "reference": reference_label(ctx.device), "samples": samples,
+        "reference": reference or reference_label(ctx.device), "samples": samples,
         "errors": {n: e for n, e in errors.items() if n in samples},
         "skipped": skipped,
     })

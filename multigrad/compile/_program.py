@@ -100,6 +100,7 @@ class Program:
         # instructions made, whose memory may serve a later result (see ``_generate``)
         self.buffers: dict[int, int] = {}
         self.reusable: set[int] = set()
+        self.layouts: dict[int, tuple] = {}  # slot -> (shape, dtype, strides) as recorded
         self._run = None
 
     def __str__(self):

@@ -303,6 +303,8 @@ class Recorder:
         program = Program(self.instructions, self.inputs, self.constants, self.generators,
                           outputs)
         program.buffers, program.reusable = self._buffers()
+        program.layouts = {slot: _layout(a) for slot, a in enumerate(self.arrays)
+                           if hasattr(a, "shape")}
         return program, writes, out_spec
 
     def _buffers(self) -> tuple[dict, set]:

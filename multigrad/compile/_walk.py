@@ -35,9 +35,13 @@ _SCALARS = (int, float, complex, bool, str, bytes, type(None), type(Ellipsis))
 MAX_DEPTH = 24
 
 
+#: multigrad's own folder
+_PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")
+
+
 def _library_dirs() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
-    dirs = {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    dirs = set()
     dirs.update(paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths)
     return tuple(os.path.join(os.path.abspath(d), "") for d in dirs)
 
@@ -45,10 +49,15 @@ def _library_dirs() -> tuple[str, ...]:
 _LIBRARIES = _library_dirs()
 
 
-def _users_code(code: types.CodeType) -> bool:
-    """Whether a function's code is the user's (walked) rather than a library's."""
+@functools.lru_cache(maxsize=4096)
+def _owner(code: types.CodeType) -> str:
+    """Whose a function's code is: "user", "multigrad" or "library"."""
     filename = os.path.abspath(code.co_filename)
-    return not filename.startswith(_LIBRARIES) and not code.co_filename.startswith("<frozen")
+    if filename.startswith(_PACKAGE):
+        return "multigrad"
+    if filename.startswith(_LIBRARIES) or code.co_filename.startswith("<frozen"):
+        return "library"
+    return "user"
 
 
 def _names(code: types.CodeType):
@@ -164,8 +173,12 @@ class Walk:
                 self.visit(getattr(value, name), depth)
 
     def _function(self, fn: types.FunctionType, depth: int) -> None:
+        """A user's function: its closure, defaults and the globals it names; one of
+        multigrad's (a transform's wrapper, ``mg.grad(f)``): its closure, which holds the
+        user's function; a library's: itself."""
         code = fn.__code__
-        if not _users_code(code):
+        owner = _owner(code)
+        if owner == "library":
             self.key.append(("opaque", fn))
             return
         self.key.append(("function", code))
@@ -175,6 +188,8 @@ class Walk:
             except ValueError:  # an empty cell
                 contents = None
             self.visit(contents, depth)
+        if owner == "multigrad":
+            return
         self.visit(fn.__defaults__, depth)
         self.visit(fn.__kwdefaults__, depth)
         for name in dict.fromkeys(_names(code)):
@@ -231,26 +246,6 @@ def _slots(kind: type) -> tuple:
             if name not in ("__weakref__", "__dict__") and name not in names:
                 names.append(name)
     return tuple(names)
-
-    def _function(self, fn: types.FunctionType, depth: int) -> None:
-        code = fn.__code__
-        if not _users_code(code):
-            self.key.append(("opaque", fn))
-            return
-        self.key.append(("function", code))
-        for cell in fn.__closure__ or ():
-            try:
-                contents = cell.cell_contents
-            except ValueError:  # an empty cell
-                contents = None
-            self.visit(contents, depth + 1)
-        self.visit(fn.__defaults__, depth + 1)
-        self.visit(fn.__kwdefaults__, depth + 1)
-        for name in dict.fromkeys(_names(code)):
-            if name in fn.__globals__:
-                self.key.append(name)
-                self.visit(fn.__globals__[name], depth + 1)
-
 
 def _identity(value):
     try:

@@ -349,11 +349,14 @@ def _assign(xp, x, value, *arrays, key):
     out = xp.asarray(x, copy=True)  # a fresh array we own: writing into it is safe
     if _plan(x.shape, key) is None:
         shape = _gather(xp, x, key=key).shape
-        value = xp.broadcast_to(value, shape)
+        if value.shape != shape:  # (each of these costs microseconds of Python in NumPy)
+            value = xp.broadcast_to(value, shape)
         # array_api_strict assigns through no None: drop them, with their length-1 axes
         kept = tuple(it for it in key if it is not None)
-        makes_axis = [it for it in key if not isinstance(it, int)]  # one per result axis
-        value = xp.reshape(value, tuple(n for n, it in zip(shape, makes_axis) if it is not None))
+        if len(kept) != len(key):
+            makes_axis = [it for it in key if not isinstance(it, int)]  # one per result axis
+            value = xp.reshape(value, tuple(n for n, it in zip(shape, makes_axis)
+                                            if it is not None))
         out[kept + (Ellipsis,)] = value
         return out
     positions, last = _write_positions(xp, x.shape, arrays, key, x.device)
