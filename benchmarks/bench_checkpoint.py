@@ -1,38 +1,42 @@
-"""Per-layer checkpointing of a deep MLP: peak memory and time of forward + backward.
+"""Checkpointing a deep MLP: peak memory (and time) of forward + backward, by depth.
 
-Two kinds of layer (``--layer``; by default both, one table each):
+Two kinds of layer (``--layer``; by default both):
 
-- ``dense``: ``tanh(h @ W + b)``. The plain run keeps three arrays of shape (batch, width) per
-  layer for the backward pass (``h @ W``, ``h @ W + b`` and the tanh output, the next layer's
-  input).
+- ``dense``: ``tanh(h @ W + b)``. Nodes keep only what their rules read, so the plain run
+  already keeps about one array of shape (batch, width) per layer (the layer's input, which
+  the product needs; the tanh output is the next layer's input): checkpointing each layer has
+  nothing to save, and costs its recomputation.
 - ``residual``: ``h + tanh(h @ W1 + b1) @ W2 + b2``, the feed-forward block of a residual
   network or a transformer, with a hidden width (``--hidden``) equal to the width by default.
-  The plain run keeps six arrays per layer: three of shape (batch, hidden) (``h @ W1``,
-  ``h @ W1 + b1``, the tanh output) and three of shape (batch, width) (the product with
-  ``W2``, the sum with ``h`` and the output).
+  The plain run keeps two arrays per layer (its input, and the tanh output of shape
+  (batch, hidden)); checkpointed, one.
 
-With ``multigrad.checkpoint`` around each layer only the layer's input stays (one array of
-shape (batch, width)), and the backward pass computes the layer again. So the activation
-memory drops by up to 3x for ``dense`` and up to ``3 + 3 * hidden / width`` (6x at the default
-width) for ``residual``, before the gradients and temporaries both runs need, and the time
-grows by about one forward pass (roughly a third). The gradients of both runs must be
+Three runs of each: ``plain``; ``per-layer checkpoint`` (``multigrad.checkpoint`` around each
+layer: the layers' inputs stay, each layer is computed again during backward); and
+``sqrt(n) segments`` (a checkpoint around each run of about sqrt(n) layers: the segments'
+inputs stay, and during backward one segment's activations at a time), whose memory grows as
+the square root of the depth where the others grow linearly. Gradients of all three must be
 bit-identical.
 
 Memory: ``tracemalloc`` on the NumPy device (NumPy reports its data buffers to tracemalloc),
 the peak from the start of the forward pass to the end of the backward pass, counting what was
 allocated after the parameters (so activations, the backward pass's temporaries and the
-gradients). Time: wall clock of forward + backward without tracing, plain and checkpointed
-interleaved (``benchmarks._timing.interleaved``) after the gradient check, which is also the
-warm-up; medians, and the median over rounds of the time ratio.
+gradients). The gradients are as large as the parameters and the same in every run; the sizes
+measured make the activations (batch x width per array) far larger than a layer's
+parameters (width x width), so the peak is theirs. Time: wall clock of forward + backward without tracing, the runs interleaved
+(``benchmarks._timing.interleaved``) after the gradient check, which is also the warm-up;
+medians, and the median over rounds of each time ratio to the plain run.
 
-    python benchmarks/bench_checkpoint.py --repeats 5         # the recorded run (both kinds)
-    python benchmarks/bench_checkpoint.py --layer residual    # one kind
-    python benchmarks/bench_checkpoint.py --quick             # a short smoke run
+    python benchmarks/bench_checkpoint.py --repeats 5              # one depth (64), both kinds
+    python benchmarks/bench_checkpoint.py --depths 16,32,64,128,256 --width 32 \
+        --batch 4096 --plot curve.png                              # memory against depth
+    python benchmarks/bench_checkpoint.py --quick                  # a short smoke run
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import statistics
 import sys
@@ -88,71 +92,135 @@ def make_model(kind, device, width, hidden, layers, batch, seed=0):
     return params, x
 
 
-def forward_backward(layer, params, x, checkpointed):
-    """Gradients of a scalar loss with respect to every parameter."""
+def segments(n: int, size: int) -> list[range]:
+    """The layers 0..n-1 in runs of ``size`` (the last may be shorter)."""
+    return [range(k, min(k + size, n)) for k in range(0, n, size)]
+
+
+def forward_backward(layer, params, x, segment: int):
+    """Gradients of a scalar loss with respect to every parameter; ``segment`` layers per
+    checkpoint (0: none)."""
     h = x
-    for p in params:
-        h = mg.checkpoint(layer, h, *p) if checkpointed else layer(h, *p)
+    if not segment:
+        for p in params:
+            h = layer(h, *p)
+    else:
+        for run in segments(len(params), segment):
+            def block(h, *flat, run=run):
+                per = len(flat) // len(run)
+                for k in range(len(run)):
+                    h = layer(h, *flat[k * per:(k + 1) * per])
+                return h
+            h = mg.checkpoint(block, h, *(t for k in run for t in params[k]))
     loss = mg.sum(h * h)
     return mg.autograd.grad(loss, [t for p in params for t in p])
 
 
-#: the two runs compared: name -> whether each layer is checkpointed
-RUNS = {"plain": False, "per-layer checkpoint": True}
+def runs(layers: int) -> dict:
+    """The runs compared: name -> layers per checkpoint (0: no checkpoint)."""
+    return {"plain": 0, "per-layer checkpoint": 1,
+            "sqrt(n) segments": max(1, round(math.sqrt(layers)))}
 
 
-def measure(kind, device, args):
-    """Peak bytes and median seconds of each run (keyed as ``RUNS``), and whether their
-    gradients are bit-identical; prints the table."""
+def measure(kind, device, args, layers, timed=True):
+    """Peak bytes and median seconds of each run (keyed as ``runs``), and whether their
+    gradients are bit-identical."""
     layer = KINDS[kind][0]
-    params, x = make_model(kind, device, args.width, args.hidden, args.layers, args.batch)
-    calls = {run: lambda flag=flag: forward_backward(layer, params, x, flag)
-             for run, flag in RUNS.items()}
+    params, x = make_model(kind, device, args.width, args.hidden, layers, args.batch)
+    calls = {run: lambda size=size: forward_backward(layer, params, x, size)
+             for run, size in runs(layers).items()}
 
-    plain_grads, ckpt_grads = (call() for call in calls.values())
-    same = all(bool(mg.all(a == b)) for a, b in zip(plain_grads, ckpt_grads, strict=True))
-    del plain_grads, ckpt_grads
+    grads = [call() for call in calls.values()]
+    same = all(bool(mg.all(a == b)) for other in grads[1:]
+               for a, b in zip(grads[0], other, strict=True))
+    del grads
 
     memory = {run: peak_bytes(call, lambda: None, 1)[0] for run, call in calls.items()}
-    times = interleaved(calls, args.repeats, device.synchronize,
-                        lambda line: print(line, file=sys.stderr), kind)
-    median = {run: statistics.median(ts) for run, ts in times.items()}
+    times = (interleaved(calls, args.repeats, device.synchronize,
+                         lambda line: print(line, file=sys.stderr), kind) if timed else None)
+    return memory, times, same
 
+
+def report(kind, args, layers, memory, times, same) -> None:
     hidden = f", hidden {args.hidden}" if kind == "residual" else ""
-    print(f"{args.layers}-layer {KINDS[kind][2]}, width {args.width}{hidden}, batch {args.batch}, "
+    print(f"{layers}-layer {KINDS[kind][2]}, width {args.width}{hidden}, batch {args.batch}, "
           f"float64, numpy on {platform.processor() or platform.machine()}; "
           f"median of {args.repeats} interleaved repeats")
-    print("| run | peak memory (MiB) | time (ms) |")
-    print("| --- | --- | --- |")
-    for run in RUNS:
-        print(f"| {run} | {memory[run] / 2 ** 20:.1f} | {median[run] * 1e3:.1f} |")
-    plain, ckpt = RUNS
-    print(f"| ratio | memory cut {memory[plain] / memory[ckpt]:.2f}x | "
-          f"time {median_ratio(times[ckpt], times[plain]):.2f}x |")
+    print("| run | peak memory (MiB) | memory vs plain | time (ms) | time vs plain |")
+    print("| --- | --- | --- | --- | --- |")
+    plain = next(iter(memory))
+    for run in memory:
+        print(f"| {run} | {memory[run] / 2 ** 20:.1f} | {memory[run] / memory[plain]:.2f}x | "
+              f"{statistics.median(times[run]) * 1e3:.1f} | "
+              f"{median_ratio(times[run], times[plain]):.2f}x |")
     print(f"gradients bit-identical: {same}")
-    return memory, median, same
+
+
+def curve(kind, device, args) -> dict:
+    """Peak memory of each run at each depth of ``--depths``; prints a table."""
+    found = {}
+    for layers in args.depths:
+        found[layers], _, same = measure(kind, device, args, layers, timed=False)
+        if not same:
+            raise AssertionError(f"{kind}, {layers} layers: the runs' gradients differ")
+    names = list(runs(args.depths[0]))
+    print(f"{KINDS[kind][2]}, width {args.width}, batch {args.batch}, float64: peak memory "
+          "(MiB) by depth; gradients bit-identical at every depth")
+    print("| layers | " + " | ".join(names) + " |")
+    print("| --- |" + " --- |" * len(names))
+    for layers, memory in found.items():
+        print(f"| {layers} | " + " | ".join(f"{memory[n] / 2 ** 20:.1f}" for n in names) + " |")
+    return found
+
+
+def plot(curves: dict, path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(curves), figsize=(5.5 * len(curves), 4), squeeze=False)
+    for ax, (kind, found) in zip(axes[0], curves.items()):
+        depths = list(found)
+        for run in found[depths[0]]:
+            ax.plot(depths, [found[d][run] / 2 ** 20 for d in depths], marker="o", label=run)
+        ax.set(xscale="log", yscale="log", xlabel="layers", ylabel="peak memory (MiB)",
+               title=KINDS[kind][2])
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def main(argv=None):
-    """Run the chosen kinds; returns {kind: (peak bytes, median seconds, gradients identical)}."""
+    """Run the chosen kinds; returns {kind: (peak bytes, times, gradients identical)} at one
+    depth, or {kind: {depth: peak bytes}} with ``--depths``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layer", choices=sorted(KINDS), help="one kind only (default: both)")
     parser.add_argument("--layers", type=int, default=64)
+    parser.add_argument("--depths", type=lambda text: [int(d) for d in text.split(",")],
+                        help="memory of each run at these depths (comma-separated), no timing")
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--hidden", type=int, help="hidden width of a residual layer "
                         "(default: the width)")
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--plot", help="with --depths: save the curves to this PNG file")
     parser.add_argument("--quick", action="store_true", help="a small, fast smoke run")
     args = parser.parse_args(argv)
     if args.quick:
-        args.layers, args.width, args.batch, args.repeats = 8, 32, 64, 3
+        args.layers, args.width, args.batch, args.repeats = 16, 16, 512, 3
     if args.hidden is None:
         args.hidden = args.width
     device = mg.get_device("cpu")  # tracemalloc sees NumPy's allocations only
+    kinds = [args.layer] if args.layer else list(KINDS)
+    if args.depths:
+        curves = {kind: curve(kind, device, args) for kind in kinds}
+        if args.plot:
+            plot(curves, args.plot)
+        return curves
     results = {}
-    for kind in [args.layer] if args.layer else list(KINDS):
-        results[kind] = measure(kind, device, args)
+    for kind in kinds:
+        results[kind] = measure(kind, device, args, args.layers)
+        report(kind, args, args.layers, *results[kind])
         print()
     return results
 

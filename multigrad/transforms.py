@@ -130,7 +130,7 @@ def _outer_state(inputs: Sequence[Tensor], variables: Sequence[Tensor],
                 # its own maker, from an input of the transform, or from outside along with a
                 # leaf this walk reaches; so only those of arguments without one bring in
                 # graphs of their own.
-                inside = {argpos for argpos, _, _ in node.edges}
+                inside = {edge[0] for edge in node.edges}
                 carriers.extend(t for i, t in enumerate(arg_tangents) if i not in inside)
     return found
 

@@ -39,7 +39,11 @@ def _quote(lines: list[str]) -> str:
 
 
 def _describe(array, device: Device) -> str:
-    return f"{tuple(array.shape)} {as_dtype(array.dtype).name} {device.name}"
+    return _kind(array.shape, array.dtype, device)
+
+
+def _kind(shape, dtype, device: Device) -> str:
+    return f"{tuple(shape)} {as_dtype(dtype).name} {device.name}"
 
 
 def _param_text(params: dict) -> list[str]:
@@ -54,11 +58,15 @@ def _param_text(params: dict) -> list[str]:
     return lines
 
 
-def _op_lines(node: Node) -> list[str]:
+def _op_lines(node: Node, output_kind) -> list[str]:
+    """An op's name, parameters and outputs; ``output_kind`` is the ``(shape, dtype)`` of a
+    single output whose node did not keep it (its rules do not read it)."""
     lines = [node.prim.name] + _param_text(node.params)
-    if node.ans is None:
+    if node.args is None:
         return lines + ["(freed by backward: pass retain_graph=True to draw more)"]
     device = node.params["device"] if node.prim.changes_device else node.device
+    if node.ans is None:
+        return lines + [_kind(*output_kind, device)]
     outputs = node.ans if node.prim.multi_output else (node.ans,)
     return lines + [_describe(out, device) for out in outputs]
 
@@ -120,15 +128,19 @@ def to_dot(tensor: Tensor, *, params: dict[str, Tensor] | None = None) -> str:
     index = f" [label={_quote([f'output {tensor._index}'])}]" if root.prim.multi_output else ""
     lines.append(f"  {ident(root)} -> output{index};")
     stack, seen = [root], {id(root)}
+    # the (shape, dtype) of each op's output, as its consumers' edges record it: a node keeps
+    # its output only when its rules read it
+    kinds = {id(root): (tensor.data.shape, tensor.data.dtype)}
     while stack:
         node = stack.pop()
         if isinstance(node, LeafNode):
             emit(ident(node), *_leaf_lines(node, names))
             continue
-        emit(ident(node), _op_lines(node), "op")
+        emit(ident(node), _op_lines(node, kinds.get(id(node))), "op")
         wired = set()
-        for argpos, parent, parent_index in node.edges:
+        for argpos, parent, parent_index, shape, dtype in node.edges:
             wired.add(argpos)
+            kinds.setdefault(id(parent), (shape, dtype))
             label = [f"arg {argpos}"] + ([f"output {parent_index}"]
                                          if isinstance(parent, Node)
                                          and parent.prim.multi_output else [])

@@ -22,7 +22,7 @@ def test_smoke_run_checks_and_times_every_system(device):
     [case] = ctx.cases
     assert (case["workload"], case["metric"], case["unit"]) == ("CNN step", "smoke", "ms")
     assert not [why for why in case["skipped"].values() if "wrong result" in why]
-    expected = {"reference", "multigrad"}
+    expected = {"reference", "multigrad", "multigrad compiled"}
     if device == "cpu":
         expected |= {p for p in peers if p != "numpy"}  # each installed peer runs on NumPy
     else:

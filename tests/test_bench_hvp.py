@@ -23,7 +23,7 @@ def test_smoke_run_checks_and_times_every_system(device):
     hvp.run(ctx)
     assert [case["metric"] for case in ctx.cases] == METRICS
     peers_here = set(peers) - {"numpy"} if device == "cpu" else set()
-    runnable = {REFERENCE, "multigrad"} | peers_here
+    runnable = {REFERENCE, "multigrad", "multigrad compiled"} | peers_here
     for case in ctx.cases:
         assert case["workload"] == "Hessian-vector product"
         assert set(case["samples"]) == runnable  # none failed its check

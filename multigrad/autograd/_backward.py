@@ -15,6 +15,7 @@ import threading
 from . import _record
 from ._grad_mode import _state as _grad_state, set_grad_enabled
 from ._primitive import _SCALARS, namespace
+from ..backends import as_dtype
 from ._tensor import LeafNode, Tensor, _RetainGrad, check_like
 
 __all__ = ["AnomalyError", "backward", "grad"]
@@ -191,20 +192,23 @@ def _unbroadcast(xp, ct, shape, device=None):
 def _as_tensors(node):
     """The node's saved arguments and output as tensors wired into the tape (create_graph)."""
     device = node.device
-    parents = {argpos: (pnode, pidx) for argpos, pnode, pidx in node.edges}
+    parents = {argpos: (pnode, pidx) for argpos, pnode, pidx, _, _ in node.edges}
     args = []
     for i, r in enumerate(node.args):
         # Python scalars by exact type: a 0-d NumPy result (numpy.float64) subclasses float but
         # came from a tensor, and may carry tangents or need gradients
-        if i in parents:
-            args.append(Tensor(r, device, True, *parents[i]))
-        elif r is None or type(r) in _SCALARS:
+        if r is None or type(r) in _SCALARS:  # None: an array the rules do not read
             args.append(r)
+        elif i in parents:
+            args.append(Tensor(r, device, True, *parents[i]))
         else:
             args.append(Tensor(r, device))
-    out_device = node.params["device"] if node.prim.changes_device else device
-    outs = [Tensor(a, out_device, a.dtype in out_device.grad_dtypes, node, k)
-            for k, a in enumerate(node.ans if node.prim.multi_output else (node.ans,))]
+    if node.ans is None:  # the rules do not read the output
+        outs = []
+    else:
+        out_device = node.params["device"] if node.prim.changes_device else device
+        outs = [Tensor(a, out_device, a.dtype in out_device.grad_dtypes, node, k)
+                for k, a in enumerate(node.ans if node.prim.multi_output else (node.ans,))]
     if node.tangents is not None:  # recorded inside jvp: the rules must carry those tangents
         arg_tangents, out_tangents = node.tangents
         for a, tangents in zip(args, arg_tangents):
@@ -212,6 +216,8 @@ def _as_tensors(node):
                 a._tangents = tangents
         for o, tangents in zip(outs, out_tangents):
             o._tangents = tangents
+    if not outs:
+        return args, None
     if node.prim.multi_output:
         return args, tuple(outs)
     outs[0]._index = None
@@ -324,7 +330,7 @@ def _pull_back(node, g, pending, fresh, ns, create_graph, anomaly):
         g = _zeros_for(xp, node, g, create_graph)
     params = node.params
     rules, variadic = prim.vjp, prim.variadic
-    for argpos, pnode, pidx in node.edges:
+    for argpos, pnode, pidx, shape, dtype in node.edges:
         rule = rules[0 if variadic else argpos]
         if rule is None:
             continue
@@ -336,14 +342,16 @@ def _pull_back(node, g, pending, fresh, ns, create_graph, anomaly):
             ct = rule(xp, g, ans, args[0], args[1])
         else:
             ct = rule(xp, g, ans, args[0])
-        arg = args[argpos]
-        if ct.shape != arg.shape:
-            ct = _unbroadcast(xp, ct, arg.shape, None if create_graph else node.device)
-        if ct.dtype is not arg.dtype and ct.dtype != arg.dtype:
-            if (xp.isdtype(ct.dtype, "complex floating")
-                    and not xp.isdtype(arg.dtype, "complex floating")):
-                ct = xp.real(ct)  # a real input's cotangent is the real part
-            ct = xp.astype(ct, arg.dtype)
+        if create_graph:  # a tensor: its raw array's shape and dtype are the edge's kind
+            if ct.data.shape != shape:
+                ct = _unbroadcast(xp, ct, tuple(shape))
+            if ct.data.dtype != dtype:
+                ct = _cast_back(xp, ct, as_dtype(dtype))
+        else:
+            if ct.shape != shape:
+                ct = _unbroadcast(xp, ct, shape, node.device)
+            if ct.dtype is not dtype and ct.dtype != dtype:
+                ct = _cast_back(xp, ct, dtype)
         if anomaly and not _finite(node.device, ct.data if create_graph else ct):
             site = getattr(node, "site", None)
             where = (f"called at {site}" if site is not None else "its call site was not "
@@ -361,6 +369,13 @@ def _pull_back(node, g, pending, fresh, ns, create_graph, anomaly):
             pending[pnode] = ct if prev is None else prev + ct
         else:
             _add(pending, pnode, pidx, ct)
+
+
+def _cast_back(xp, ct, dtype):
+    """A cotangent in its argument's dtype (a real argument's is the real part)."""
+    if xp.isdtype(ct.dtype, "complex floating") and not xp.isdtype(dtype, "complex floating"):
+        ct = xp.real(ct)
+    return xp.astype(ct, dtype)
 
 
 def _unshared(ct, g, node) -> bool:

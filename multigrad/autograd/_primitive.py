@@ -7,6 +7,7 @@ is needed, and pushes forward-mode tangents through the JVP rules.
 
 from __future__ import annotations
 
+import dis
 import functools
 import inspect
 import itertools
@@ -73,7 +74,7 @@ class Primitive:
     """
 
     def __init__(self, name, forward, vjp, jvp, variadic, multi_output, changes_device, doc,
-                 module):
+                 module, keep=None):
         self.name = self.__name__ = self.__qualname__ = name
         if isinstance(forward, str):
             self.forward = _named_forward(forward)
@@ -88,6 +89,10 @@ class Primitive:
         self.variadic = variadic
         self.multi_output = multi_output
         self.changes_device = changes_device
+        # what a node keeps for the VJP rules (see defprimitive's keep): the positions of the
+        # arrays kept (None: every one), and whether the output is
+        self.keep_args = None if keep is None else frozenset(k for k in keep if k != "ans")
+        self.keep_ans = keep is None or "ans" in keep or multi_output
         self.__doc__ = doc
         self.__module__ = module
 
@@ -115,7 +120,7 @@ class Primitive:
 
 
 def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_output=False,
-                 changes_device=False, doc=None, register=None) -> Primitive:
+                 changes_device=False, keep=None, doc=None, register=None) -> Primitive:
     """Declare an op with its forward computation and derivative rules.
 
     Parameters
@@ -142,6 +147,12 @@ def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_out
     changes_device : bool
         The result lives on the ``Device`` given as the parameter ``device`` (moves between
         devices), not on the inputs' device.
+    keep : tuple or None
+        What the VJP rules read, so that a node keeps only that: positions of array arguments
+        and ``"ans"`` for the output (``("ans",)`` for ``tanh``, ``()`` for ``add``). The
+        rules get ``None`` in place of what is not kept; the engine keeps every argument's
+        shape and dtype itself. ``None`` (the default): multigrad's own ops keep what their
+        rules' code reads (``rules_read``); users' ops keep everything.
     register : bool or None
         Add the op to ``REGISTRY``, whose ops must declare both modes and have a test spec.
         ``None`` (the default) registers the ops declared inside the multigrad package and
@@ -179,13 +190,45 @@ def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_out
         # the ones on every hot path, are not wrapped
         forward, vjp, jvp = checked_op(name, forward, vjp, jvp, variadic, multi_output,
                                        changes_device, LINEAR)
+    if keep is not None and not all(k == "ans" or type(k) is int for k in keep):
+        raise ValueError(f"primitive {name!r}: keep holds argument positions and 'ans', "
+                         f"got {keep!r}")
+    if keep is None and internal and vjp is not None:
+        keep = rules_read(vjp)
     prim = Primitive(name, forward, vjp, jvp, variadic, multi_output, changes_device, doc,
-                     module)
+                     module, keep)
     if register:
         if name in REGISTRY:
             raise ValueError(f"a primitive named {name!r} is already registered")
         REGISTRY[name] = prim
     return prim
+
+
+def rules_read(rules) -> tuple | None:
+    """What VJP rules ``rule(xp, g, ans, *arrays, **params)`` read, from their code: the
+    positions of the arrays whose names they load (or pass on, or close over) and ``"ans"``;
+    None when one reads its arrays as ``*arrays`` (all of them then). Conservative: a name a
+    rule loads counts as read, whatever it does with it."""
+    kept = set()
+    for rule in rules:
+        if rule is None:
+            continue
+        code = getattr(rule, "__code__", None)
+        if code is None:
+            return None
+        named = code.co_varnames[:code.co_argcount]
+        loaded = set(code.co_cellvars)  # names an inner function closes over
+        for ins in dis.get_instructions(code):
+            if ins.opname.startswith("LOAD"):
+                loaded.update(ins.argval if isinstance(ins.argval, tuple) else (ins.argval,))
+        if code.co_flags & inspect.CO_VARARGS:
+            star = code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
+            if star in loaded:
+                return None
+        kept.update(k - 3 for k, n in enumerate(named) if k >= 3 and n in loaded)
+        if len(named) > 2 and named[2] in loaded:
+            kept.add("ans")
+    return tuple(sorted(kept, key=str))
 
 
 def _as_tensor(a, prim, position: int) -> Tensor:
@@ -222,7 +265,9 @@ def apply(prim: Primitive, *args, **params):
                                    f"({device.name} and {a.device.name}); move one with .to()")
         raw[i] = a.data
         if a.requires_grad:
-            edge = ((i, a._node, a._index),)
+            # the argument's shape and dtype: its cotangent is summed and cast back to them,
+            # also when the node keeps no value of it
+            edge = ((i, a._node, a._index, a.data.shape, a.data.dtype),)
             edges = edge if edges is None else edges + edge
         if a._tangents is not None:
             tangents = True
@@ -263,8 +308,12 @@ def apply(prim: Primitive, *args, **params):
             return tuple(Tensor(o, device) for o in out)
         return Tensor(out, device)
 
-    node = Node(prim, tuple(raw), params or _NO_PARAMS, out, edges,
-                in_device if prim.changes_device else device)
+    keep = prim.keep_args
+    if keep is not None:  # only what the rules read: None for the arrays they do not
+        raw = [r if i in keep or r is None or type(r) in _SCALARS else None
+               for i, r in enumerate(raw)]
+    node = Node(prim, tuple(raw), params or _NO_PARAMS, out if prim.keep_ans else None,
+                edges, in_device if prim.changes_device else device)
     if _grad_state.anomaly:
         node.site = _user_call_site()
     grad_dtypes = device.grad_dtypes

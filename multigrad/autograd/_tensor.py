@@ -26,10 +26,11 @@ _creation = itertools.count()
 class Node:
     """One application of a primitive on the tape.
 
-    ``edges`` holds ``(argpos, parent_node, parent_index)`` for each input that needs a
-    gradient; ``args`` the raw inputs (arrays and Python scalars) and ``ans`` the raw output
-    (a tuple for multi-output primitives). Both are dropped after a backward pass that does not
-    retain the graph, which is how a freed graph is recognised.
+    ``edges`` holds ``(argpos, parent_node, parent_index, shape, dtype)`` for each input that
+    needs a gradient; ``args`` the raw inputs (arrays and Python scalars) and ``ans`` the raw
+    output (a tuple for multi-output primitives), each None where the primitive's rules do not
+    read it (its ``keep``). Both are dropped after a backward pass that does not retain the
+    graph, which is how a freed graph is recognised.
     """
 
     # ``site`` (the user's file:line that applied the op) is set only in anomaly mode and
