@@ -79,6 +79,8 @@ class Instruction:
 
 #: the longest program run as generated Python source (longer ones run as a loop)
 GENERATE_UP_TO = 20_000
+#: how many runs a program makes as a loop before it becomes generated source
+GENERATE_AFTER = 2
 
 
 class Program:
@@ -119,12 +121,14 @@ class Program:
 
     # -- running ---------------------------------------------------------------------------
     def build(self):
-        """The program as one function ``run(inputs, generators)`` returning the output
-        slots' arrays in order: generated Python source for programs of up to
-        ``GENERATE_UP_TO`` instructions, a loop over them for longer ones (Python compiles
-        about 20,000 lines a second, and a loop costs about a microsecond an instruction)."""
-        self._run = (self._generate() if len(self.instructions) <= GENERATE_UP_TO
-                     else self._interpreter())
+        """Make the program runnable: ``run(inputs, generators)`` returning the output slots'
+        arrays in order. It first runs as a loop over the instructions (cheap to build, about
+        a microsecond an instruction to run); once it has run ``GENERATE_AFTER`` times, a
+        program of up to ``GENERATE_UP_TO`` instructions becomes generated Python source (a
+        line per instruction, nothing else at run time, but Python compiles only about 20,000
+        lines a second: worth it for a program that runs again and again)."""
+        self._run = self._interpreter()
+        self._runs = 0
         return self._run
 
     def _generate(self):
@@ -172,13 +176,18 @@ class Program:
             return consts[a]
 
         last_use = self._last_uses()
+        out_buffers, kept = _plan_memory(self, last_use)
         steps = []
         for i, ins in enumerate(self.instructions):
             args = tuple(slot_of(a) for a in ins.ins)
             free = tuple(s for s in dict.fromkeys(ins.slots_read() + ins.outs)
-                         if last_use.get(s) == i)
-            steps.append((ins.kind, ins.fn, ins.generator, args, ins.params, tuple(ins.outs),
-                          ins.multi, free))
+                         if last_use.get(s) == i and s not in kept)
+            params = ins.params
+            buffer = out_buffers.get(i)
+            if buffer is not None:  # the buffer's slot, freed once the result is in it
+                params, free = {"out": int(buffer[1:])}, free + (int(buffer[1:]),)
+            steps.append((ins.kind, ins.fn, ins.generator, args, params, tuple(ins.outs),
+                          ins.multi, free, buffer is not None))
         fixed = list(self.constants.items()) + [(slot, c.value) for c, slot in consts.items()]
         size = n + len(consts)
         input_slots = [slot for slot, _, _ in self.inputs]
@@ -190,14 +199,15 @@ class Program:
                 s[slot] = value
             for slot, value in fixed:
                 s[slot] = value
-            for kind, fn, generator, args, params, outs, multi, free in steps:
+            for kind, fn, generator, args, params, outs, multi, free, into in steps:
                 values = [s[a] for a in args]
                 if kind == "check":
                     if not values[0]:
                         raise fn(*values[1:])
                 else:
                     call = getattr(generators[generator], fn) if kind == "draw" else fn
-                    result = call(*values, **params)
+                    result = (call(*values, out=s[params["out"]]) if into
+                              else call(*values, **params))
                     if multi:
                         for slot, r in zip(outs, result):
                             s[slot] = r
@@ -219,8 +229,12 @@ class Program:
         return last
 
     def __call__(self, inputs, generators):
-        run = self._run or self.build()
-        return run(inputs, generators)
+        if self._run is None:
+            self.build()
+        self._runs += 1
+        if self._runs == GENERATE_AFTER and len(self.instructions) <= GENERATE_UP_TO:
+            self._run = self._generate()
+        return self._run(inputs, generators)
 
 
 def _name(names: dict, value, prefix: str) -> str:
