@@ -176,6 +176,9 @@ POINTS = [
     # N - correction <= 0: the forward is nan, and so are the derivatives
     Point("var with correction = N", lambda x: mg.var(x, correction=1.0), (_a(1.5),),
           [_a(np.nan)], np.nan),
+    # (std's gradient was 0 there: found by tests/test_properties.py)
+    Point("std with correction = N", lambda x: mg.std(x, correction=1.0), (_a(1.5),),
+          [_a(np.nan)], np.nan),
     # -- sort: the gradient follows the stable sort's permutation at ties
     Point("sort ties", _weighted(mg.sort, 4), (_a(1.0, 0.0, 1.0, 1.0),),
           [_a(2.0, 1.0, 3.0, 4.0)], 0.0),

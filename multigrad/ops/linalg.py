@@ -9,12 +9,13 @@ decompositions (cholesky, eigh, eigvalsh, qr, svd, svdvals, eig, eigvals) live i
 Conventions (gradients are for real inputs):
 
 - Cotangents may have the broadcast batch shape; the engine sums them back to each input.
-- det: ``d det = C(A)``, the cofactor matrix (the transposed adjugate): ``det * inv(A)^T``
-  where ``det != 0``, and ``sign * U diag(prod of the other singular values) V^T`` where
-  ``det == 0`` exactly (no division: right at every rank, and batched matrices choose each
-  their own formula). Its derivative (det's second) is a rule of its own with the same split, so
-  second derivatives are right at singular matrices too; third and higher derivatives at a
-  singular matrix go through the SVD's rules and need its singular values distinct.
+- det: ``d det = C(A)``, the cofactor matrix (the transposed adjugate): ``det * inv(A)^T``,
+  and ``sign * U diag(prod of the other singular values) V^T`` (no division: right at every
+  rank) where ``|det|`` is below ``sqrt(eps)`` times the product of the row norms (singular or
+  nearly: each matrix of a batch chooses its own). Its derivative (det's second) is a rule of
+  its own with the same split, so second derivatives are right at singular matrices too;
+  third and higher derivatives there go through the SVD's rules and need distinct singular
+  values.
 - slogdet: only ``logabsdet`` has a derivative (``inv(A)^T``); ``sign`` is piecewise constant.
   At a singular matrix (``sign == 0``, ``logabsdet == -inf``) the derivative is infinite
   along the cofactors, on every backend: the gradient is ``C * inf`` (+-inf by the signs of the
@@ -38,7 +39,7 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
-from ..autograd import LINEAR, defprimitive
+from ..autograd import LINEAR, Tensor, defprimitive
 from ..autograd._primitive import namespace
 from ._helpers import held, is_tensor, native_dtype, normalize_axis, run
 from ._linalg_decompositions import (  # noqa: F401 (decompositions re-exported)
@@ -329,22 +330,36 @@ solve = defprimitive(
 # -- det and its cofactor matrix ------------------------------------------------------------
 #
 # d det(A) = <C(A), dA> with C the cofactor matrix (the transposed adjugate), a polynomial in A:
-# det(A) inv(A)^T where det(A) != 0, and sign U diag(prod of the other singular values) V^T
-# (A = U diag(s) V^T, sign = det(U) det(V)) at any rank, singular matrices included. The second
-# formula divides by nothing; the first is cheaper and differentiable at every invertible matrix.
+# det(A) inv(A)^T, and sign U diag(prod of the other singular values) V^T (A = U diag(s) V^T,
+# sign = det(U) det(V)) at any rank. The second divides by nothing, and serves the matrices that
+# are singular or nearly (_nearly_singular); the first is cheaper, and differentiable at every
+# invertible matrix (the identity included, where the SVD's derivatives are not).
 # C's derivative (det's second derivative) is a primitive's rule too, self-adjoint:
 #   invertible:  dC[E] = tr(inv(A) E) C - C E^T inv(A)^T
 #   any rank:    dC[E] = sign U D(U^T E V) V^T, with D(F)_ii = sum_{k != i} p_ik F_kk and
 #                D(F)_ik = -p_ik F_ki, p_ik the product of the singular values other than i, k.
 
-def _singular(xp, det):
-    """Where ``det`` is exactly 0 (a constant mask), and whether any and all matrices are (a
-    host sync, so that the SVD runs only when some matrix needs it)."""
-    mask = constant(xp, det, lambda b, d: d == 0)
+def _split(xp, mask):
+    """A mask over the matrices (raw, or a tensor off the graph), and whether any and all of
+    them are set (a host sync, so that the SVD runs only when some matrix needs it)."""
     raw = mask.data if is_tensor(mask) else mask
-    backend = det.device.xp if is_tensor(det) else xp
-    any_singular = bool(backend.any(raw))
-    return mask, any_singular, any_singular and bool(backend.all(raw))
+    backend = mask.device.xp if is_tensor(mask) else xp
+    any_set = bool(backend.any(raw))
+    return mask, any_set, any_set and bool(backend.all(raw))
+
+
+def _nearly_singular(xp, x, det):
+    """Where ``|det|`` is below ``sqrt(eps)`` times Hadamard's bound (the product of the row
+    norms, which ``|det|`` never exceeds): there ``det(A) inv(A)^T``, and more so its
+    derivative, whose two terms of size ``1 / s_min`` cancel, lose their digits; the SVD's
+    formulas do not. Exactly singular matrices are among them."""
+    def mask(b, raw_x, raw_det):
+        bound = b.prod(b.linalg.vector_norm(raw_x, axis=-1), axis=-1)
+        return b.abs(raw_det) <= math.sqrt(b.finfo(raw_x.dtype).eps) * bound
+    if is_tensor(x):
+        raw_det = det.data if is_tensor(det) else det
+        return _split(xp, Tensor(mask(x.device.xp, x.data, raw_det), x.device))
+    return _split(xp, mask(xp, x, det))
 
 
 def _choose(xp, singular, x, by_svd, by_inverse):
@@ -376,7 +391,7 @@ def _cofactors_by_svd(xp, x):
 
 
 def _cofactors_forward(xp, x, det):
-    return _choose(xp, _singular(xp, det), x, lambda a: _cofactors_by_svd(xp, a),
+    return _choose(xp, _nearly_singular(xp, x, det), x, lambda a: _cofactors_by_svd(xp, a),
                    lambda a: col(xp, col(xp, det)) * mT(xp, xp.linalg.inv(a)))
 
 
@@ -399,7 +414,7 @@ def _cofactors_derivative(xp, e, ans, x, det):
         d = diag_embed(xp, uncol(xp, p @ col(xp, diag_part(xp, f)))) - p * mT(xp, f)
         return sign * (u @ d @ vh)
 
-    return _choose(xp, _singular(xp, det), x, by_svd, by_inverse)
+    return _choose(xp, _nearly_singular(xp, x, det), x, by_svd, by_inverse)
 
 
 # internal: its rules are det's second derivative; det's spec tests it (register=False)
@@ -428,13 +443,18 @@ def _slogdet_forward(xp, x):
     return sign, logabsdet
 
 
+def _exactly_singular(xp, sign):
+    return _split(xp, constant(xp, sign, lambda b, r: r == 0))
+
+
 def _logabsdet_vjp(xp, g, ans, x):
     # d log|det A| = <inv(A)^T, dA>. At a singular matrix (sign 0) log|det| is -inf and its
     # derivative infinite along the cofactors C: C * inf there, a constant (nan where a cofactor
     # is 0, as 0 / 0 is)
     def by_svd(a):
         return held(_cofactors_by_svd(xp, a)) * math.inf
-    direction = _choose(xp, _singular(xp, ans[0]), x, by_svd, lambda a: mT(xp, xp.linalg.inv(a)))
+    direction = _choose(xp, _exactly_singular(xp, ans[0]), x, by_svd,
+                        lambda a: mT(xp, xp.linalg.inv(a)))
     return col(xp, col(xp, g[1])) * direction
 
 
@@ -442,7 +462,7 @@ def _logabsdet_jvp(xp, t, ans, x):
     # <C, T> * inf at a singular matrix: infinite unless T keeps det at 0 to first order
     def by_svd(a):
         return held(xp.sum(_cofactors_by_svd(xp, a) * t, axis=(-2, -1))) * math.inf
-    return None, _choose(xp, _singular(xp, ans[0]), x, by_svd,
+    return None, _choose(xp, _exactly_singular(xp, ans[0]), x, by_svd,
                          lambda a: xp.sum(mT(xp, xp.linalg.inv(a)) * t, axis=(-2, -1)))
 
 
