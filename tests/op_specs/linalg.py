@@ -310,7 +310,9 @@ SPECS = [
            rtol=LOOSE, second_order="zero"),
     OpSpec("vector_norm-signs", mg.linalg.vector_norm, _np_vector_norm, [((3, 4),)],
            params=[{"axis": -1, "keepdims": False, "ord": o} for o in VECTOR_ORDS],
-           covers=("vector_norm",), rtol=LOOSE, second_order="skip"),
+           covers=("vector_norm",), rtol=LOOSE, second_order="skip",
+           # ord 0.5 near a zero entry: derivatives of |x|**-0.5, central differences 1e-6 off
+           grad_rtol={"float32": 1e-3, "float64": 1e-5}),
     # exact zeros and a zero row: the subgradient 0 must match central differences
     OpSpec("vector_norm-zeros", mg.linalg.vector_norm, _np_vector_norm, [((3, 4),)],
            params=[{"axis": -1, "keepdims": False, "ord": o} for o in (2, 1, 3)],
