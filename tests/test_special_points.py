@@ -27,6 +27,9 @@ import pytest
 import multigrad as mg
 from multigrad.numerical import directional, numerical_grad
 
+# the points at infinities and edges of domains are meant: NumPy's warnings there are expected
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
 FD = "central differences"
 INF = np.inf
 
