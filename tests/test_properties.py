@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -270,6 +270,8 @@ def test_derivatives_match_central_differences(spec, data):
     shapes, params = data.draw(_case(spec, nonempty=True))
     rng = np.random.default_rng(data.draw(_SEEDS))
     xs, grad_args = _leaves(spec, spec.inputs(rng, shapes, params), F64)
+    # (where the value is not finite, var's N - correction <= 0 say, differences say nothing)
+    assume(all(_finite(o) for o in _as_tuple(spec.fn(*xs, **params)) if o.dtype == mg.float64))
     grads, tangents, live, _, _ = _check_first_order(spec, xs, params, grad_args, rng,
                                                      spec.grad_rtol["float64"])
     for t in grads + [tangents[k] for k in live]:

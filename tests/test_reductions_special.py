@@ -190,6 +190,27 @@ def test_sort_gradient_at_ties_is_a_permutation(backend):
     assert g[1] == 1.0 and sorted(g) == [1.0, 2.0, 3.0, 4.0]
 
 
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_at_ties_is_the_one_sided_derivative_that_keeps_the_stable_order(backend64,
+                                                                             descending):
+    # along a direction that keeps tied values in their stable order, the forward difference
+    # is the derivative the rule gives (central differences would average the two orders)
+    values = np.array([1.0, 0.0, 1.0, 1.0, 0.0])
+    order = np.argsort(-values if descending else values, stable=True)
+    u = np.empty(5)
+    u[order] = np.linspace(-1.0, 1.0, 5) * (-1.0 if descending else 1.0)
+    x = backend64.tensor(values)
+    _, tangent = mg.jvp(lambda a: mg.sort(a, descending=descending), [x], [backend64.tensor(u)])
+    h = 1e-6
+    forward = (np.sort(values + h * u)[::-1 if descending else 1]
+               - np.sort(values)[::-1 if descending else 1]) / h
+    np.testing.assert_allclose(_host(tangent), forward, rtol=1e-6, atol=1e-6)
+    w = np.arange(1.0, 6.0)
+    (g,) = mg.autograd.grad(mg.sum(mg.sort(x.requires_grad_(), descending=descending)
+                                   * backend64.tensor(w)), [x])
+    assert float(np.dot(_host(g), u)) == pytest.approx(float(np.dot(forward, w)), rel=1e-6)
+
+
 # -- results off the graph ---------------------------------------------------------------------
 
 def test_index_count_and_set_results_do_not_require_grad(backend):

@@ -2,19 +2,20 @@
 extension (``multigrad.linalg``), differentiable.
 
 Primitives here: matmul, matrix_transpose, tensordot, vecdot, cross, outer, diagonal, trace,
-inv, solve, det, slogdet, pinv, matrix_norm, vector_norm, matrix_rank (no gradient). The
-decompositions (cholesky, eigh, eigvalsh, qr, svd, svdvals, eig, eigvals) live in
-``_linalg_decompositions``; matrix_power is composed from matmul and inv.
+inv, solve, pinv, matrix_norm, vector_norm, matrix_rank (no gradient). det and slogdet live in
+``_linalg_determinants``, the decompositions (cholesky, eigh, eigvalsh, qr, svd, svdvals, eig,
+eigvals) in ``_linalg_decompositions``; matrix_power is composed from matmul and inv.
 
 Conventions (gradients are for real inputs):
 
 - Cotangents may have the broadcast batch shape; the engine sums them back to each input.
-- det: ``d det = C(A)``, the cofactor matrix (the transposed adjugate): ``det * inv(A)^T``
-  where ``det != 0``, and ``sign * U diag(prod of the other singular values) V^T`` where
-  ``det == 0`` exactly (no division: right at every rank, and batched matrices choose each
-  their own formula). Its derivative (det's second) is a rule of its own with the same split, so
-  second derivatives are right at singular matrices too; third and higher derivatives at a
-  singular matrix go through the SVD's rules and need its singular values distinct.
+- det: ``d det = C(A)``, the cofactor matrix (the transposed adjugate): ``det * inv(A)^T``,
+  and ``sign * U diag(prod of the other singular values) V^T`` (no division: right at every
+  rank) where ``|det|`` is below ``sqrt(eps)`` times the product of the row norms (singular or
+  nearly: each matrix of a batch chooses its own). Its derivative (det's second) is a rule of
+  its own with the same split, so second derivatives are right at singular matrices too;
+  third and higher derivatives there go through the SVD's rules and need distinct singular
+  values.
 - slogdet: only ``logabsdet`` has a derivative (``inv(A)^T``); ``sign`` is piecewise constant.
   At a singular matrix (``sign == 0``, ``logabsdet == -inf``) the derivative is infinite
   along the cofactors, on every backend: the gradient is ``C * inf`` (+-inf by the signs of the
@@ -36,23 +37,21 @@ Conventions (gradients are for real inputs):
 from __future__ import annotations
 
 import math
-from collections import namedtuple
 
-from ..autograd import LINEAR, _record, defprimitive
+from ..autograd import LINEAR, defprimitive
 from ..autograd._primitive import namespace
-from ._helpers import held, is_tensor, native_dtype, normalize_axis, run
+from ._helpers import native_dtype, normalize_axis
 from ._linalg_decompositions import (  # noqa: F401 (decompositions re-exported)
-    EigResult, EighResult, QRResult, SVDResult, cholesky, col, constant, diag_embed, diag_part,
-    eig, eigh, eigvals, eigvalsh, eye_like, mT, qr, row, svd, svdvals, uncol)
+    EigResult, EighResult, QRResult, SVDResult, cholesky, col, constant, eig, eigh, eigvals,
+    eigvalsh, eye_like, mT, qr, row, svd, svdvals, uncol)
 from ._linalg_decompositions import LINALG_ALL as _DECOMPOSITIONS
-from .statistical import exclusive_prod
+from ._linalg_determinants import SlogdetResult, det, slogdet  # noqa: F401 (re-exported)
 
 __all__ = ["matmul", "matrix_transpose", "tensordot", "vecdot"]
 LINALG_ALL = sorted(__all__ + _DECOMPOSITIONS + [
     "cross", "det", "diagonal", "inv", "matrix_norm", "matrix_power", "matrix_rank", "outer",
     "pinv", "slogdet", "solve", "trace", "vector_norm"])
 
-SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
 
 
 def _shape_of(a):
@@ -275,7 +274,7 @@ def trace(x, /, *, offset=0, dtype=None):
     return trace_p(x, offset=offset, dtype=dtype)
 
 
-# -- inv, solve, det, slogdet, pinv ---------------------------------------------------------
+# -- inv, solve, pinv (det and slogdet: _linalg_determinants) ---------------------------------------------------------
 
 inv = defprimitive(
     "inv",
@@ -324,144 +323,6 @@ solve = defprimitive(
     jvp=(_solve_jvp_x1, LINEAR),
     doc="The solution ``X`` of ``x1 @ X = x2`` (``x2`` 1-D: a vector; else matrices).",
 )
-
-
-# -- det and its cofactor matrix ------------------------------------------------------------
-#
-# d det(A) = <C(A), dA> with C the cofactor matrix (the transposed adjugate), a polynomial in A:
-# det(A) inv(A)^T where det(A) != 0, and sign U diag(prod of the other singular values) V^T
-# (A = U diag(s) V^T, sign = det(U) det(V)) at any rank, singular matrices included. The second
-# formula divides by nothing; the first is cheaper and differentiable at every invertible matrix.
-# C's derivative (det's second derivative) is a primitive's rule too, self-adjoint:
-#   invertible:  dC[E] = tr(inv(A) E) C - C E^T inv(A)^T
-#   any rank:    dC[E] = sign U D(U^T E V) V^T, with D(F)_ii = sum_{k != i} p_ik F_kk and
-#                D(F)_ik = -p_ik F_ki, p_ik the product of the singular values other than i, k.
-
-def _singular(xp, det):
-    """Where ``det`` is exactly 0 (a constant mask), and whether any and all matrices are (a
-    host sync, so that the SVD runs only when some matrix needs it)."""
-    mask = constant(xp, det, lambda b, d: d == 0)
-    if _record.active() is not None:
-        # a compiled step cannot branch on values: both formulas, picked by the mask
-        return mask, True, False
-    raw = mask.data if is_tensor(mask) else mask
-    backend = det.device.xp if is_tensor(det) else xp
-    any_singular = bool(backend.any(raw))
-    return mask, any_singular, any_singular and bool(backend.all(raw))
-
-
-def _choose(xp, singular, x, by_svd, by_inverse):
-    """``by_svd(x)`` for the singular matrices, ``by_inverse(x)`` for the others (the identity
-    in place of the singular ones, so inv never sees them: double where). The results are one
-    number or one matrix per matrix of ``x``."""
-    mask, any_singular, all_singular = singular
-    if not any_singular:
-        return by_inverse(x)
-    if all_singular:
-        return by_svd(x)
-    matrices = col(xp, col(xp, mask))
-    svd_part = by_svd(x)
-    inverse_part = by_inverse(xp.where(matrices, eye_like(xp, x), x))
-    return xp.where(matrices if svd_part.ndim > mask.ndim else mask, svd_part, inverse_part)
-
-
-def _svd_frame(xp, x):
-    """``U``, ``s``, ``V^T`` of ``x`` and the sign ``det(U) det(V)`` (a constant)."""
-    u, s, vh = xp.linalg.svd(x)
-    sign = constant(xp, u, lambda b, r: b.linalg.det(r)) * constant(
-        xp, vh, lambda b, r: b.linalg.det(r))
-    return u, s, vh, col(xp, col(xp, sign))
-
-
-def _cofactors_by_svd(xp, x):
-    u, s, vh, sign = _svd_frame(xp, x)
-    return sign * ((u * row(xp, exclusive_prod(xp, s, (s.ndim - 1,)))) @ vh)
-
-
-def _cofactors_forward(xp, x, det):
-    return _choose(xp, _singular(xp, det), x, lambda a: _cofactors_by_svd(xp, a),
-                   lambda a: col(xp, col(xp, det)) * mT(xp, xp.linalg.inv(a)))
-
-
-def _cofactors_derivative(xp, e, ans, x, det):
-    """dC[E] at ``x``: the JVP along a tangent ``E`` and, being self-adjoint, the VJP of a
-    cotangent ``E``."""
-    def by_inverse(a):
-        inv_t = mT(xp, xp.linalg.inv(a))
-        trace = xp.sum(inv_t * e, axis=(-2, -1))
-        return col(xp, col(xp, trace)) * ans - ans @ mT(xp, e) @ inv_t
-
-    def by_svd(a):
-        u, s, vh, sign = _svd_frame(xp, a)
-        f = mT(xp, u) @ e @ mT(xp, vh)
-        n = s.shape[-1]
-        # p_ik: the product of s without s_i and s_k (row i: s with s_i replaced by 1, then
-        # the product of the others along it), 0 on the diagonal
-        eye = constant(xp, s, lambda b, r: b.eye(n, dtype=b.bool, device=r.device))
-        p = xp.where(eye, 0.0, exclusive_prod(xp, xp.where(eye, 1.0, row(xp, s)), (s.ndim,)))
-        d = diag_embed(xp, uncol(xp, p @ col(xp, diag_part(xp, f)))) - p * mT(xp, f)
-        return sign * (u @ d @ vh)
-
-    return _choose(xp, _singular(xp, det), x, by_svd, by_inverse)
-
-
-# internal: its rules are det's second derivative; det's spec tests it (register=False)
-_cofactors_p = defprimitive(
-    "cofactors",
-    forward=_cofactors_forward,
-    # det is a hint (the mask, and the value det(A) inv(A)^T needs); the rule is the whole
-    # derivative in x
-    vjp=(_cofactors_derivative, None),
-    jvp=(_cofactors_derivative, None),
-    register=False,
-)
-
-
-det = defprimitive(
-    "det",
-    forward=lambda xp, x: xp.linalg.det(x),
-    vjp=(lambda xp, g, ans, x: col(xp, col(xp, g)) * run(_cofactors_p, xp, x, ans),),
-    jvp=(lambda xp, t, ans, x: xp.sum(run(_cofactors_p, xp, x, ans) * t, axis=(-2, -1)),),
-    doc="The determinant of each square matrix in ``x``.",
-)
-
-
-def _slogdet_forward(xp, x):
-    sign, logabsdet = xp.linalg.slogdet(x)
-    return sign, logabsdet
-
-
-def _logabsdet_vjp(xp, g, ans, x):
-    # d log|det A| = <inv(A)^T, dA>. At a singular matrix (sign 0) log|det| is -inf and its
-    # derivative infinite along the cofactors C: C * inf there, a constant (nan where a cofactor
-    # is 0, as 0 / 0 is)
-    def by_svd(a):
-        return held(_cofactors_by_svd(xp, a)) * math.inf
-    direction = _choose(xp, _singular(xp, ans[0]), x, by_svd, lambda a: mT(xp, xp.linalg.inv(a)))
-    return col(xp, col(xp, g[1])) * direction
-
-
-def _logabsdet_jvp(xp, t, ans, x):
-    # <C, T> * inf at a singular matrix: infinite unless T keeps det at 0 to first order
-    def by_svd(a):
-        return held(xp.sum(_cofactors_by_svd(xp, a) * t, axis=(-2, -1))) * math.inf
-    return None, _choose(xp, _singular(xp, ans[0]), x, by_svd,
-                         lambda a: xp.sum(mT(xp, xp.linalg.inv(a)) * t, axis=(-2, -1)))
-
-
-slogdet_p = defprimitive(
-    "slogdet",
-    forward=_slogdet_forward,
-    # the sign is piecewise constant: only logabsdet has a derivative
-    vjp=(_logabsdet_vjp,),
-    jvp=(_logabsdet_jvp,),
-    multi_output=True,
-)
-
-
-def slogdet(x, /):
-    """Sign and natural logarithm of the absolute value of the determinant."""
-    return SlogdetResult(*slogdet_p(x))
 
 
 def _pinv_vjp(xp, g, ans, x, rtol):

@@ -193,23 +193,24 @@ def var(x, /, *, axis=None, correction=0.0, keepdims=False):
 
 
 def _std_scale(xp, ans, x, axis, correction):
-    """``1 / ((N - correction) std)`` where std > 0, else 0 (double where: no 1/0)."""
-    positive = ans > 0
-    safe = xp.where(positive, ans, 1.0)
-    return positive, _dof(x.shape, axis, correction) / safe
+    """``1 / ((N - correction) std)``, and 0 where std == 0 (the subgradient there; double
+    where: no 1/0). Only that point is guarded: a nan std (N - correction <= 0) stays nan."""
+    zero = ans == 0
+    safe = xp.where(zero, 1.0, ans)
+    return zero, _dof(x.shape, axis, correction) / safe
 
 
 def _std_vjp(xp, g, ans, x, axis, correction, keepdims):
     # d std = d var / (2 std) = (x - mean) / ((N - correction) std)
-    positive, scale = _std_scale(xp, ans, x, axis, correction)
-    g_scaled = xp.where(positive, g * scale, 0.0)
+    zero, scale = _std_scale(xp, ans, x, axis, correction)
+    g_scaled = xp.where(zero, 0.0, g * scale)
     return expand_reduced(xp, g_scaled, x.shape, axis, keepdims) * _centered(xp, x, axis)
 
 
 def _std_jvp(xp, t, ans, x, axis, correction, keepdims):
-    positive, scale = _std_scale(xp, ans, x, axis, correction)
+    zero, scale = _std_scale(xp, ans, x, axis, correction)
     dot = xp.sum(t * _centered(xp, x, axis), axis=axis, keepdims=keepdims)
-    return xp.where(positive, dot * scale, 0.0)
+    return xp.where(zero, 0.0, dot * scale)
 
 
 std_p = defprimitive(
