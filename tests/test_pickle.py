@@ -83,9 +83,9 @@ def test_a_gradient_made_with_create_graph_is_pickled_as_values():
 
 def test_unpickling_on_a_missing_device_names_it_and_the_way_out():
     data = pickle.dumps(mg.tensor([1.0], device="strict:device1"))
-    elsewhere = data.replace(b"array_api_strict:device1", b"array_api_strict:device9")
+    elsewhere = data.replace(b"strict:device1", b"strict:device9")
     with pytest.raises(mg.DeviceError, match=r"unpickling a tensor from device "
-                                             r"'array_api_strict:device9'.*\.to\('cpu'\).*"
+                                             r"'strict:device9'.*\.to\('cpu'\).*"
                                              r"multigrad\.load\(path, device=\.\.\.\)"):
         pickle.loads(elsewhere)
 
