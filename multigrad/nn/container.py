@@ -28,7 +28,7 @@ class _IndexedModules(Module):
     def __init__(self, modules: Iterable[Module] = ()):
         super().__init__()
         for k, m in enumerate(modules):
-            self._modules[str(k)] = _checked(m, type(self).__name__, f"module {k}")
+            self._modules[str(k)] = _checked(m, type(self).__name__, f"argument {k}")
 
     def _index(self, index: int) -> int:
         n = len(self._modules)

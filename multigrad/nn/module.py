@@ -51,11 +51,12 @@ def check_input(layer: "Module", x, like: Tensor | None = None) -> None:
     float32 layer (or the reverse) is an error, as in PyTorch, not a silent promotion."""
     if isinstance(x, Tensor) or hasattr(x, "__array_namespace__"):
         if like is not None and as_dtype(x.dtype) != like.dtype:
-            have, want = as_dtype(x.dtype).name, like.dtype.name
-            raise TypeError(f"{layer!r}: input has dtype {have} but the layer's parameters "
-                            f"have dtype {want}; cast the input (x.astype(multigrad.{want})) or "
-                            f"make the layer with dtype=multigrad.{have} (the default is "
-                            "multigrad.get_default_dtype())")
+            have, want = as_dtype(x.dtype), like.dtype.name
+            remedy = (f" or make the layer with dtype=multigrad.{have.name} (the default is "
+                      "multigrad.get_default_dtype())" if have.kind == "real floating" else "")
+            raise TypeError(f"{layer!r}: input has dtype {have.name} but the layer's "
+                            f"parameters have dtype {want}; cast the input "
+                            f"(x.astype(multigrad.{want})){remedy}")
         return
     if isinstance(x, (tuple, list)):
         kinds = ", ".join(type(v).__name__ for v in x[:4]) + (", ..." if len(x) > 4 else "")
