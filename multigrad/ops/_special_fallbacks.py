@@ -149,7 +149,7 @@ def _lgamma_from_half(xp, x):
     shift = xp.log(x)
     for k in range(1, 8):
         shift = shift + xp.log(x + k)
-    w = 1 / (z * z)
+    w = (1 / z) ** 2  # not 1 / z**2, which overflows first
     series = 0.0
     for k in reversed(range(1, 8)):  # B_2k / (2k (2k - 1) z**(2k - 1)), k = 1..7
         series = series * w + float(_BERNOULLI[k - 1] / (2 * k * (2 * k - 1)))
@@ -159,11 +159,11 @@ def _lgamma_from_half(xp, x):
 def gammaln(xp, x):
     reflect = x < 0.5
     direct = _lgamma_from_half(xp, xp.where(reflect, 1 - x, x))
-    sin, _ = _sinpi_and_cospi(xp, x)
+    sin, _ = _sinpi_and_cospi(xp, xp.where(reflect & xp.isfinite(x), x, 0.5))
     sin = xp.abs(xp.where(reflect, sin, 1.0))
     # log|Gamma(x)| = log(pi / |sin(pi x)|) - log Gamma(1 - x); inf at the poles (sin = 0)
     out = xp.where(reflect, _LN_PI - xp.log(sin) - direct, direct)
-    return xp.where(x == math.inf, math.inf, out)  # not inf - inf
+    return xp.where(xp.isinf(x), math.inf, out)  # not inf - inf
 
 
 def _cot_derivative_coefficients(n: int) -> list[int]:
@@ -185,7 +185,7 @@ def _polygamma_from_half(xp, x, n: int):
     series there."""
     shift = 8 + n
     z = x + shift
-    w = 1 / (z * z)
+    w = (1 / z) ** 2  # not 1 / z**2, which overflows first
     sign = -1.0 if n % 2 == 0 else 1.0  # (-1)**(n + 1)
     if n == 0:
         series = 0.0
@@ -201,18 +201,20 @@ def _polygamma_from_half(xp, x, n: int):
         coefficient = _BERNOULLI[k - 1] * math.factorial(2 * k + n - 1) / math.factorial(2 * k)
         series = series * w + float(coefficient)
     leading = math.factorial(n - 1) + math.factorial(n) / 2 / z + series * w
-    at_z = sign * leading / z ** n
-    steps = 1 / x ** (n + 1)
+    # powers of 1/z rather than of z: they underflow to 0 far out instead of overflowing
+    at_z = sign * leading * (1 / z) ** n
+    steps = (1 / x) ** (n + 1)
     for k in range(1, shift):
-        steps = steps + 1 / (x + k) ** (n + 1)
+        steps = steps + (1 / (x + k)) ** (n + 1)
     return at_z + sign * math.factorial(n) * steps
 
 
 def polygamma(xp, x, n):
     reflect = x < 0.5
     direct = _polygamma_from_half(xp, xp.where(reflect, 1 - x, x), n)
-    sin, cos = _sinpi_and_cospi(xp, x)
-    cot = cos / xp.where(reflect, sin, 1.0)  # +-inf at the poles
+    sin, cos = _sinpi_and_cospi(xp, xp.where(reflect & xp.isfinite(x), x, 0.5))
+    pole = reflect & (sin == 0)
+    cot = cos / xp.where(reflect & ~pole, sin, 1.0)  # the poles are set below
     poly = 0.0
     for c in reversed(_cot_derivative_coefficients(n)):
         poly = poly * cot + float(c)
@@ -220,7 +222,6 @@ def polygamma(xp, x, n):
     mirrored = (1.0 if n % 2 == 0 else -1.0) * direct - math.pi ** (n + 1) * poly
     # at the poles, SciPy's values: digamma -inf at 0 and nan at -1, -2...; the derivatives
     # (-1)^(n+1) inf
-    pole = reflect & (sin == 0)
     at_pole = xp.where(x == 0, -math.inf, xp.full_like(x, math.nan)) if n == 0 else (
         math.inf if n % 2 else -math.inf)
     return xp.where(pole, at_pole, xp.where(reflect, mirrored, direct))

@@ -24,7 +24,8 @@ is exact to rounding. At the edges of the domains:
   ``x``, the formula wrt ``y`` (0 and 1); outside the domain, where the function is a
   constant infinity, 0;
 - ``logit`` at 0 and 1, ``erfinv`` at +-1, ``ndtri`` at 0 and 1: infinite, as the function;
-- ``i1`` and ``i1e`` at 0: 1/2 (the limit); ``sinc`` near 0: its Taylor series;
+- ``i1`` and ``i1e`` near 0: the series of ``i1'`` (``i0 - i1 / x`` would cancel);
+  ``sinc`` near 0: its Taylor series;
 - ``gammaln`` and ``polygamma`` at their poles: what the functions give there (inf or nan).
 Each uses the "double where": a branch ``where`` discards is computed from a safe input.
 """
@@ -351,17 +352,41 @@ def kl_div(x, y, /):
 
 # -- modified Bessel functions of the first kind ------------------------------------------------
 
-def _safe_inverse(xp, x):
-    return 1 / xp.where(x == 0, 1.0, x)
+# d i1 = i0 - i1 / x, whose two terms cancel as x -> 0 (to 1/2, and the second derivative's
+# to 3x/8): below |x| = 1 it is the series of i1' instead,
+# sum_k (2k + 1) x^2k / (2^(2k+1) k! (k+1)!), 14 terms to rounding
+_I1_PRIME_SERIES = tuple((2 * k + 1) / (2 ** (2 * k + 1) * math.factorial(k)
+                                        * math.factorial(k + 1)) for k in range(14))
+
+
+def _i1_prime_near_zero(xp, x):
+    """i1'(x) for |x| < 1, by its series (a polynomial in x**2, so every order is exact)."""
+    x2 = x * x
+    acc = _I1_PRIME_SERIES[-1]
+    for c in reversed(_I1_PRIME_SERIES[:-1]):
+        acc = acc * x2 + c
+    return acc
+
+
+def _d_i1(xp, ans, x):
+    small = xp.abs(x) < 1
+    xs, xl = xp.where(small, x, 0.0), xp.where(small, 1.0, x)
+    return xp.where(small, _i1_prime_near_zero(xp, xs), _apply(i0_p, xp, xl) - ans / xl)
+
+
+def _d_i1e(xp, ans, x):
+    # i1e' = exp(-|x|) i1' - sign(x) i1e; from |x| = 1 on as i0e - i1e (sign(x) + 1/x), which
+    # does not cancel there (and exp(-|x|) i1' would overflow far out)
+    small = xp.abs(x) < 1
+    xs, xl = xp.where(small, x, 0.0), xp.where(small, 1.0, x)
+    near = xp.exp(-xp.abs(xs)) * _i1_prime_near_zero(xp, xs) - xp.sign(xs) * ans
+    return xp.where(small, near, _apply(i0e_p, xp, xl) - ans * (xp.sign(xl) + 1 / xl))
 
 
 i0_p = _unary("i0", lambda xp, ans, x: _apply(i1_p, xp, x))
 i0e_p = _unary("i0e", lambda xp, ans, x: _apply(i1e_p, xp, x) - xp.sign(x) * ans)
-# d i1 = i0 - i1 / x, 1/2 at 0 (the limit)
-i1_p = _unary("i1", lambda xp, ans, x: xp.where(
-    x == 0, 0.5, _apply(i0_p, xp, x) - ans * _safe_inverse(xp, x)))
-i1e_p = _unary("i1e", lambda xp, ans, x: xp.where(
-    x == 0, 0.5, _apply(i0e_p, xp, x) - ans * (xp.sign(x) + _safe_inverse(xp, x))))
+i1_p = _unary("i1", _d_i1)
+i1e_p = _unary("i1e", _d_i1e)
 
 
 def i0(x, /):
