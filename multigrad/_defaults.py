@@ -23,7 +23,7 @@ import operator
 
 from .autograd import Tensor
 from .backends import DType, as_dtype, device_of, get_device
-from .backends._random import default_generator, seed_default_generators
+from .backends._random import default_generator as _registered, seed_default_generators
 from .ops import argsort
 
 __all__ = ["set_default_dtype", "get_default_dtype", "manual_seed", "default_generator",
@@ -78,6 +78,14 @@ def manual_seed(seed: int) -> None:
     seed_default_generators(seed)
 
 
+def default_generator(device=None):
+    """The default random generator of ``device`` (default: the default device): what
+    layers, initialisers, ``Dropout`` and the random functions draw from when given no seed or
+    generator. It draws raw arrays (``normal(shape, dtype)``, ``uniform``, ``integers``) and
+    has ``get_state``/``set_state``."""
+    return _registered(get_device(device))
+
+
 def _shape(shape: tuple, where: str) -> tuple:
     """``randn(2, 3)`` and ``randn((2, 3))`` alike: the shape as a tuple of ints."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -96,7 +104,7 @@ def _source(device, generator):
     generator it draws from."""
     if generator is None:
         target = get_device(device)
-        return target, default_generator(target)
+        return target, _registered(target)
     return (None if device is None else get_device(device)), generator
 
 
