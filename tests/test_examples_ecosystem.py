@@ -90,3 +90,19 @@ def test_a_strict_device_without_array_api_strict_says_how_to_install_it(tmp_pat
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert ("device 'strict:device1' needs array-api-strict, which is not installed: "
             "python -m pip install array-api-strict") in done.stderr
+
+
+def test_the_ecosystem_guide_python_blocks_run():
+    """docs/guide-ecosystem.md's code, in a fresh interpreter (it sets SCIPY_ARRAY_API and the
+    default dtype, as a user's script would)."""
+    text = (ROOT / "docs" / "guide-ecosystem.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 3, "the guide's examples are gone"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.pop("SCIPY_ARRAY_API", None)  # the guide sets it itself
+    done = subprocess.run([sys.executable, "-c", "\n".join(blocks)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["strict:device1", "[17.19732915", "4.9348022",
+                                   "0.64493407]"], done.stdout
