@@ -90,6 +90,18 @@ def test_two_runs_of_a_seeded_script_are_identical():
     assert runs[0].stdout == runs[1].stdout and runs[0].stdout.strip()
 
 
+def test_an_unseeded_dropout_in_a_compiled_step_draws_as_eager_does():
+    # the layer holds its device's default generator, so the compiled step finds it
+    def run(compiled):
+        mg.manual_seed(3)
+        model = nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5))
+        step = mg.compile(lambda x: model(x)) if compiled else model
+        x = mg.ones((5, 3), dtype=mg.float32)
+        return [step(x).numpy() for _ in range(3)]
+    for eager, compiled in zip(run(False), run(True)):
+        np.testing.assert_array_equal(compiled, eager)
+
+
 def test_manual_seed_checks_its_argument():
     with pytest.raises(TypeError, match="manual_seed: expected an integer seed"):
         mg.manual_seed(0.5)

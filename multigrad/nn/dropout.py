@@ -1,10 +1,9 @@
-"""``Dropout``, drawing its masks on the device of its inputs."""
+"""``Dropout``, with its random generator on the device of its inputs."""
 
 from __future__ import annotations
 
 from ..autograd import Tensor
 from ..backends import Device, get_device
-from ..backends._random import default_generator
 from . import functional as F
 from .init import make_generator
 from .module import Module, check_input
@@ -16,14 +15,14 @@ class Dropout(Module):
     """In training mode, zero each element with probability ``p`` and scale the rest by
     ``1 / (1 - p)``; the identity in eval mode.
 
-    Masks come from the default generator of the input's device (``multigrad.manual_seed``
-    seeds it), unless the layer is given ``seed=`` (it then holds a generator of its own, made
-    by ``device.random(seed)`` on ``device``) or ``generator=`` (one made by
-    ``device.random``). A layer with a seed of its own makes a new generator, seeded with
-    ``seed`` again, when ``module.to(other)`` moves it or an input arrives on another device;
-    with a supplied generator that is an error. A pickled or deep-copied Dropout does not carry
-    its generator (it holds its array library's module): the copy makes a new one on its
-    device, seeded with ``seed`` again (without a seed, it draws from the default generator).
+    The layer holds the generator it draws from: without ``seed`` or ``generator``, the default
+    generator of its device (``multigrad.manual_seed`` seeds it; holding it lets a compiled
+    step find it); with ``seed``, a new one made by ``device.random(seed)`` on ``device``;
+    ``generator=`` supplies one. ``module.to(other)`` takes the generator there (the default
+    one, or a new one seeded with ``seed`` again); so does an input that arrives on another
+    device, unless the generator was supplied (then that is an error). A pickled or deep-copied
+    Dropout does not carry the generator (it holds its array library's module): the copy takes
+    its device's again in the same way.
     """
 
     def __init__(self, p: float = 0.5, *, device=None, seed: int | None = None, generator=None):
@@ -33,24 +32,21 @@ class Dropout(Module):
         self.p, self.seed = p, seed
         self._given = generator is not None
         self._device = get_device(device)
-        self.generator = None if seed is None and generator is None else make_generator(
-            self._device, seed, generator)
+        self.generator = make_generator(self._device, seed, generator)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["generator"] = None
+        del state["generator"]
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state, _given=False)
-        if self.seed is not None:
-            self.generator = make_generator(self._device, self.seed)
+        self.generator = make_generator(self._device, self.seed)
 
     def _moved_to(self, device: Device) -> None:
         if device is not self._device and not self._given:
             self._device = device
-            if self.seed is not None:
-                self.generator = make_generator(device, self.seed)
+            self.generator = make_generator(device, self.seed)
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(self, x)
@@ -61,8 +57,7 @@ class Dropout(Module):
                 raise ValueError(f"{self!r}: its generator is on {self._device.name} but the "
                                  f"input is on {x.device.name}")
             self._moved_to(x.device)
-        gen = self.generator if self.generator is not None else default_generator(x.device)
-        return F.dropout(x, self.p, True, generator=gen)
+        return F.dropout(x, self.p, True, generator=self.generator)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
