@@ -4,8 +4,10 @@ Each method for the common reductions, shape functions and elementwise functions
 (``x.sum(axis=0)``, ``x.reshape(2, 3)``, ``x.exp()``) calls the namespace's function of the same
 name, with its keywords (``axis=``, not PyTorch's ``dim=``), so it records and differentiates
 like that function (and a compiled step sees it); the reductions also take the axis
-positionally, as NumPy's methods do. For any other name, the ``AttributeError`` says what to call
-instead (``multigrad.linalg.vector_norm(x)``, ``x.reshape(...)`` for PyTorch's ``view``...).
+positionally, as NumPy's methods do, and NumPy's functions that call an object's methods work
+on tensors through them (``numpy.sum(t)`` is ``t.sum()``, a tensor). For any other name, the
+``AttributeError`` says what to call instead (``multigrad.linalg.vector_norm(x)``;
+``x.reshape(...)`` for PyTorch's ``view``...).
 
 NumPy's ufuncs do not take tensors: the operators between an ndarray and a tensor give a tensor
 (``ndarray + tensor``), any other ufunc (``numpy.exp(t)``) raises a TypeError naming multigrad's
@@ -30,6 +32,8 @@ def _method(fn, name: str, axis_first: bool = False):
         if "dim" in kwargs:
             raise TypeError(f"Tensor.{name}: multigrad calls it axis= (the array API's name), "
                             "not dim=")
+        if kwargs:
+            kwargs = _numpy_keywords(name, kwargs)
         if axis_first and args:
             if len(args) > 1 or "axis" in kwargs:
                 raise TypeError(f"Tensor.{name}: takes at most one positional argument (the "
@@ -41,6 +45,19 @@ def _method(fn, name: str, axis_first: bool = False):
     method.__qualname__ = f"Tensor.{name}"
     method.__doc__ = f"``multigrad.{name}(x, ...)`` of this tensor (see that function)."
     return method
+
+
+def _numpy_keywords(name: str, kwargs: dict) -> dict:
+    """NumPy's functions call an object's method of the same name (``numpy.sum(t)`` is
+    ``t.sum(axis=None, out=None)``, ``numpy.std(t)`` passes ``ddof=0``): take those calls,
+    leaving out the keywords NumPy fills with their defaults."""
+    if kwargs.get("out") is not None:
+        raise TypeError(f"Tensor.{name}: multigrad functions take no out= (a result written "
+                        "into another array could change values the tape saved)")
+    kwargs = {k: v for k, v in kwargs.items() if not (k in ("out", "dtype") and v is None)}
+    if "ddof" in kwargs:
+        kwargs["correction"] = kwargs.pop("ddof")
+    return kwargs
 
 
 _REDUCTIONS = {
@@ -84,8 +101,11 @@ def _shape_args(args: tuple) -> tuple:
     return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
 
 
-def _reshape(self, *shape, copy=None) -> Tensor:
-    """``multigrad.reshape(x, shape)``: ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
+def _reshape(self, *shape, copy=None, order="C") -> Tensor:
+    """``multigrad.reshape(x, shape)``: ``x.reshape(2, 3)`` or ``x.reshape((2, 3))`` (``order``
+    only as NumPy's ``numpy.reshape(t, shape)`` passes it: "C")."""
+    if order != "C":
+        raise ValueError(f"Tensor.reshape: only C order, not {order!r}")
     return manipulation.reshape(self, _shape_args(shape), copy=copy)
 
 

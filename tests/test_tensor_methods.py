@@ -162,6 +162,20 @@ def test_numpy_ufuncs_on_tensors_name_multigrads_function():
         scipy_erf(t)
 
 
+def test_numpys_functions_that_call_methods_give_tensors_on_the_graph():
+    t = mg.tensor([[1.0, 2.0], [3.0, 5.0]], requires_grad=True)
+    for np_fn, mg_fn in ((np.sum, mg.sum), (np.mean, mg.mean), (np.std, mg.std),
+                         (lambda x: np.var(x, ddof=1), lambda x: mg.var(x, correction=1)),
+                         (lambda x: np.max(x, axis=0), lambda x: mg.max(x, axis=0)),
+                         (lambda x: np.reshape(x, (4,)), lambda x: mg.reshape(x, (4,))),
+                         (lambda x: np.clip(x, 1.5, 3.0), lambda x: mg.clip(x, 1.5, 3.0))):
+        got = np_fn(t)
+        assert isinstance(got, mg.Tensor) and got.requires_grad
+        np.testing.assert_array_equal(got.numpy(), mg_fn(t).numpy())
+    with pytest.raises(TypeError, match=r"Tensor\.sum: multigrad functions take no out="):
+        np.sum(t, out=np.empty(()))
+
+
 def test_every_method_names_a_function_of_the_namespace():
     for name in list(_tensor_methods._REDUCTIONS) + list(_tensor_methods._OTHERS):
         assert callable(getattr(mg, name)), name
