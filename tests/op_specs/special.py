@@ -2,9 +2,11 @@
 
 On NumPy the forwards are SciPy's own, so the forward check there is a check of dtypes and
 placement; on array-api-strict they are multigrad's standard-function fallbacks, checked
-against SciPy to 1e-11. Points near each function's special points have specs of their own
-(``-near-zero``, ``-poles``, ``-tails``...), as near as the table's fixed difference step allows;
-``tests/test_special.py`` goes nearer, with steps scaled to the distance.
+against SciPy to 1e-11. Points near some special points have specs of their own (``-near-zero``,
+``-poles``, ``-tails``...), as near as the table's fixed difference step allows;
+``tests/test_special.py`` goes nearer, for every function, with steps scaled to the distance
+(the inverse error functions' ends and the Bessel functions' far tails are only there: their
+fallbacks are the table's slowest).
 """
 
 import numpy as np
@@ -14,8 +16,10 @@ import multigrad as mg
 from . import OpSpec
 
 S = mg.special
-UNARY_SHAPES = [((),), ((3,),), ((2, 3),)]
-BINARY_SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((), (2, 2))]
+# one shape each (0-d and broadcasting are the engine's, tested with the other families): the
+# table runs every spec on every backend, and the special points have specs of their own
+UNARY_SHAPES = [((2, 3),)]
+BINARY_SHAPES = [((2, 3), (3,)), ((), (2, 2))]
 # the fallbacks (Newton steps, series) are not SciPy's algorithms: a few ulps more
 TOL = {"float32": 2e-5, "float64": 1e-11}
 ATOL = {"float32": 2e-6, "float64": 1e-13}
@@ -51,12 +55,7 @@ SPECS = [
     OpSpec("erfc-tails", S.erfc, sc.erfc, [((4,),)], make=_values(-4.0, 2.5, 6.0, 9.0),
            rtol=TOL, atol={"float32": 1e-30, "float64": 1e-300}, covers=("erfc",)),
     _unary("erfinv", (-0.9, 0.9)),
-    OpSpec("erfinv-edges", S.erfinv, sc.erfinv, [((4,),)],
-           make=_values(-0.99, -1e-7, 1e-7, 0.99), rtol=TOL, atol=ATOL, covers=("erfinv",),
-           grad_rtol={"float32": 1e-2, "float64": 1e-5}),
     _unary("erfcinv", (0.1, 1.9)),
-    OpSpec("erfcinv-tails", S.erfcinv, sc.erfcinv, [((3,),)], make=_values(0.01, 1.0, 1.99),
-           rtol=TOL, atol=ATOL, covers=("erfcinv",), grad_rtol={"float32": 1e-2, "float64": 1e-5}),
     _unary("expit", (-8.0, 8.0), covers=("sigmoid",)),
     _unary("logit", (0.05, 0.95)),
     OpSpec("logit-edges", S.logit, sc.logit, [((4,),)], make=_values(0.01, 0.2, 0.8, 0.99),
@@ -67,7 +66,7 @@ SPECS = [
            make=_values(-2.9, -1.01, -0.99, -0.2, 0.01, 2.0), rtol=TOL, atol=ATOL,
            covers=("gammaln",), grad_rtol={"float32": 1e-2, "float64": 1e-5}),
     OpSpec("polygamma", lambda x, n: S.polygamma(n, x), lambda x, n: sc.polygamma(n, x),
-           UNARY_SHAPES, params=[{"n": 0}, {"n": 1}, {"n": 3}], domain=(0.3, 5.0), rtol=TOL,
+           UNARY_SHAPES, params=[{"n": 0}, {"n": 3}], domain=(0.3, 5.0), rtol=TOL,
            atol=ATOL),
     OpSpec("polygamma-negative", lambda x, n: S.polygamma(n, x), lambda x, n: sc.polygamma(n, x),
            [((4,),)], params=[{"n": 0}, {"n": 2}], make=_values(-2.6, -1.3, -0.7, 0.1),
@@ -96,10 +95,6 @@ SPECS = [
     _unary("i0e", (-4.0, 4.0)),
     _unary("i1", (-4.0, 4.0)),
     _unary("i1e", (-4.0, 4.0)),
-    OpSpec("bessel-large", lambda x: (S.i0(x), S.i0e(x), S.i1(x), S.i1e(x)),
-           lambda x: (sc.i0(x), sc.i0e(x), sc.i1(x), sc.i1e(x)), [((4,),)],
-           make=_values(-40.0, -26.0, 24.0, 60.0), rtol=TOL, atol=ATOL,
-           covers=("i0", "i0e", "i1", "i1e")),
     # (i1e has a kink in its second derivative at 0: central differences there are only
     # O(h); tests/test_special.py checks i1e'(0) = 1/2 with a smaller step)
     OpSpec("i1-at-zero", S.i1, sc.i1, [((3,),)], make=_values(-1e-3, 0.0, 1e-3), rtol=TOL,
