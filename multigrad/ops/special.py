@@ -14,8 +14,9 @@ Forwards: the device's own kernel where it has one (``scipy.special`` on NumPy,
 dtype of the inputs; integer inputs are computed in the device's default floating dtype.
 
 Derivatives are written with these same functions (``d erfinv = sqrt(pi)/2 exp(erfinv**2)``,
-``d gammaln = digamma``, ``d polygamma(n) = polygamma(n + 1)``, ``d i0 = i1``...), so each order
-is exact to rounding. At the edges of the domains:
+``d gammaln = digamma``, ``d polygamma(n) = polygamma(n + 1)``, ``d i0 = i1``...), so every
+order has the accuracy of the functions themselves (``_special_primitives`` declares them). At
+the edges of the domains:
 
 - ``xlogy``/``xlog1py`` at ``x = 0``: ``log(y)``/``log1p(y)`` wrt ``x``, and ``x / y`` (0)
   wrt ``y``, with 0 at ``x = y = 0`` (the function is 0 all along ``x = 0``), so that the
@@ -34,12 +35,8 @@ from __future__ import annotations
 
 import math
 
-from ..autograd import Tensor, defprimitive
-from ..backends import device_of
-from ._special_fallbacks import FALLBACKS
-from .creation import asarray
-from .dtypes import result_type
-from .manipulation import astype
+from ..autograd import Tensor
+from ._special_primitives import binary, floating, kernel, recorded, unary
 from .nn import log_softmax, logsumexp, sigmoid, softmax, softplus
 
 __all__ = ["erf", "erfc", "erfinv", "erfcinv", "expit", "logit", "log_expit", "gammaln",
@@ -53,89 +50,6 @@ _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 _SQRT_2PI = math.sqrt(2 * math.pi)
 
 
-# -- forwards ------------------------------------------------------------------------------
-
-def _native(name: str, arrays, params):
-    """The device's kernel for ``name`` applied to ``arrays``, or None where it has none."""
-    device = device_of(arrays[0])
-    if name == "polygamma":
-        n = params["n"]
-        kernel = device.special("psi" if n == 0 else "polygamma")
-        if kernel is None:
-            return None
-        return kernel(*arrays) if n == 0 else kernel(n, *arrays)
-    kernel = device.special(name)
-    return None if kernel is None else kernel(*arrays)
-
-
-def _kernel(name: str):
-    """``run(xp, arrays, params)``: special function ``name`` by the device's kernel, else by
-    standard calls."""
-    fallback = FALLBACKS[name]
-
-    def run(xp, arrays, params):
-        out = _native(name, arrays, params)
-        if out is None:
-            return fallback(xp, *arrays, **params)
-        # SciPy's polygamma computes in float64 whatever it is given
-        dtype = arrays[0].dtype
-        return out if out.dtype == dtype else xp.astype(out, dtype)
-    return run
-
-
-def _apply(prim, xp, *arrays, **params):
-    """``prim`` inside a rule: recorded on tensors (higher order), its forward on raw arrays."""
-    if any(isinstance(a, Tensor) for a in arrays):
-        return prim(*arrays, **params)
-    return prim.forward(xp, *arrays, **params)
-
-
-def _unary(name: str, derivative, forward=None):
-    """A primitive of one argument whose VJP and JVP multiply by ``derivative(xp, ans, x)``."""
-    if forward is None:
-        run = _kernel(name)
-
-        def forward(xp, x):
-            return run(xp, (x,), {})
-    return defprimitive(
-        name, forward=forward,
-        vjp=(lambda xp, g, ans, x, **p: g * derivative(xp, ans, x, **p),),
-        jvp=(lambda xp, t, ans, x, **p: t * derivative(xp, ans, x, **p),))
-
-
-def _binary(name: str, d_x, d_y):
-    """A primitive of two arguments; ``d_x(xp, ans, x, y)`` and ``d_y(...)`` its partials."""
-    run = _kernel(name)
-
-    def forward(xp, x, y):
-        return run(xp, (x, y), {})
-    return defprimitive(
-        name, forward=forward,
-        vjp=(lambda xp, g, ans, x, y: g * d_x(xp, ans, x, y),
-             lambda xp, g, ans, x, y: g * d_y(xp, ans, x, y)),
-        jvp=(lambda xp, t, ans, x, y: t * d_x(xp, ans, x, y),
-             lambda xp, t, ans, x, y: t * d_y(xp, ans, x, y)))
-
-
-# -- the public functions: tensors of a floating dtype in, the primitive applied -------------
-
-def _floating(name: str, *args):
-    """``args`` as tensors of one floating dtype on one device (Python scalars and integer
-    tensors take the floating dtype of the others, or the device's default)."""
-    args = [a if isinstance(a, (Tensor, int, float)) else asarray(a) for a in args]
-    tensors = [a for a in args if isinstance(a, Tensor)]
-    if not tensors:
-        raise TypeError(f"special.{name}: expected at least one tensor argument, got "
-                        f"{', '.join(type(a).__name__ for a in args)}")
-    if any(t.dtype.kind == "complex floating" for t in tensors):
-        raise TypeError(f"special.{name}: complex arguments are not supported")
-    floats = [t for t in tensors if t.dtype.kind == "real floating"]
-    device = tensors[0].device
-    dtype = result_type(*floats) if floats else device.default_dtype()
-    return [(a if a.dtype == dtype else astype(a, dtype)) if isinstance(a, Tensor)
-            else asarray(a, dtype=dtype, device=device) for a in args]
-
-
 # -- error function and the normal distribution ---------------------------------------------
 
 def _gauss(xp, x, scale):
@@ -143,99 +57,99 @@ def _gauss(xp, x, scale):
     return scale * xp.exp(-(x * x))
 
 
-erf_p = _unary("erf", lambda xp, ans, x: _gauss(xp, x, _TWO_OVER_SQRT_PI))
-erfc_p = _unary("erfc", lambda xp, ans, x: _gauss(xp, x, -_TWO_OVER_SQRT_PI))
+erf_p = unary("erf", lambda xp, ans, x: _gauss(xp, x, _TWO_OVER_SQRT_PI))
+erfc_p = unary("erfc", lambda xp, ans, x: _gauss(xp, x, -_TWO_OVER_SQRT_PI))
 # d erfinv(y) = 1 / erf'(erfinv(y)) = sqrt(pi)/2 exp(erfinv(y)**2)
-erfinv_p = _unary("erfinv", lambda xp, ans, x: _SQRT_PI_OVER_2 * xp.exp(ans * ans))
-erfcinv_p = _unary("erfcinv", lambda xp, ans, x: -_SQRT_PI_OVER_2 * xp.exp(ans * ans))
-ndtr_p = _unary("ndtr", lambda xp, ans, x: _INV_SQRT_2PI * xp.exp(-0.5 * (x * x)))
+erfinv_p = unary("erfinv", lambda xp, ans, x: _SQRT_PI_OVER_2 * xp.exp(ans * ans))
+erfcinv_p = unary("erfcinv", lambda xp, ans, x: -_SQRT_PI_OVER_2 * xp.exp(ans * ans))
+ndtr_p = unary("ndtr", lambda xp, ans, x: _INV_SQRT_2PI * xp.exp(-0.5 * (x * x)))
 # d log Phi(x) = phi(x) / Phi(x) = exp(log phi(x) - log Phi(x)): no 0/0 in the left tail
-log_ndtr_p = _unary("log_ndtr", lambda xp, ans, x: xp.exp(
+log_ndtr_p = unary("log_ndtr", lambda xp, ans, x: xp.exp(
     -0.5 * (x * x) - ans - math.log(_SQRT_2PI)))
-ndtri_p = _unary("ndtri", lambda xp, ans, x: _SQRT_2PI * xp.exp(0.5 * (ans * ans)))
+ndtri_p = unary("ndtri", lambda xp, ans, x: _SQRT_2PI * xp.exp(0.5 * (ans * ans)))
 
 
 def erf(x, /):
     """The error function ``2/sqrt(pi) * integral of exp(-t**2) from 0 to x``."""
-    return erf_p(*_floating("erf", x))
+    return erf_p(*floating("erf", x))
 
 
 def erfc(x, /):
     """The complementary error function ``1 - erf(x)``, accurate where it is small."""
-    return erfc_p(*_floating("erfc", x))
+    return erfc_p(*floating("erfc", x))
 
 
 def erfinv(y, /):
     """The inverse of ``erf`` on ``[-1, 1]`` (+-inf at +-1, nan outside)."""
-    return erfinv_p(*_floating("erfinv", y))
+    return erfinv_p(*floating("erfinv", y))
 
 
 def erfcinv(y, /):
     """The inverse of ``erfc`` on ``[0, 2]`` (+inf at 0, -inf at 2, nan outside)."""
-    return erfcinv_p(*_floating("erfcinv", y))
+    return erfcinv_p(*floating("erfcinv", y))
 
 
 def ndtr(x, /):
     """The standard normal cumulative distribution function ``Phi(x)``."""
-    return ndtr_p(*_floating("ndtr", x))
+    return ndtr_p(*floating("ndtr", x))
 
 
 def log_ndtr(x, /):
     """``log(Phi(x))``, finite far into the left tail where ``Phi`` underflows."""
-    return log_ndtr_p(*_floating("log_ndtr", x))
+    return log_ndtr_p(*floating("log_ndtr", x))
 
 
 def ndtri(p, /):
     """The inverse of ``ndtr``: the standard normal quantile of ``p`` in ``[0, 1]``."""
-    return ndtri_p(*_floating("ndtri", p))
+    return ndtri_p(*floating("ndtri", p))
 
 
 # -- logistic ---------------------------------------------------------------------------------
 
 # d logit = 1 / (x (1 - x)), infinite at 0 and 1 as logit is
-logit_p = _unary("logit", lambda xp, ans, x: 1 / (x * (1 - x)))
+logit_p = unary("logit", lambda xp, ans, x: 1 / (x * (1 - x)))
 
 
 def expit(x, /):
     """The logistic function ``1 / (1 + exp(-x))`` (``multigrad.sigmoid``)."""
-    return sigmoid(*_floating("expit", x))
+    return sigmoid(*floating("expit", x))
 
 
 def logit(p, /):
     """``log(p / (1 - p))``, the inverse of ``expit`` (-inf at 0, inf at 1)."""
-    return logit_p(*_floating("logit", p))
+    return logit_p(*floating("logit", p))
 
 
 def log_expit(x, /):
     """``log(expit(x)) = -softplus(-x)``, without overflow or underflow."""
-    (x,) = _floating("log_expit", x)
+    (x,) = floating("log_expit", x)
     return -softplus(-x)
 
 
 # -- gamma family -------------------------------------------------------------------------------
 
-_polygamma_kernel = _kernel("polygamma")
+_polygamma_kernel = kernel("polygamma")
 
 
 def _polygamma_forward(xp, x, n):
     return _polygamma_kernel(xp, (x,), {"n": n})
 
 
-polygamma_p = _unary("polygamma", lambda xp, ans, x, n: _apply(polygamma_p, xp, x, n=n + 1),
+polygamma_p = unary("polygamma", lambda xp, ans, x, n: recorded(polygamma_p, xp, x, n=n + 1),
                      forward=_polygamma_forward)
-gammaln_p = _unary("gammaln", lambda xp, ans, x: _apply(polygamma_p, xp, x, n=0))
+gammaln_p = unary("gammaln", lambda xp, ans, x: recorded(polygamma_p, xp, x, n=0))
 
 
 def _d_betaln(xp, ans, a, b):
-    return _apply(polygamma_p, xp, a, n=0) - _apply(polygamma_p, xp, a + b, n=0)
+    return recorded(polygamma_p, xp, a, n=0) - recorded(polygamma_p, xp, a + b, n=0)
 
 
-betaln_p = _binary("betaln", _d_betaln, lambda xp, ans, a, b: _d_betaln(xp, ans, b, a))
+betaln_p = binary("betaln", _d_betaln, lambda xp, ans, a, b: _d_betaln(xp, ans, b, a))
 
 
 def gammaln(x, /):
     """``log|Gamma(x)|`` (inf at the poles 0, -1, -2, ...)."""
-    return gammaln_p(*_floating("gammaln", x))
+    return gammaln_p(*floating("gammaln", x))
 
 
 def polygamma(n, x, /):
@@ -247,12 +161,12 @@ def polygamma(n, x, /):
                         f"{n!r}") from None
     if n < 0:
         raise ValueError(f"special.polygamma: n must be a non-negative integer, got {n}")
-    return polygamma_p(*_floating("polygamma", x), n=n)
+    return polygamma_p(*floating("polygamma", x), n=n)
 
 
 def digamma(x, /):
     """``psi(x) = d/dx log Gamma(x)`` (SciPy also calls it ``psi``)."""
-    return polygamma_p(*_floating("digamma", x), n=0)
+    return polygamma_p(*floating("digamma", x), n=0)
 
 
 psi = digamma
@@ -260,7 +174,7 @@ psi = digamma
 
 def betaln(a, b, /):
     """``log|B(a, b)| = gammaln(a) + gammaln(b) - gammaln(a + b)``."""
-    return betaln_p(*_floating("betaln", a, b))
+    return betaln_p(*floating("betaln", a, b))
 
 
 # -- x log y and entropies ----------------------------------------------------------------------
@@ -273,9 +187,9 @@ def _safe_ratio(xp, x, y):
     return xp.where(both_zero, 0.0, x / xp.where(both_zero, 1.0, y))
 
 
-xlogy_p = _binary("xlogy", lambda xp, ans, x, y: xp.log(y),
+xlogy_p = binary("xlogy", lambda xp, ans, x, y: xp.log(y),
                   lambda xp, ans, x, y: _safe_ratio(xp, x, y))
-xlog1py_p = _binary("xlog1py", lambda xp, ans, x, y: xp.log1p(y),
+xlog1py_p = binary("xlog1py", lambda xp, ans, x, y: xp.log1p(y),
                     lambda xp, ans, x, y: _safe_ratio(xp, x, 1 + y))
 
 
@@ -286,7 +200,7 @@ def _d_entr(xp, ans, x):
     return xp.where(positive, inside, xp.where(x == 0, math.inf, xp.zeros_like(x)))
 
 
-entr_p = _unary("entr", _d_entr)
+entr_p = unary("entr", _d_entr)
 
 
 def _inside(xp, inside, x, y):
@@ -320,34 +234,34 @@ def _d_kl_div_y(xp, ans, x, y):
     return xp.where(inside, 1 - xs / ys, xp.where((x == 0) & (y == 0), 1.0, xp.zeros_like(xs)))
 
 
-rel_entr_p = _binary("rel_entr", _d_divergence_x(1.0), _d_rel_entr_y)
-kl_div_p = _binary("kl_div", _d_divergence_x(0.0), _d_kl_div_y)
+rel_entr_p = binary("rel_entr", _d_divergence_x(1.0), _d_rel_entr_y)
+kl_div_p = binary("kl_div", _d_divergence_x(0.0), _d_kl_div_y)
 
 
 def xlogy(x, y, /):
     """``x * log(y)``, and 0 where ``x == 0`` (unless ``y`` is nan)."""
-    return xlogy_p(*_floating("xlogy", x, y))
+    return xlogy_p(*floating("xlogy", x, y))
 
 
 def xlog1py(x, y, /):
     """``x * log1p(y)``, and 0 where ``x == 0`` (unless ``y`` is nan)."""
-    return xlog1py_p(*_floating("xlog1py", x, y))
+    return xlog1py_p(*floating("xlog1py", x, y))
 
 
 def entr(x, /):
     """Elementwise entropy ``-x log x`` for ``x > 0``; 0 at 0, ``-inf`` for ``x < 0``."""
-    return entr_p(*_floating("entr", x))
+    return entr_p(*floating("entr", x))
 
 
 def rel_entr(x, y, /):
     """``x log(x / y)`` for ``x, y > 0``; 0 where ``x == 0 <= y``; ``inf`` elsewhere."""
-    return rel_entr_p(*_floating("rel_entr", x, y))
+    return rel_entr_p(*floating("rel_entr", x, y))
 
 
 def kl_div(x, y, /):
     """``x log(x / y) - x + y`` for ``x, y > 0``; ``y`` where ``x == 0 <= y``; ``inf``
     elsewhere."""
-    return kl_div_p(*_floating("kl_div", x, y))
+    return kl_div_p(*floating("kl_div", x, y))
 
 
 # -- modified Bessel functions of the first kind ------------------------------------------------
@@ -371,7 +285,7 @@ def _i1_prime_near_zero(xp, x):
 def _d_i1(xp, ans, x):
     small = xp.abs(x) < 1
     xs, xl = xp.where(small, x, 0.0), xp.where(small, 1.0, x)
-    return xp.where(small, _i1_prime_near_zero(xp, xs), _apply(i0_p, xp, xl) - ans / xl)
+    return xp.where(small, _i1_prime_near_zero(xp, xs), recorded(i0_p, xp, xl) - ans / xl)
 
 
 def _d_i1e(xp, ans, x):
@@ -380,33 +294,33 @@ def _d_i1e(xp, ans, x):
     small = xp.abs(x) < 1
     xs, xl = xp.where(small, x, 0.0), xp.where(small, 1.0, x)
     near = xp.exp(-xp.abs(xs)) * _i1_prime_near_zero(xp, xs) - xp.sign(xs) * ans
-    return xp.where(small, near, _apply(i0e_p, xp, xl) - ans * (xp.sign(xl) + 1 / xl))
+    return xp.where(small, near, recorded(i0e_p, xp, xl) - ans * (xp.sign(xl) + 1 / xl))
 
 
-i0_p = _unary("i0", lambda xp, ans, x: _apply(i1_p, xp, x))
-i0e_p = _unary("i0e", lambda xp, ans, x: _apply(i1e_p, xp, x) - xp.sign(x) * ans)
-i1_p = _unary("i1", _d_i1)
-i1e_p = _unary("i1e", _d_i1e)
+i0_p = unary("i0", lambda xp, ans, x: recorded(i1_p, xp, x))
+i0e_p = unary("i0e", lambda xp, ans, x: recorded(i1e_p, xp, x) - xp.sign(x) * ans)
+i1_p = unary("i1", _d_i1)
+i1e_p = unary("i1e", _d_i1e)
 
 
 def i0(x, /):
     """The modified Bessel function of the first kind of order 0."""
-    return i0_p(*_floating("i0", x))
+    return i0_p(*floating("i0", x))
 
 
 def i0e(x, /):
     """``exp(-|x|) * i0(x)``, without overflow."""
-    return i0e_p(*_floating("i0e", x))
+    return i0e_p(*floating("i0e", x))
 
 
 def i1(x, /):
     """The modified Bessel function of the first kind of order 1."""
-    return i1_p(*_floating("i1", x))
+    return i1_p(*floating("i1", x))
 
 
 def i1e(x, /):
     """``exp(-|x|) * i1(x)``, without overflow."""
-    return i1e_p(*_floating("i1e", x))
+    return i1e_p(*floating("i1e", x))
 
 
 # -- sinc -----------------------------------------------------------------------------------------
@@ -436,10 +350,10 @@ def _d_sinc(xp, ans, x):
     return xp.where(small, acc * s, (xp.cos(math.pi * xl) - ans) / xl)
 
 
-sinc_p = _unary("sinc", _d_sinc, forward=_sinc_forward)
+sinc_p = unary("sinc", _d_sinc, forward=_sinc_forward)
 
 
 def sinc(x, /):
     """The normalised sinc ``sin(pi x) / (pi x)``, 1 at 0."""
-    return sinc_p(*_floating("sinc", x))
+    return sinc_p(*floating("sinc", x))
 
