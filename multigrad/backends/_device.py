@@ -2,9 +2,9 @@
 
 A ``Device`` bundles the array-api-compat namespace ``xp`` of a library, that library's own
 device object, and an extension table (scatter-add, fast forms of ``where`` and of sums over
-leading axes, random numbers, special functions, host transfer, synchronisation). Every kernel in multigrad runs
-through ``device.xp``; nothing else in the package names numpy or cupy. Devices are cached
-singletons, so comparing two of them is ``is``.
+leading axes, random numbers, special functions, host transfer, synchronisation). Every kernel
+in multigrad runs through ``device.xp``; nothing else in the package names numpy or cupy.
+Devices are cached singletons, so comparing two of them is ``is``.
 """
 
 from __future__ import annotations
@@ -284,7 +284,10 @@ def _cupy_device(index: int):
             return cupy.asarray(host)
 
     def special(name):
-        import cupyx.scipy.special
+        try:
+            import cupyx.scipy.special
+        except ImportError:  # a CuPy built without it: standard functions instead
+            return None
         kernel = getattr(cupyx.scipy.special, name, None)
         if kernel is None:
             return None
@@ -296,8 +299,7 @@ def _cupy_device(index: int):
 
     ext = {"scatter_add": scatter_add, "where_positive": where_positive,
            "sum_leading": sum_leading, "random": random, "special": _cached(special),
-           "to_host": cupy.asnumpy,
-           "from_host": from_host, "synchronize": native.synchronize}
+           "to_host": cupy.asnumpy, "from_host": from_host, "synchronize": native.synchronize}
     return Device(f"cuda:{index}", "cupy", xp, native, ext)
 
 
@@ -306,11 +308,9 @@ def _cached(find):
     found = {}
 
     def lookup(name):
-        try:
-            return found[name]
-        except KeyError:
-            kernel = found[name] = find(name)
-            return kernel
+        if name not in found:
+            found[name] = find(name)
+        return found[name]
     return lookup
 
 

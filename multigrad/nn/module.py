@@ -272,10 +272,10 @@ class Module:
         Each value is moved to the device and cast to the dtype of the tensor it replaces (a
         PyTorch ``state_dict()`` converted with ``multigrad.from_dlpack`` loads: its
         ``num_batches_tracked`` entries are ignored). Everything is checked before anything
-        changes: a missing key, an unexpected key (with
-        ``strict``) or a wrongly shaped value raises ``KeyError``/``ValueError`` naming them;
-        a ``state_dict`` that is not a mapping, or a value that is neither a tensor nor an
-        array (nor a number, for a 0-d tensor), raises ``TypeError``.
+        changes: a missing key, an unexpected key (with ``strict``) or a wrongly shaped value
+        raises ``KeyError``/``ValueError`` naming them; a ``state_dict`` that is not a mapping,
+        or a value that is neither a tensor nor an array (nor a number, for a 0-d tensor),
+        raises ``TypeError``.
         """
         where = f"load_state_dict: {type(self).__name__}"
         if not isinstance(state_dict, Mapping):
@@ -328,4 +328,3 @@ class Module:
         lines = [f"  ({k}): " + repr(m).replace("\n", "\n  ") for k, m in self._modules.items()]
         head = f"{type(self).__name__}({self.extra_repr()}"
         return head + ("\n" + "\n".join(lines) + "\n)" if lines else ")")
-
