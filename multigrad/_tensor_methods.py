@@ -6,8 +6,8 @@ name, with its keywords (``axis=``, not PyTorch's ``dim=``), so it records and d
 like that function (and a compiled step sees it); the reductions also take the axis
 positionally, as NumPy's methods do, and NumPy's functions that call an object's methods work
 on tensors through them (``numpy.sum(t)`` is ``t.sum()``, a tensor). For any other name, the
-``AttributeError`` says what to call instead (``multigrad.linalg.vector_norm(x)``;
-``x.reshape(...)`` for PyTorch's ``view``...).
+``AttributeError`` says what to call instead, spelled as after ``import multigrad as mg``
+(``mg.linalg.vector_norm(x)``; ``x.reshape(...)`` for PyTorch's ``view``...).
 
 NumPy's ufuncs do not take tensors: the operators between an ndarray and a tensor give a tensor
 (``ndarray + tensor``), any other ufunc (``numpy.exp(t)``) raises a TypeError naming multigrad's
@@ -122,26 +122,26 @@ _RENAMED = {
     "view": "x.reshape(...)", "permute": "x.permute_dims(...)",
     "transpose": "x.permute_dims(...) or x.mT (the last two axes)",
     "unsqueeze": "x.expand_dims(axis=...)", "flatten": "x.reshape(-1)",
-    "numel": "x.size", "dim": "x.ndim", "norm": "multigrad.linalg.vector_norm(x)",
-    "clone": "multigrad.asarray(x, copy=True)", "cpu": "x.to('cpu')", "cuda": "x.to('cuda')",
-    "float": "x.astype(multigrad.float32)", "double": "x.astype(multigrad.float64)",
-    "long": "x.astype(multigrad.int64)", "int": "x.astype(multigrad.int32)",
-    "bool": "x.astype(multigrad.bool)", "type": "x.astype(dtype)",
-    "zero_": "multigrad.zeros_like(x) (or x.grad = None, for a gradient)",
+    "numel": "x.size", "dim": "x.ndim", "norm": "mg.linalg.vector_norm(x)",
+    "clone": "mg.asarray(x, copy=True)", "cpu": "x.to('cpu')", "cuda": "x.to('cuda')",
+    "float": "x.astype(mg.float32)", "double": "x.astype(mg.float64)",
+    "long": "x.astype(mg.int64)", "int": "x.astype(mg.int32)",
+    "bool": "x.astype(mg.bool)", "type": "x.astype(dtype)",
+    "zero_": "mg.zeros_like(x) (or x.grad = None, for a gradient)",
     "amax": "x.max(...)", "amin": "x.min(...)", "cumsum": "x.cumulative_sum(...)",
-    "cumprod": "x.cumulative_prod(...)", "dot": "multigrad.vecdot(x, y)",
+    "cumprod": "x.cumulative_prod(...)", "dot": "mg.vecdot(x, y)",
 }
 _FUNCTIONS: dict = {}
 
 
 def _function_names() -> dict:
-    """{name: "multigrad.name"} of every public function, the extensions' too (made once)."""
+    """{name: "mg.name"} of every public function, the extensions' too (made once)."""
     if not _FUNCTIONS:
         import multigrad
-        for prefix, namespace in (("multigrad.special", multigrad.special),
-                                  ("multigrad.fft", multigrad.fft),
-                                  ("multigrad.linalg", multigrad.linalg),
-                                  ("multigrad", multigrad)):
+        for prefix, namespace in (("mg.special", multigrad.special),
+                                  ("mg.fft", multigrad.fft),
+                                  ("mg.linalg", multigrad.linalg),
+                                  ("mg", multigrad)):
             _FUNCTIONS.update({name: f"{prefix}.{name}" for name in namespace.__all__
                                if callable(getattr(namespace, name, None))})
     return _FUNCTIONS
@@ -153,10 +153,13 @@ def _getattr(self, name: str):
     if name.startswith("__"):  # protocols probed with hasattr: answer fast
         raise AttributeError(message)
     if name in _RENAMED:
-        raise AttributeError(f"{message}; multigrad calls it {_RENAMED[name]}")
+        hint = _RENAMED[name]
+        alias = " (with import multigrad as mg)" if "mg." in hint else ""
+        raise AttributeError(f"{message}; multigrad calls it {hint}{alias}")
     function = _function_names().get(name)
     if function is not None:
-        raise AttributeError(f"{message}; call the function instead: {function}(x, ...)")
+        raise AttributeError(f"{message}; call the function instead: {function}(x) (with "
+                             "import multigrad as mg)")
     raise AttributeError(message)
 
 
@@ -205,7 +208,7 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
             else "convert explicitly with x.numpy() (outside the graph)")
     raise TypeError(f"{call} does not take multigrad tensors (NumPy would leave the graph): "
                     f"{hint}. SciPy's special functions take tensors when SCIPY_ARRAY_API=1 "
-                    "is set before SciPy is imported (they call multigrad.special's)")
+                    "is set before SciPy is imported (they call mg.special's)")
 
 
 Tensor.__array_ufunc__ = _array_ufunc

@@ -109,15 +109,15 @@ def test_method_arguments_follow_the_namespace():
 
 
 @pytest.mark.parametrize("name, hint", [
-    ("vector_norm", r"multigrad\.linalg\.vector_norm\(x, \.\.\.\)"),
-    ("cholesky", r"multigrad\.linalg\.cholesky\(x, \.\.\.\)"),
-    ("erf", r"multigrad\.special\.erf\(x, \.\.\.\)"),
-    ("rfft", r"multigrad\.fft\.rfft\(x, \.\.\.\)"),
-    ("where", r"multigrad\.where\(x, \.\.\.\)"),
+    ("vector_norm", r"mg\.linalg\.vector_norm\(x\) \(with import multigrad as mg\)"),
+    ("cholesky", r"mg\.linalg\.cholesky\(x\)"),
+    ("erf", r"mg\.special\.erf\(x\)"),
+    ("rfft", r"mg\.fft\.rfft\(x\)"),
+    ("where", r"mg\.where\(x\)"),
     ("view", r"multigrad calls it x\.reshape\(\.\.\.\)"),
     ("transpose", r"x\.permute_dims\(\.\.\.\) or x\.mT"),
     ("unsqueeze", r"x\.expand_dims\(axis=\.\.\.\)"),
-    ("float", r"x\.astype\(multigrad\.float32\)"),
+    ("float", r"x\.astype\(mg\.float32\)"),
     ("cpu", r"x\.to\('cpu'\)"),
 ])
 def test_a_missing_method_names_what_to_call(name, hint):
@@ -149,16 +149,16 @@ def test_numpy_ufuncs_on_tensors_name_multigrads_function():
     t = mg.tensor([0.5, 1.0])
     with pytest.raises(TypeError, match=r"the NumPy ufunc exp does not take multigrad tensors "
                                         r"\(NumPy would leave the graph\): call "
-                                        r"multigrad\.exp\(x\) instead"):
+                                        r"mg\.exp\(x\) instead"):
         np.exp(t)
-    with pytest.raises(TypeError, match=r"ufunc arctan2 .*multigrad\.atan2\(x\)"):
+    with pytest.raises(TypeError, match=r"ufunc arctan2 .*mg\.atan2\(x\)"):
         np.arctan2(t, t)
-    with pytest.raises(TypeError, match=r"ufunc maximum\.reduce .*multigrad\.max\(x\)"):
+    with pytest.raises(TypeError, match=r"ufunc maximum\.reduce .*mg\.max\(x\)"):
         np.maximum.reduce(t)
     with pytest.raises(TypeError, match=r"ufunc add .*convert explicitly with x\.numpy\(\)"):
         np.add(t, t, out=np.empty(2))
     scipy_erf = pytest.importorskip("scipy.special._ufuncs").erf  # the ufunc, not the wrapper
-    with pytest.raises(TypeError, match=r"ufunc erf .*multigrad\.special\.erf\(x\)"):
+    with pytest.raises(TypeError, match=r"ufunc erf .*mg\.special\.erf\(x\)"):
         scipy_erf(t)
 
 
