@@ -307,13 +307,15 @@ def test_a_pytorch_style_state_dict_loads(rng):
 
 def test_a_real_pytorch_state_dict_loads():
     torch = pytest.importorskip("torch", reason="PyTorch is not installed here")
+    torch.manual_seed(0)
     source = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
     source(torch.randn(5, 3))  # moves the running statistics and the batch counter
     model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)).eval()
     model.load_state_dict({k: mg.from_dlpack(v) for k, v in source.state_dict().items()})
     x = torch.randn(2, 3)
     expected = source.eval()(x).detach().numpy()
-    np.testing.assert_allclose(model(mg.from_dlpack(x)).numpy(), expected, rtol=1e-6)
+    # float32 both, summed in different orders: rounding, relative to the outputs' scale
+    np.testing.assert_allclose(model(mg.from_dlpack(x)).numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
 # -- interop and metadata -------------------------------------------------------------------------
