@@ -15,18 +15,34 @@ from typing import Iterator
 
 import multigrad as mg
 
-__all__ = ["example_parser", "output_dir", "require", "pyplot", "progress", "minibatches",
+__all__ = ["example_parser", "device_name", "output_dir", "require", "pyplot", "progress",
+           "minibatches",
            "accuracy"]
 
 EXAMPLES = Path(__file__).resolve().parent
 INSTALL_HINT = "python -m pip install -e '.[examples]' (or the 'test' extra)"
 
 
+def summary(doc: str) -> str:
+    """The first paragraph of a docstring, on one line (``--help``'s description)."""
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
+def device_name(spec: str) -> str:
+    """``--device``'s type: ``spec`` if this machine has that device, else argparse's error,
+    which says what is missing and how to install it (and no traceback)."""
+    try:
+        mg.get_device(spec)
+    except mg.DeviceError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return spec
+
+
 def example_parser(doc: str, script: str) -> argparse.ArgumentParser:
     """The options every example takes: ``--device``, ``--quick``, ``--out``, ``--seed``."""
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0], epilog=doc,
+    parser = argparse.ArgumentParser(description=summary(doc), epilog=doc,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cpu",
+    parser.add_argument("--device", default="cpu", type=device_name,
                         help="cpu, cuda, cuda:N, strict:device1... (default: cpu)")
     parser.add_argument("--quick", action="store_true",
                         help="a run of a few seconds (what the tests run)")
@@ -51,8 +67,18 @@ def require(module: str, package: str, script: str):
                          f"examples' extra with {INSTALL_HINT}") from err
 
 
-def pyplot(script: str):
-    """matplotlib's pyplot drawing to files only (no window, works without a display)."""
+def pyplot(script: str, required: bool = True):
+    """matplotlib's pyplot drawing to files only (no window, works without a display).
+
+    Without matplotlib: an exit naming the extra to install, or, when the plot is not
+    ``required``, that hint printed and None returned (the script goes on without it).
+    """
+    if not required:
+        try:
+            importlib.import_module("matplotlib")
+        except ImportError:
+            print(f"no plot: matplotlib is not installed ({INSTALL_HINT})")
+            return None
     matplotlib = require("matplotlib", "matplotlib", script)
     matplotlib.use("Agg")
     return importlib.import_module("matplotlib.pyplot")

@@ -21,6 +21,7 @@ import argparse
 import math
 
 import multigrad as mg
+from _common import device_name, summary
 
 
 class Squareplus(mg.Function):
@@ -91,8 +92,9 @@ def train(device, steps, lr=0.1, n=128, hidden=16, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default=None, help="cpu, cuda, strict:device1, ...")
+    parser = argparse.ArgumentParser(description=summary(__doc__))
+    parser.add_argument("--device", default=None, type=device_name,
+                        help="cpu, cuda, strict:device1, ...")
     parser.add_argument("--quick", action="store_true", help="a short run (for the tests)")
     args = parser.parse_args(argv)
     device = mg.get_device(args.device)

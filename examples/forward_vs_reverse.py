@@ -9,18 +9,22 @@ exact gradient (written out by hand), and saves a log-log plot of both.
 
     python examples/forward_vs_reverse.py                        # n = 1 ... 4096 on the cpu
     python examples/forward_vs_reverse.py --device cuda          # on a CUDA GPU (needs CuPy)
-    python examples/forward_vs_reverse.py --quick --device strict:device1 --out /tmp/fvr.png
+    python examples/forward_vs_reverse.py --quick --device strict:device1 --out /tmp/fvr
 
-The plot needs matplotlib (``pip install matplotlib``, or ``pip install -e '.[examples]'``);
-without it the table still prints.
+The plot, ``forward_vs_reverse.png``, goes to ``--out`` (default
+``examples/output/forward_vs_reverse/``, as for the other examples). It needs matplotlib
+(``pip install matplotlib``, or ``pip install -e '.[examples]'``); without it the table still
+prints.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import multigrad as mg
+from _common import device_name, output_dir, summary
 
 FULL_SIZES = (1, 4, 16, 64, 256, 1024, 4096)
 QUICK_SIZES = (1, 4, 16, 64)
@@ -112,6 +116,7 @@ def plot(rows, path):
         print("no plot: matplotlib is not installed (pip install matplotlib, or "
               "pip install -e '.[examples]')")
         return None
+    output_dir(path.parent)
     sizes = [n for n, _ in rows]
     fig, (ax_time, ax_err) = plt.subplots(1, 2, figsize=(11, 4.2))
     for method in METHODS:
@@ -133,20 +138,22 @@ def plot(rows, path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default=None,
+    parser = argparse.ArgumentParser(description=summary(__doc__))
+    parser.add_argument("--device", default=None, type=device_name,
                         help="cpu, cuda, cuda:N, strict:device1... (default: $MULTIGRAD_DEVICE "
                              "or cpu)")
     parser.add_argument("--quick", action="store_true",
                         help=f"sizes up to {QUICK_SIZES[-1]} only (for the tests)")
-    parser.add_argument("--out", default="forward_vs_reverse.png", help="where to save the plot")
+    parser.add_argument("--out", type=Path,
+                        default=Path(__file__).resolve().parent / "output" / "forward_vs_reverse",
+                        help="folder for the plot (default: examples/output/forward_vs_reverse)")
     args = parser.parse_args(argv)
     device = args.device or mg.get_default_device().name
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     print(f"the gradient of f: R^n -> R on {device} (float64), n = {sizes[0]} ... {sizes[-1]}")
     print(format_header())
     rows = compare(device, sizes)
-    plot(rows, args.out)
+    plot(rows, args.out / "forward_vs_reverse.png")
     return rows
 
 

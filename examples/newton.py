@@ -18,6 +18,7 @@ import argparse
 import math
 
 import multigrad as mg
+from _common import device_name, summary
 
 
 def rosenbrock(x):
@@ -95,8 +96,8 @@ def starting_point(n, device):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default=None,
+    parser = argparse.ArgumentParser(description=summary(__doc__))
+    parser.add_argument("--device", default=None, type=device_name,
                         help="cpu, cuda, cuda:N, strict:device1... (default: $MULTIGRAD_DEVICE "
                              "or cpu)")
     parser.add_argument("--n", type=int, default=100, help="the dimension (default 100)")

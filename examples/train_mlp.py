@@ -15,6 +15,7 @@ import argparse
 import math
 
 import multigrad as mg
+from _common import device_name, summary
 
 
 def make_data(device, n, dtype, seed):
@@ -76,8 +77,8 @@ def train(device_name="cpu", steps=1500, lr=0.05, n=256, dtype="float32", seed=0
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default=None,
+    parser = argparse.ArgumentParser(description=summary(__doc__))
+    parser.add_argument("--device", default=None, type=device_name,
                         help="cpu, cuda, cuda:N, strict:device1... (default: $MULTIGRAD_DEVICE "
                              "or cpu)")
     parser.add_argument("--steps", type=int, default=1500)

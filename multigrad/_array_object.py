@@ -1,11 +1,12 @@
 """The array API standard's array object on ``Tensor``: operators and methods.
 
 Each operator is a call into ``multigrad.ops``, so it records and differentiates like the
-function it names. In-place operators and ``__setitem__`` compute a new array and rebind the
-tensor to it: arrays saved on the tape are never written to, so an in-place update can never make
-a gradient silently wrong. The one exception is provably safe: an in-place operator that records
-nothing, on an array that the tensor alone holds (see ``_writable``), writes into it, sparing an
-optimiser step a copy of every parameter. A leaf that requires gradients cannot be updated in
+function it names (the methods, ``x.sum()``..., are in ``_tensor_methods``). In-place operators
+and ``__setitem__`` compute a new array and rebind the tensor to it: arrays saved on the tape
+are never written to, so an in-place update can never make a gradient silently wrong. The one
+exception is provably safe: an in-place operator that records nothing, on an array that the
+tensor alone holds (see ``_writable``), writes into it, sparing an optimiser step a copy of
+every parameter. A leaf that requires gradients cannot be updated in
 place while grad mode is on (do it under ``no_grad``, as optimisers do).
 """
 
@@ -293,3 +294,4 @@ Tensor.mT = property(lambda self: linalg.matrix_transpose(self),
 def _bad_T(self):
     raise ValueError(f".T needs a 2-D tensor; this one has shape {self.shape} (use .mT or "
                      "permute_dims)")
+

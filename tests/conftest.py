@@ -2,13 +2,20 @@
 
 ``pytest --device cuda`` (or ``MULTIGRAD_TEST_DEVICE=cuda``) narrows the run to the cases whose
 id contains that word; the cupy cases always appear and are skipped, with the reason, where CUDA
-is missing.
+is missing. The summary at the end counts the skips by reason (``-rs`` lists each).
+
+SciPy reads ``SCIPY_ARRAY_API`` once, when it is first imported: it is set here, before any test
+imports SciPy, so that SciPy and scikit-learn take multigrad tensors in the tests that hand them
+some (``tests/test_scipy_array_api.py``, ``tests/test_sklearn_array_api.py``).
 """
 
 from __future__ import annotations
 
+import collections
 import os
 from dataclasses import dataclass
+
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import numpy as np
 import pytest
@@ -126,3 +133,20 @@ def backend64(request) -> Backend:
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per reason for the skipped cases, most frequent first, so that ``pytest -q``
+    says why it skipped what it skipped."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    reasons = collections.Counter(
+        report.longrepr[2].removeprefix("Skipped: ") if isinstance(report.longrepr, tuple)
+        else str(report.longrepr) for report in skipped)
+    terminalreporter.write_line(f"skipped {len(skipped)} cases, by reason (-rs lists each):")
+    for reason, count in reasons.most_common(8):
+        terminalreporter.write_line(f"  {count:6d}  {reason}")
+    if len(reasons) > 8:
+        rest = sum(count for _, count in reasons.most_common()[8:])
+        terminalreporter.write_line(f"  {rest:6d}  {len(reasons) - 8} other reasons")

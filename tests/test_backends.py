@@ -18,9 +18,9 @@ STRICT = ("strict:CPU_DEVICE", "strict:device1", "strict:device2")
 
 @pytest.mark.parametrize("spec, name", [
     ("cpu", "cpu"), ("numpy", "cpu"),
-    ("strict:device1", "array_api_strict:device1"),
-    ("array_api_strict:device2", "array_api_strict:device2"),
-    ("strict", "array_api_strict:CPU_DEVICE"),
+    ("strict:device1", "strict:device1"),
+    ("array_api_strict:device2", "strict:device2"),
+    ("strict", "strict:CPU_DEVICE"),
 ])
 def test_device_resolution_is_cached(spec, name):
     dev = mg.get_device(spec)

@@ -20,7 +20,7 @@ def test_smoke_run_writes_every_output(tmp_path, capfd):
     assert status == 0
     run = json.loads((tmp_path / "results.json").read_text())
     measured = {(c["workload"], c["device"], c["threads"]) for c in run["cases"]}
-    for device in ("cpu", "array_api_strict:device1"):
+    for device in ("cpu", "strict:device1"):
         for workload in ("tape overhead", "MLP step", "deep graph", "peak memory"):
             assert (workload, device, 1) in measured
         assert ("MLP step", device, 2) in measured  # the second thread count

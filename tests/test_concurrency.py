@@ -153,7 +153,7 @@ def test_default_device_and_anomaly_mode_are_per_thread():
 
     run_threads(work)
     for k in range(THREADS):
-        expected = ("array_api_strict:device1", True) if k % 2 else ("cpu", False)
+        expected = ("strict:device1", True) if k % 2 else ("cpu", False)
         assert seen[k] == {expected}
     assert mg.get_default_device() == "cpu" and not mg.is_anomaly_enabled()
 

@@ -25,8 +25,9 @@ def _table(out: str) -> dict[int, list[float]]:
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_forward_vs_reverse_quick_run(device, tmp_path):
-    plot = tmp_path / "plot.png"
-    out = run_example("forward_vs_reverse.py", "--quick", "--device", device, "--out", str(plot))
+    plot = tmp_path / "forward_vs_reverse.png"
+    out = run_example("forward_vs_reverse.py", "--quick", "--device", device, "--out",
+                      str(tmp_path))
     rows = _table(out)
     assert sorted(rows) == [1, 4, 16, 64], f"unexpected table:\n{out}"
     for n, (_, forward, _, reverse, _, central) in rows.items():
@@ -43,8 +44,8 @@ def test_forward_vs_reverse_without_matplotlib_prints_how_to_install_it(tmp_path
     # a module named matplotlib that fails to import stands in for a missing installation
     (tmp_path / "matplotlib.py").write_text("raise ImportError('no matplotlib here')\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    plot = tmp_path / "plot.png"
-    out = run_example("forward_vs_reverse.py", "--quick", "--out", str(plot))
+    plot = tmp_path / "forward_vs_reverse.png"
+    out = run_example("forward_vs_reverse.py", "--quick", "--out", str(tmp_path))
     assert "pip install matplotlib" in out and "pip install -e '.[examples]'" in out
     assert len(_table(out)) == 4 and not plot.exists()
 

@@ -404,7 +404,7 @@ def test_a_forward_returning_numpy_on_device1_is_named():
     op = _twice(forward=lambda xp, x: np.ones(2))
     with pytest.raises(TypeError, match="user_op: the result of forward is a numpy.ndarray on "
                                         "cpu, not an array of array_api_strict on "
-                                        "array_api_strict:device1"):
+                                        "strict:device1"):
         op(mg.tensor([1.0, 2.0], device="strict:device1"))
 
 

@@ -304,7 +304,7 @@ def test_network_on_device1_stays_there():
                           nn.BatchNorm2d(2, device=device), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Dropout(0.1, device=device, seed=0),
                           nn.Linear(8, 3, device=device, seed=1))
-    x = mg.ones((2, 1, 4, 4), device=device)
+    x = mg.ones((2, 1, 4, 4), device=device, dtype=mg.float32)
     labels = mg.asarray([0, 2], device=device)
     with no_host_transfers():
         loss = F.cross_entropy(model(x), labels, label_smoothing=0.1)
@@ -331,7 +331,7 @@ def test_network_on_device1_stays_there():
 ])
 def test_wrong_input_shape_names_the_layer_and_the_expected_shape(layer, shape, message):
     with pytest.raises(ValueError, match=message):
-        layer()(mg.ones(shape))
+        layer()(mg.ones(shape, dtype=mg.float32))  # the layers' default dtype
 
 
 def test_bad_layer_settings_are_refused():
@@ -350,4 +350,4 @@ def test_bad_layer_settings_are_refused():
     with pytest.raises(IndexError, match=r"embedding: indices must be in \[0, 3\)"):
         F.embedding(mg.asarray([0, -1]), mg.ones((3, 2)))
     with pytest.raises(ValueError, match="batch_norm: training needs more than one value"):
-        nn.BatchNorm1d(2)(mg.ones((1, 2)))
+        nn.BatchNorm1d(2)(mg.ones((1, 2), dtype=mg.float32))

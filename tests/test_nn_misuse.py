@@ -83,7 +83,7 @@ LAYERS = {
 def test_a_tuple_from_the_module_before_is_named_by_the_layer_it_reaches(name):
     make, shape = LAYERS[name]
     layer = make()
-    x = mg.ones(shape)
+    x = mg.ones(shape, dtype=mg.float32)  # the layers' default dtype
     assert layer(x).device == "cpu"  # the layer works on a tensor of that shape
     with pytest.raises(TypeError, match=re.escape(repr(layer)) + r": expected a Tensor input, "
                                         r"got a tuple of 2 \(Tensor, Tensor\); if a module "
@@ -97,7 +97,8 @@ def test_a_tuple_from_the_module_before_is_named_by_the_layer_it_reaches(name):
 
 def test_numpy_arrays_still_reach_layers_on_the_cpu():
     layer = nn.Linear(3, 2, seed=0)
-    np.testing.assert_allclose(layer(np.ones((1, 3))).numpy(), layer(mg.ones((1, 3))).numpy())
+    np.testing.assert_allclose(layer(np.ones((1, 3), dtype=np.float32)).numpy(),
+                               layer(mg.ones((1, 3), dtype=mg.float32)).numpy())
 
 
 # -- labels and targets --------------------------------------------------------------------------
@@ -144,9 +145,13 @@ def test_integer_inputs_to_losses_and_normalisation_are_named(device):
             call()
     for layer, op in [(nn.BatchNorm1d(3, device=device), "batch_norm"),
                       (nn.LayerNorm(3, device=device), "layer_norm")]:
+        with pytest.raises(TypeError, match=re.escape(repr(layer)) + ": input has dtype int64 "
+                                            r"but the layer's parameters have dtype float32; "
+                                            r"cast the input \(x.astype\(multigrad.float32\)\)$"):
+            layer(ints)
         with pytest.raises(TypeError, match=f"{op}: input must be a Tensor of a real "
                                             "floating-point dtype, got dtype int64"):
-            layer(ints)
+            getattr(F, op)(ints, *((None, None) if op == "batch_norm" else (3,)))
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -26,9 +26,11 @@ class Block(nn.Module):
 
 
 def _model(device=None, seed=0):
-    return nn.Sequential(nn.Linear(4, 5, device=device, seed=seed),
-                         nn.BatchNorm1d(5, device=device), nn.Tanh(),
-                         nn.Linear(5, 2, device=device, seed=seed + 1))
+    """float64, as the tests' inputs (``mg.ones`` on the cpu)."""
+    f64 = mg.float64
+    return nn.Sequential(nn.Linear(4, 5, device=device, seed=seed, dtype=f64),
+                         nn.BatchNorm1d(5, device=device, dtype=f64), nn.Tanh(),
+                         nn.Linear(5, 2, device=device, seed=seed + 1, dtype=f64))
 
 
 def test_registration_and_dotted_names():

@@ -275,7 +275,7 @@ def test_mismatching_state_dicts_are_named_and_change_nothing(edit, match):
     (lambda p: mg.ones((2, 3), dtype=mg.float32), TypeError,
      "the assigned gradient has dtype float32 but its tensor has dtype float64"),
     (lambda p: mg.ones((2, 3), device="strict:device1"), mg.MixedDeviceError,
-     "the assigned gradient is on array_api_strict:device1 but its tensor is on cpu"),
+     "the assigned gradient is on strict:device1 but its tensor is on cpu"),
     (lambda p: np.ones((2, 3)), TypeError, "the assigned gradient is a ndarray, not a Tensor"),
     (lambda p: p, ValueError, "a tensor cannot be its own gradient"),
 ], ids=["shape", "dtype", "device", "numpy", "itself"])

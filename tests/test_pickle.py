@@ -83,9 +83,9 @@ def test_a_gradient_made_with_create_graph_is_pickled_as_values():
 
 def test_unpickling_on_a_missing_device_names_it_and_the_way_out():
     data = pickle.dumps(mg.tensor([1.0], device="strict:device1"))
-    elsewhere = data.replace(b"array_api_strict:device1", b"array_api_strict:device9")
+    elsewhere = data.replace(b"strict:device1", b"strict:device9")
     with pytest.raises(mg.DeviceError, match=r"unpickling a tensor from device "
-                                             r"'array_api_strict:device9'.*\.to\('cpu'\).*"
+                                             r"'strict:device9'.*\.to\('cpu'\).*"
                                              r"multigrad\.load\(path, device=\.\.\.\)"):
         pickle.loads(elsewhere)
 
@@ -140,7 +140,8 @@ def _train_step(model, opt, x, labels):
 def test_a_model_and_its_optimiser_pickled_together_train_on_identically(device, make_opt):
     model = _model(device)
     opt = make_opt(model.parameters())
-    x = mg.asarray(np.random.default_rng(0).normal(size=(4, 2, 4, 4)), device=device)
+    x = mg.asarray(np.random.default_rng(0).normal(size=(4, 2, 4, 4)), device=device,
+                   dtype=mg.float32)
     labels = mg.asarray(np.array([0, 1, 1, 0]), device=device)
     _train_step(model, opt, x, labels)
     model2, opt2 = _round_trip((model, opt))
@@ -163,12 +164,12 @@ def test_a_model_and_its_optimiser_pickled_together_train_on_identically(device,
 
 def test_eval_mode_and_buffers_survive(tmp_path):
     model = _model("cpu")
-    model(mg.ones((2, 2, 4, 4)))  # moves the running statistics
+    model(mg.ones((2, 2, 4, 4), dtype=mg.float32))  # moves the running statistics
     model.eval()
     back = _round_trip(model)
     assert not back.training and not back[0].bn.training
     _same_values(back[0].bn.running_mean, model[0].bn.running_mean)
-    x = mg.ones((3, 2, 4, 4))
+    x = mg.ones((3, 2, 4, 4), dtype=mg.float32)
     np.testing.assert_array_equal(back(x).numpy(), model(x).numpy())
 
 
@@ -179,12 +180,12 @@ def test_deepcopy_makes_an_independent_model_for_ema_targets():
         assert p is not q and type(q) is nn.Parameter
         _same_values(p, q)
     # the copy's gradients land in the copy (they used to land in the original's .grad)
-    mg.sum(target(mg.ones((2, 3)))).backward()
+    mg.sum(target(mg.ones((2, 3), dtype=mg.float32))).backward()
     assert all(p.grad is None for p in model.parameters())
     assert all(q.grad is not None for q in target.parameters())
     target.zero_grad()
     opt = optim.SGD(model.parameters(), lr=0.5)
-    mg.sum(model(mg.ones((2, 3)))).backward()
+    mg.sum(model(mg.ones((2, 3), dtype=mg.float32))).backward()
     opt.step()
     with mg.no_grad():  # an EMA update of the target
         for p, q in zip(model.parameters(), target.parameters()):
@@ -219,7 +220,7 @@ def test_a_spawned_process_trains_a_step_and_sends_the_model_back():
     model = nn.Sequential(nn.Linear(3, 4, device=device, seed=0), nn.Tanh(),
                           nn.Linear(4, 2, device=device, seed=1))
     opt = optim.Adam(model.parameters(), lr=0.1)
-    x = mg.asarray(np.arange(6.0).reshape(2, 3), device=device)
+    x = mg.asarray(np.arange(6.0).reshape(2, 3), device=device, dtype=mg.float32)
     labels = mg.asarray(np.array([1, 0]), device=device)
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         loss, trained = pool.apply(_step_in_child, ((model, opt, x, labels),))

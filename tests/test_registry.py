@@ -183,7 +183,7 @@ def test_one_rule_per_array_argument(name, positional_counts):
 
 
 def _public(name):
-    for namespace in (mg, mg.linalg, mg.fft):
+    for namespace in (mg, mg.linalg, mg.fft, mg.special):
         fn = getattr(namespace, name, None)
         if fn is not None:
             return fn
@@ -194,10 +194,10 @@ def _public(name):
 def test_every_primitive_has_a_documented_public_function(name):
     fn = _public(name)
     assert fn is not None, (
-        f"primitive {name!r} has no public function multigrad.{name}, multigrad.linalg.{name} or "
-        f"multigrad.fft.{name}")
+        f"primitive {name!r} has no public function multigrad.{name}, multigrad.linalg.{name}, "
+        f"multigrad.fft.{name} or multigrad.special.{name}")
     assert callable(fn)
     doc = inspect.getdoc(fn)
     assert doc and doc.strip(), f"multigrad.{name} has no docstring"
-    assert name in mg.__all__ or name in mg.linalg.__all__ or name in mg.fft.__all__, (
+    assert any(name in ns.__all__ for ns in (mg, mg.linalg, mg.fft, mg.special)), (
         f"multigrad.{name} is not listed in __all__")

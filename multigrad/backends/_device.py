@@ -2,9 +2,9 @@
 
 A ``Device`` bundles the array-api-compat namespace ``xp`` of a library, that library's own
 device object, and an extension table (scatter-add, fast forms of ``where`` and of sums over
-leading axes, random numbers, host transfer, synchronisation). Every kernel in multigrad runs
-through ``device.xp``; nothing else in the package names numpy or cupy. Devices are cached
-singletons, so comparing two of them is ``is``.
+leading axes, random numbers, special functions, host transfer, synchronisation). Every kernel
+in multigrad runs through ``device.xp``; nothing else in the package names numpy or cupy.
+Devices are cached singletons, so comparing two of them is ``is``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class Device:
     ----------
     name : str
         Readable name, also accepted wherever a device is: ``"cpu"``, ``"cuda:0"``,
-        ``"array_api_strict:device1"``.
+        ``"strict:device1"`` (array-api-strict's devices are named as they are asked for).
     library : str
         ``"numpy"``, ``"cupy"``, ``"array_api_strict"`` or the module name of another library.
     xp : module
@@ -137,6 +137,14 @@ class Device:
             return _fallbacks.Counter64Generator(self.xp, self.native, seed)
         return factory(self, seed)
 
+    def special(self, name: str):
+        """The library's own kernel of the special function ``name`` (``scipy.special``'s on
+        NumPy, ``cupyx.scipy.special``'s on CuPy), or None where there is none (another
+        library, or SciPy not installed): ``multigrad.special`` then computes it from
+        standard functions."""
+        find = self._ext.get("special")
+        return None if find is None else find(name)
+
     def to_host(self, x, copy: bool = False):
         """The values of ``x`` (an array of this device) as a NumPy array on the host.
 
@@ -200,9 +208,16 @@ def _numpy_device(spec):
     def random(device, seed):
         return NumpyStyleGenerator(np.random.default_rng(seed), xp, device.native)
 
+    def special(name):
+        try:  # SciPy is optional: without it, multigrad.special computes from standard functions
+            import scipy.special
+        except ImportError:
+            return None
+        return getattr(scipy.special, name, None)
+
     ext = {"scatter_add": scatter_add, "where_or_zero": where_or_zero, "random": random,
-           "to_host": np.asarray, "to_host_shares": True, "host_view": np.asarray,
-           "from_host": np.asarray}
+           "special": _cached(special), "to_host": np.asarray, "to_host_shares": True,
+           "host_view": np.asarray, "from_host": np.asarray}
     return Device("cpu", "numpy", xp, "cpu", ext)
 
 
@@ -268,14 +283,45 @@ def _cupy_device(index: int):
                 return cupy.asarray(host.reshape(1)).reshape(())
             return cupy.asarray(host)
 
+    def special(name):
+        try:
+            import cupyx.scipy.special
+        except ImportError:  # a CuPy built without it: standard functions instead
+            return None
+        kernel = getattr(cupyx.scipy.special, name, None)
+        if kernel is None:
+            return None
+
+        def on_device(*arrays):
+            with native:
+                return kernel(*arrays)
+        return on_device
+
     ext = {"scatter_add": scatter_add, "where_positive": where_positive,
-           "sum_leading": sum_leading, "random": random, "to_host": cupy.asnumpy,
-           "from_host": from_host, "synchronize": native.synchronize}
+           "sum_leading": sum_leading, "random": random, "special": _cached(special),
+           "to_host": cupy.asnumpy, "from_host": from_host, "synchronize": native.synchronize}
     return Device(f"cuda:{index}", "cupy", xp, native, ext)
 
 
+def _cached(find):
+    """``find(name)``, looked up once per name."""
+    found = {}
+
+    def lookup(name):
+        if name not in found:
+            found[name] = find(name)
+        return found[name]
+    return lookup
+
+
 def _strict_device(native_name: str):
-    import array_api_strict as xp
+    try:
+        import array_api_strict as xp
+    except ImportError as err:
+        raise DeviceError(
+            f"device 'strict:{native_name}' needs array-api-strict, which is not installed: "
+            "python -m pip install array-api-strict (or install multigrad with the 'test' "
+            "extra)") from err
     import numpy as np
 
     native = xp.Device(native_name)
@@ -290,7 +336,7 @@ def _strict_device(native_name: str):
     ext = {"to_host": to_host, "from_host": from_host}
     if native_name == "CPU_DEVICE":  # in host memory: NumPy reads it without a copy
         ext["host_view"] = np.asarray
-    return Device(f"array_api_strict:{native_name}", "array_api_strict", xp, native, ext)
+    return Device(f"strict:{native_name}", "array_api_strict", xp, native, ext)
 
 
 def _generic_device(xp, native):
@@ -331,7 +377,7 @@ def _parse(spec: str) -> tuple[str, object]:
             if dev not in _STRICT_DEVICES:
                 raise DeviceError(f"unknown device {spec!r}: array_api_strict's devices are "
                                   + ", ".join(f"'strict:{d}'" for d in _STRICT_DEVICES))
-            return f"array_api_strict:{dev}", lambda: _strict_device(dev)
+            return f"strict:{dev}", lambda: _strict_device(dev)
     raise DeviceError(f"unknown device {spec!r}: expected 'cpu', 'cuda', 'cuda:N', "
                       "'strict:CPU_DEVICE', 'strict:device1' or 'strict:device2' "
                       "(multigrad.devices() lists this machine's)")
@@ -369,7 +415,7 @@ def get_device(spec=None) -> Device:
         return _from_name(spec)
     module = type(spec).__module__.split(".")[0]
     if module == "array_api_strict":
-        return _from_name("array_api_strict:" + spec._device)
+        return _from_name("strict:" + spec._device)
     if module == "cupy":
         return _from_name(f"cuda:{spec.id}")
     raise DeviceError(f"unknown device {spec!r}: expected a device name such as 'cpu' or "

@@ -11,17 +11,27 @@ Each draw also reports itself through ``drawn(generator, method, args, result)``
 recorder of ``multigrad.compile`` when one is recording in this thread, so that
 a compiled step draws again on every call instead of keeping the recorded numbers
 (``set_recorder``).
+
+The default generators (``multigrad.manual_seed``) live here too, in one registry:
+``default_generators()`` is the dict ``{Device: generator}`` of those made so far, and
+``default_generator(device)`` returns (making it on first use) the one of a device, which
+layers, initialisers, Dropout and the random creation functions draw from when they are given
+no seed or generator. ``seed_default_generators(seed)`` reseeds them in place (a holder of one
+sees the new stream) and seeds those made later; before it is called, each is seeded from the
+operating system.
 """
 
 from __future__ import annotations
 
 import contextlib
+import secrets
 import threading
 
 from ._dtypes import dtype_name
 
 __all__ = ["observe_draws", "changing", "set_recorder", "drawn", "Generator",
-           "NumpyStyleGenerator", "CupyGenerator"]
+           "NumpyStyleGenerator", "CupyGenerator", "default_generators", "default_generator",
+           "seed_default_generators"]
 
 
 class _Observers(threading.local):
@@ -70,6 +80,42 @@ def changing(generator) -> None:
     for seen in _observers.active:
         if generator not in seen:
             seen[generator] = generator.get_state()
+
+
+# -- the default generators -------------------------------------------------------------------
+
+_DEFAULT_GENERATORS: dict = {}  # Device -> its default generator
+_default_lock = threading.Lock()
+
+
+class _Seed:
+    value: int | None = None  # manual_seed's seed; None: each generator seeded from the OS
+
+
+def default_generators() -> dict:
+    """The registry of default generators: ``{Device: generator}``, those made so far."""
+    return _DEFAULT_GENERATORS
+
+
+def default_generator(device):
+    """The default generator of ``device`` (a ``Device``), made on first use."""
+    gen = _DEFAULT_GENERATORS.get(device)
+    if gen is None:
+        with _default_lock:
+            gen = _DEFAULT_GENERATORS.get(device)
+            if gen is None:
+                seed = _Seed.value if _Seed.value is not None else secrets.randbits(63)
+                gen = _DEFAULT_GENERATORS[device] = device.random(seed)
+    return gen
+
+
+def seed_default_generators(seed: int) -> None:
+    """Seed every default generator with ``seed``: those made already, in place (through
+    ``set_state``, so holders and observers see the change), and those made later."""
+    with _default_lock:
+        _Seed.value = seed
+        for device, gen in _DEFAULT_GENERATORS.items():
+            gen.set_state(device.random(seed).get_state())
 
 
 class Generator:

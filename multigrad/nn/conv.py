@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from .._defaults import get_default_dtype
 from ..autograd import Tensor
 from ..backends import get_device
 from ._convolution import as_tuple, convolution
@@ -38,6 +39,7 @@ class _ConvNd(Module):
             padding, self.nd, "padding", name)
         self.dilation = as_tuple(dilation, self.nd, "dilation", name)
         device = get_device(device)
+        dtype = get_default_dtype() if dtype is None else dtype
         gen = make_generator(device, seed, generator)
         fan_in = in_channels // groups * math.prod(self.kernel_size)
         bound = 1.0 / math.sqrt(fan_in)
@@ -49,7 +51,7 @@ class _ConvNd(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: Tensor) -> Tensor:
-        check_input(self, x)
+        check_input(self, x, self.weight)
         return convolution(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                            self.groups, self.nd, f"conv{self.nd}d", repr(self))
 
@@ -73,7 +75,10 @@ class Conv1d(_ConvNd):
         Channels split into this many independent groups.
     bias : bool
     device, dtype, seed, generator
-        Where and how the parameters are made: uniform in ``+-1/sqrt(fan_in)``.
+        Where and how the parameters are made: uniform in ``+-1/sqrt(fan_in)``, of ``dtype``
+        (default ``multigrad.get_default_dtype()``, float32; an input of another dtype is an
+        error), drawn from ``generator``, a new one seeded with ``seed``, or the device's
+        default generator.
     """
 
     nd = 1
@@ -93,7 +98,10 @@ class Conv2d(_ConvNd):
         Channels split into this many independent groups.
     bias : bool
     device, dtype, seed, generator
-        Where and how the parameters are made: uniform in ``+-1/sqrt(fan_in)``.
+        Where and how the parameters are made: uniform in ``+-1/sqrt(fan_in)``, of ``dtype``
+        (default ``multigrad.get_default_dtype()``, float32; an input of another dtype is an
+        error), drawn from ``generator``, a new one seeded with ``seed``, or the device's
+        default generator.
     """
 
     nd = 2

@@ -15,12 +15,14 @@ class Dropout(Module):
     """In training mode, zero each element with probability ``p`` and scale the rest by
     ``1 / (1 - p)``; the identity in eval mode.
 
-    The layer holds a generator made by ``device.random(seed)`` on ``device`` (``generator=``
-    supplies one instead). ``module.to(other)`` makes a new generator there, seeded with
-    ``seed`` again; so does an input that arrives on another device, unless the generator was
-    supplied (then that is an error). A pickled or deep-copied Dropout does not carry the
-    generator (it holds its array library's module): the copy makes a new one on its device,
-    seeded with ``seed`` again (from the operating system when ``seed`` is None).
+    The layer holds the generator it draws from: without ``seed`` or ``generator``, the default
+    generator of its device (``multigrad.manual_seed`` seeds it; holding it lets a compiled
+    step find it); with ``seed``, a new one made by ``device.random(seed)`` on ``device``;
+    ``generator=`` supplies one. ``module.to(other)`` takes the generator there (the default
+    one, or a new one seeded with ``seed`` again); so does an input that arrives on another
+    device, unless the generator was supplied (then that is an error). A pickled or deep-copied
+    Dropout does not carry the generator (it holds its array library's module): the copy takes
+    its device's again in the same way.
     """
 
     def __init__(self, p: float = 0.5, *, device=None, seed: int | None = None, generator=None):

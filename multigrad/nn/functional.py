@@ -21,6 +21,11 @@ __all__ = ["linear", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm
            "binary_cross_entropy_with_logits"]
 
 
+def __dir__():
+    # what ``dir(F)`` and tab completion show: the functions, not this module's imports
+    return sorted(__all__)
+
+
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` with ``weight`` of shape ``(out_features, in_features)``."""
     if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:

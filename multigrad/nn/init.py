@@ -1,9 +1,9 @@
 """Initialisers: fill a tensor in place with random or constant values, on its own device.
 
-Random values come from the backend's generator on the tensor's device
-(``tensor.device.random(seed)``): pass ``generator=`` (one made by ``device.random(seed)``, to
-draw a sequence of tensors from one stream) or ``seed=`` (a fresh stream). With neither, the seed
-is drawn from the operating system, so results differ between runs.
+Random values come from a generator on the tensor's device: ``generator=`` (one made by
+``device.random(seed)``, to draw a sequence of tensors from one stream), or a fresh one seeded
+with ``seed=``, or by default the device's default generator, which ``multigrad.manual_seed``
+seeds (without it, it is seeded from the operating system and results differ between runs).
 
 Fan-in and fan-out follow the usual convention: for a weight of shape ``(out, in, *kernel)`` the
 fan-in is ``in * prod(kernel)`` and the fan-out ``out * prod(kernel)``; a 1-D tensor has fan-in and
@@ -13,9 +13,9 @@ fan-out equal to its length.
 from __future__ import annotations
 
 import math
-import secrets
 
 from ..autograd import Tensor, no_grad
+from ..backends._random import default_generator
 from ..ops import asarray, full_like
 
 __all__ = ["calculate_gain", "fan_in_and_out", "make_generator", "uniform_", "normal_",
@@ -52,11 +52,11 @@ def fan_in_and_out(tensor: Tensor) -> tuple[int, int]:
 
 
 def make_generator(device, seed: int | None = None, generator=None):
-    """``generator`` if given, else a new generator on ``device`` seeded with ``seed`` (or with
-    a seed from the operating system when ``seed`` is None)."""
+    """``generator`` if given, else a new generator on ``device`` seeded with ``seed``, else
+    the default generator of ``device`` (``multigrad.manual_seed`` seeds it)."""
     if generator is not None:
         return generator
-    return device.random(secrets.randbits(63) if seed is None else seed)
+    return default_generator(device) if seed is None else device.random(seed)
 
 
 def _fill(tensor: Tensor, raw) -> Tensor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from .._defaults import get_default_dtype
 from ..autograd import Tensor
 from ..backends import get_device
 from ..ops import empty, reshape
@@ -24,8 +25,9 @@ class Linear(Module):
     """``y = x @ weight.T + bias``, with ``weight`` ``(out_features, in_features)``.
 
     Weight and bias start uniform in ``+-1/sqrt(in_features)``, drawn on ``device`` from
-    ``generator`` (or a new one seeded with ``seed``). ``dtype`` defaults to the device's
-    default floating dtype.
+    ``generator``, or a new one seeded with ``seed``, or the device's default generator
+    (``multigrad.manual_seed``). ``dtype`` defaults to ``multigrad.get_default_dtype()``
+    (float32); an input of another dtype is an error.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *, device=None,
@@ -36,6 +38,7 @@ class Linear(Module):
         check_sizes("Linear", 0, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         device = get_device(device)
+        dtype = get_default_dtype() if dtype is None else dtype
         gen = make_generator(device, seed, generator)
         bound = 1.0 / math.sqrt(in_features)
         self.weight = uniform_parameter((out_features, in_features), bound, device, dtype, gen)
@@ -45,7 +48,7 @@ class Linear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: Tensor) -> Tensor:
-        check_input(self, x)
+        check_input(self, x, self.weight)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"{self!r}: expected input of shape (..., {self.in_features}), got "
                              f"{x.shape}")

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from typing import Iterator
 
 from ..autograd import Tensor, no_grad
-from ..backends import Device, get_device
-from ..ops import asarray, to_device
+from ..backends import Device, as_dtype, get_device
+from ..ops import asarray, to_device, zeros_like
 
-__all__ = ["Parameter", "Module", "Sequential", "check_input", "check_sizes"]
+__all__ = ["Parameter", "Module", "check_input", "check_sizes"]
 
 
 class Parameter(Tensor):
@@ -45,9 +45,18 @@ class Parameter(Tensor):
         return "Parameter(" + super().__repr__() + ")"
 
 
-def check_input(layer: "Module", x) -> None:
-    """Raise TypeError naming ``layer`` unless its input ``x`` is a tensor (or an array)."""
+def check_input(layer: "Module", x, like: Tensor | None = None) -> None:
+    """Raise TypeError naming ``layer`` unless its input ``x`` is a tensor (or an array), of
+    the dtype of ``like`` (the layer's parameter) when given: a float64 input through a
+    float32 layer (or the reverse) is an error, as in PyTorch, not a silent promotion."""
     if isinstance(x, Tensor) or hasattr(x, "__array_namespace__"):
+        if like is not None and as_dtype(x.dtype) != like.dtype:
+            have, want = as_dtype(x.dtype), like.dtype.name
+            remedy = (f" or make the layer with dtype=multigrad.{have.name} (the default is "
+                      "multigrad.get_default_dtype())" if have.kind == "real floating" else "")
+            raise TypeError(f"{layer!r}: input has dtype {have.name} but the layer's "
+                            f"parameters have dtype {want}; cast the input "
+                            f"(x.astype(multigrad.{want})){remedy}")
         return
     if isinstance(x, (tuple, list)):
         kinds = ", ".join(type(v).__name__ for v in x[:4]) + (", ..." if len(x) > 4 else "")
@@ -77,6 +86,10 @@ def _moved(t: Tensor, device: Device) -> Tensor:
 class Module:
     """Base class of layers and models: subclass it, assign parameters and submodules in
     ``__init__``, and compute in ``forward``; call the module to run ``forward``."""
+
+    #: names in a state dict that ``load_state_dict`` accepts and ignores for this module
+    #: (PyTorch's BatchNorm counts its batches in ``num_batches_tracked``)
+    ignored_state: tuple[str, ...] = ()
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -197,10 +210,17 @@ class Module:
         return (b for _, b in self.named_buffers())
 
     # -- state ------------------------------------------------------------------------------
-    def zero_grad(self) -> None:
-        """Forget the accumulated gradients of every parameter (``.grad`` becomes None)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the accumulated gradients of every parameter.
+
+        Parameters
+        ----------
+        set_to_none : bool
+            True: ``.grad`` becomes None. False: a gradient that exists becomes zeros of the
+            parameter's shape, dtype and device (a new tensor; None stays None).
+        """
         for p in self.parameters():
-            p.grad = None
+            p.grad = None if set_to_none or p.grad is None else zeros_like(p)
 
     def train(self, mode: bool = True) -> "Module":
         """Training mode (dropout drops, batch norm uses batch statistics); returns self."""
@@ -249,24 +269,27 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True) -> None:
         """Copy values from ``state_dict`` (name -> tensor or array) into this module.
 
-        Each value is moved to the device and cast to the dtype of the tensor it replaces.
-        Everything is checked before anything changes: a missing key, an unexpected key (with
-        ``strict``) or a wrongly shaped value raises ``KeyError``/``ValueError`` naming them;
-        a ``state_dict`` that is not a mapping, or a value that is neither a tensor nor an
-        array (nor a number, for a 0-d tensor), raises ``TypeError``.
+        Each value is moved to the device and cast to the dtype of the tensor it replaces (a
+        PyTorch ``state_dict()`` converted with ``multigrad.from_dlpack`` loads: its
+        ``num_batches_tracked`` entries are ignored). Everything is checked before anything
+        changes: a missing key, an unexpected key (with ``strict``) or a wrongly shaped value
+        raises ``KeyError``/``ValueError`` naming them; a ``state_dict`` that is not a mapping,
+        or a value that is neither a tensor nor an array (nor a number, for a 0-d tensor),
+        raises ``TypeError``.
         """
         where = f"load_state_dict: {type(self).__name__}"
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"{where}: expected a mapping of names to tensors (as state_dict() "
                             f"returns), got {type(state_dict).__name__}")
-        slots = {}
+        slots, ignored = {}, set()
         for prefix, module in self.named_modules():
             for registry in (module._parameters, module._buffers):
                 for k, t in registry.items():
                     if t is not None:
                         slots[f"{prefix}.{k}" if prefix else k] = (module, registry, k, t)
+            ignored.update(f"{prefix}.{k}" if prefix else k for k in module.ignored_state)
         missing = [k for k in slots if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in slots]
+        unexpected = [k for k in state_dict if k not in slots and k not in ignored]
         if strict and (missing or unexpected):
             parts = []
             if missing:
@@ -305,28 +328,3 @@ class Module:
         lines = [f"  ({k}): " + repr(m).replace("\n", "\n  ") for k, m in self._modules.items()]
         head = f"{type(self).__name__}({self.extra_repr()}"
         return head + ("\n" + "\n".join(lines) + "\n)" if lines else ")")
-
-
-class Sequential(Module):
-    """Modules applied one after another; ``Sequential(a, b)(x)`` is ``b(a(x))``."""
-
-    def __init__(self, *modules: Module):
-        super().__init__()
-        for k, m in enumerate(modules):
-            if not isinstance(m, Module):
-                raise TypeError(f"Sequential: argument {k} is a {type(m).__name__}, not a Module")
-            setattr(self, str(k), m)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
-        return x

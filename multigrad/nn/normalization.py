@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from .._defaults import get_default_dtype
 from ..autograd import Tensor
 from ..backends import get_device
 from ..ops import ones, zeros
@@ -17,6 +18,7 @@ class _BatchNorm(Module):
 
     ndims: tuple = ()
     layout = ""
+    ignored_state = ("num_batches_tracked",)
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True, track_running_stats: bool = True, *, device=None,
@@ -26,6 +28,7 @@ class _BatchNorm(Module):
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         device = get_device(device)
+        dtype = get_default_dtype() if dtype is None else dtype
         if affine:
             self.weight = Parameter(ones((num_features,), dtype=dtype, device=device))
             self.bias = Parameter(zeros((num_features,), dtype=dtype, device=device))
@@ -42,7 +45,7 @@ class _BatchNorm(Module):
             self.register_buffer("running_var", None)
 
     def forward(self, x: Tensor) -> Tensor:
-        check_input(self, x)
+        check_input(self, x, self.weight if self.weight is not None else self.running_mean)
         if x.ndim not in self.ndims or x.shape[1] != self.num_features:
             raise ValueError(f"{self!r}: expected input of shape "
                              f"{self.layout.format(C=self.num_features)}, got {x.shape}")
@@ -62,6 +65,9 @@ class BatchNorm1d(_BatchNorm):
     buffers ``running_mean``/``running_var`` move towards the batch's mean and unbiased variance:
     ``running = (1 - momentum) running + momentum batch``. In eval mode the running statistics
     normalise. ``weight`` (ones) and ``bias`` (zeros) scale and shift when ``affine``.
+    Parameters and buffers have ``dtype`` (default ``multigrad.get_default_dtype()``, float32);
+    an input of another dtype is an error. A PyTorch state dict's ``num_batches_tracked`` is
+    accepted by ``load_state_dict`` and ignored (``momentum`` is always a number here).
     """
 
     ndims = (2, 3)
@@ -78,7 +84,8 @@ class BatchNorm2d(_BatchNorm):
 class LayerNorm(Module):
     """Normalise over the last dims (of shape ``normalized_shape``) of each sample, then scale
     and shift elementwise by ``weight`` (ones) and ``bias`` (zeros) when
-    ``elementwise_affine``."""
+    ``elementwise_affine``, of ``dtype`` (default ``multigrad.get_default_dtype()``, float32;
+    an input of another dtype is an error)."""
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, *, device=None, dtype=None):
@@ -89,6 +96,7 @@ class LayerNorm(Module):
             check_sizes("LayerNorm", 0, normalized_shape=n)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         device = get_device(device)
+        dtype = get_default_dtype() if dtype is None else dtype
         self.register_parameter("weight", None)
         self.register_parameter("bias", None)
         if elementwise_affine:
@@ -97,7 +105,7 @@ class LayerNorm(Module):
                 self.bias = Parameter(zeros(self.normalized_shape, dtype=dtype, device=device))
 
     def forward(self, x: Tensor) -> Tensor:
-        check_input(self, x)
+        check_input(self, x, self.weight)
         k = len(self.normalized_shape)
         if x.ndim < k or x.shape[x.ndim - k:] != self.normalized_shape:
             raise ValueError(f"{self!r}: expected input of shape (..., "

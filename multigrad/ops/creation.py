@@ -228,9 +228,31 @@ def full_like(x, /, fill_value, *, dtype=None, device=None) -> Tensor:
     return _like("full", x, (fill_value,), dtype, device)
 
 
+# DLPack's device types: where a producer's memory is (``__dlpack_device__``)
+_DLPACK_HOMES = {1: lambda index: "cpu", 2: lambda index: f"cuda:{index}"}
+_OWN_LIBRARIES = ("numpy", "cupy", "array_api_strict")
+
+
 def from_dlpack(x, /, *, device=None, copy=None) -> Tensor:
-    """A tensor from any object that supports DLPack (or an array of a supported library)."""
-    return asarray(x, device=device, copy=copy)
+    """A tensor from any object that supports DLPack (or an array of a supported library).
+
+    An array of another library (a PyTorch or JAX tensor...) becomes a tensor of multigrad's
+    library for its memory, sharing that memory where DLPack allows: in CPU memory a "cpu"
+    (NumPy) tensor, on a CUDA GPU a "cuda:N" (CuPy) tensor; ``device=`` moves it on from there.
+    """
+    if (isinstance(x, Tensor) or not hasattr(x, "__dlpack_device__")
+            or type(x).__module__.partition(".")[0] in _OWN_LIBRARIES):
+        return asarray(x, device=device, copy=copy)
+    kind, index = x.__dlpack_device__()
+    home = _DLPACK_HOMES.get(int(kind))
+    if home is None:
+        raise ValueError(f"from_dlpack: the array is on DLPack device type {int(kind)}; "
+                         "multigrad takes arrays in CPU memory or on a CUDA GPU")
+    target = get_device(home(index))
+    given = {} if copy is None else {"copy": copy}
+    data = _record.derive(lambda a: target.xp.from_dlpack(a, **given), x, from_python=True)
+    out = Tensor(_standard(data, x), target)
+    return out if device is None else to_device(out, device)
 
 
 tril_p = defprimitive(

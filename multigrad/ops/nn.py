@@ -209,31 +209,40 @@ def _series_coefficients(n):
 _SERIES = _series_coefficients(_SERIES_TERMS)
 
 
-def _erfc_nonnegative(xp, a):
-    """erfc(a) for a >= 0, accurate relative to its value (see the module docstring)."""
-    small = a < _SPLIT
-    # series branch on |z| < 2; elsewhere fed 0 so that z**60 cannot overflow
-    s = xp.where(small, a, 0.0)
+def erf_series(xp, s):
+    """erf(s) for |s| < 2, by the series of the module docstring (every term positive)."""
     s2 = s * s
     acc = _SERIES[-1]
     for c in reversed(_SERIES[:-1]):
         acc = acc * s2 + c
-    erfc_small = 1 - _TWO_OVER_SQRT_PI * xp.exp(-s2) * s * acc
-    # continued fraction branch on |z| >= 2; elsewhere fed 2 so that nothing divides by 0:
-    # erfc(z) = exp(-z**2) / sqrt(pi) / (z + (1/2) / (z + 1 / (z + (3/2) / (z + ...))))
-    f = xp.where(small, _SPLIT, a)
+    return _TWO_OVER_SQRT_PI * xp.exp(-s2) * s * acc
+
+
+def erfc_fraction(xp, f):
+    """The continued fraction ``d`` of ``erfc(f) = exp(-f**2) / (sqrt(pi) d)``, for f >= 2:
+    d = f + (1/2) / (f + 1 / (f + (3/2) / (f + ...)))."""
     denom = f
     for k in range(_FRACTION_DEPTH, 0, -1):
         denom = f + (k / 2) / denom
-    erfc_large = _INV_SQRT_PI * xp.exp(-f * f) / denom
+    return denom
+
+
+def erfc_nonnegative(xp, a):
+    """erfc(a) for a >= 0, accurate relative to its value (see the module docstring)."""
+    small = a < _SPLIT
+    # series branch on |z| < 2; elsewhere fed 0 so that z**60 cannot overflow
+    erfc_small = 1 - erf_series(xp, xp.where(small, a, 0.0))
+    # continued fraction branch on |z| >= 2; elsewhere fed 2 so that nothing divides by 0
+    f = xp.where(small, _SPLIT, a)
+    erfc_large = _INV_SQRT_PI * xp.exp(-f * f) / erfc_fraction(xp, f)
     return xp.where(small, erfc_small, erfc_large)
 
 
-def _normal_cdf(xp, x):
+def normal_cdf(xp, x):
     """Phi(x) = erfc(-x / sqrt(2)) / 2, accurate relative to its value in both tails."""
     # where(x >= 0, x, -x) rather than abs(x): abs' = sign(0) = 0 would lose Phi'(0)
     nonnegative = x >= 0
-    half_tail = 0.5 * _erfc_nonnegative(xp, xp.where(nonnegative, x, -x) * _INV_SQRT_2)
+    half_tail = 0.5 * erfc_nonnegative(xp, xp.where(nonnegative, x, -x) * _INV_SQRT_2)
     return xp.where(nonnegative, 1 - half_tail, half_tail)
 
 
@@ -251,7 +260,7 @@ def _gelu_forward(xp, x, approximate):
     if approximate == "tanh":
         inner, _ = _tanh_inner(xp, x)
         return 0.5 * x * (1 + xp.tanh(inner))
-    return x * _normal_cdf(xp, x)
+    return x * normal_cdf(xp, x)
 
 
 def _gelu_derivative(xp, x, approximate):
@@ -262,7 +271,7 @@ def _gelu_derivative(xp, x, approximate):
         return 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * (
             _SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * x2))
     # d (x Phi(x)) = Phi(x) + x phi(x); exp underflows to 0 for large |x|, never overflows
-    return _normal_cdf(xp, x) + x * (_INV_SQRT_2PI * xp.exp(-0.5 * (x * x)))
+    return normal_cdf(xp, x) + x * (_INV_SQRT_2PI * xp.exp(-0.5 * (x * x)))
 
 
 gelu_p = defprimitive(

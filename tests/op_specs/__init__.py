@@ -124,9 +124,11 @@ class OpSpec:
 
 
 def _collect():
-    from . import (elementwise, fft, indexing, linalg, manipulation, nn, searching, statistical)
+    from . import (elementwise, fft, indexing, linalg, manipulation, nn, searching, special,
+                   statistical)
     specs = []
-    for module in (elementwise, fft, indexing, linalg, manipulation, nn, searching, statistical):
+    for module in (elementwise, fft, indexing, linalg, manipulation, nn, searching, special,
+                   statistical):
         specs.extend(module.SPECS)
     names = [s.name for s in specs]
     dupes = {n for n in names if names.count(n) > 1}

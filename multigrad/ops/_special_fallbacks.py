@@ -1,0 +1,320 @@
+"""Special functions from standard calls only: the forwards of ``multigrad.special`` on a
+library without a kernel of its own (array-api-strict, NumPy without SciPy, ...).
+
+Each takes the namespace ``xp`` and raw arrays, and returns an array of the input's dtype and
+device. Accuracy in float64 (checked against SciPy by ``tests/test_special.py``):
+
+- ``erf``, ``erfc``, ``ndtr``, ``log_ndtr``: the series and continued fraction of
+  ``multigrad.ops.nn`` (relative error below 1e-13, tails included; ``log_ndtr`` takes the
+  logarithm of the fraction, so it stays finite as far out as ``x = -1e5``);
+- ``erfinv``, ``erfcinv``, ``ndtri``: an initial guess within 2e-3 (Winitzki's formula),
+  then three Newton steps on ``erf`` (small arguments) or on ``log erfc`` (the rest);
+- ``gammaln``, ``polygamma`` (``digamma`` is ``n = 0``): the recurrence up to ``x + 8 + n``,
+  where the asymptotic (Stirling) series converges to rounding, and the reflection formula
+  below 1/2; ``betaln`` from three ``gammaln`` (it loses digits when both arguments are large);
+- ``i0``, ``i1`` and their scaled forms: the power series (all terms positive) up to
+  ``|x| = 25``, the asymptotic series beyond, where its error is below ``exp(-50)``;
+- ``logit``, ``xlogy``, ``xlog1py``, ``entr``, ``rel_entr``, ``kl_div``: their definitions,
+  with SciPy's values at the edges of their domains.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+from .nn import erf_series, erfc_fraction, erfc_nonnegative, normal_cdf
+
+__all__ = ["FALLBACKS"]
+
+_INV_SQRT_PI = 1 / math.sqrt(math.pi)
+_INV_SQRT2 = 1 / math.sqrt(2)
+_SQRT2 = math.sqrt(2)
+_LN2 = math.log(2)
+_LN_PI = math.log(math.pi)
+_HALF_LN_2PI = 0.5 * math.log(2 * math.pi)
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+_NEWTON_STEPS = 3  # from within 2e-3: 4e-6, 2e-11, then rounding
+# Bernoulli numbers B_2, B_4, ..., B_20 (the asymptotic series of log Gamma and polygamma)
+_BERNOULLI = (Fraction(1, 6), Fraction(-1, 30), Fraction(1, 42), Fraction(-1, 30),
+              Fraction(5, 66), Fraction(-691, 2730), Fraction(7, 6), Fraction(-3617, 510),
+              Fraction(43867, 798), Fraction(-174611, 330))
+
+
+# -- error function and the normal distribution --------------------------------------------
+
+def _erfc_tail(xp, a):
+    """``(small, erfc(a) for a < 2 fed 0 elsewhere, f, fraction(f))`` shared by the tails."""
+    small = a < 2.0
+    f = xp.where(small, 2.0, a)
+    return small, f, erfc_fraction(xp, f)
+
+
+def erf(xp, x):
+    a = xp.abs(x)
+    small, f, d = _erfc_tail(xp, a)
+    tail = _INV_SQRT_PI * xp.exp(-f * f) / d  # erfc(|x|) for |x| >= 2
+    big = xp.where(x >= 0, 1 - tail, tail - 1)
+    return xp.where(small, erf_series(xp, xp.where(small, x, 0.0)), big)
+
+
+def erfc(xp, x):
+    upper = erfc_nonnegative(xp, xp.abs(x))
+    return xp.where(x >= 0, upper, 2 - upper)
+
+
+def ndtr(xp, x):
+    return normal_cdf(xp, x)
+
+
+def _log_erfc_nonnegative(xp, a):
+    """log erfc(a) for a >= 0, finite however large a is."""
+    small, f, d = _erfc_tail(xp, a)
+    near = xp.log(erfc_nonnegative(xp, xp.where(small, a, 0.0)))
+    return xp.where(small, near, -f * f - 0.5 * _LN_PI - xp.log(d))
+
+
+def log_ndtr(xp, x):
+    positive = x >= 0
+    a = xp.abs(x) * _INV_SQRT2
+    # x >= 0: log(1 - erfc(a) / 2), exact for small tails through log1p
+    upper = xp.log1p(-0.5 * erfc_nonnegative(xp, xp.where(positive, a, 0.0)))
+    return xp.where(positive, upper, _log_erfc_nonnegative(xp, a) - _LN2)
+
+
+def _initial_inverse(xp, log_one_minus_y2):
+    """Winitzki's approximation of |erfinv(y)| from ``log(1 - y**2)`` (relative error < 2e-3)."""
+    a = 0.147
+    t = 2 / (math.pi * a) + 0.5 * log_one_minus_y2
+    return xp.sqrt(xp.sqrt(t * t - log_one_minus_y2 / a) - t)
+
+
+def _erfcinv_upper(xp, p):
+    """x >= 0 with erfc(x) = p, for p in (0, 1]: Newton on log erfc(x) - log p."""
+    log_p = xp.log(p)
+    x = _initial_inverse(xp, log_p + xp.log(2 - p))
+    for _ in range(_NEWTON_STEPS):
+        log_erfc = _log_erfc_nonnegative(xp, x)
+        # d/dx log erfc(x) = -2/sqrt(pi) exp(-x**2 - log erfc(x))
+        slope = -_TWO_OVER_SQRT_PI * xp.exp(-x * x - log_erfc)
+        x = xp.abs(x - (log_erfc - log_p) / slope)
+    return x
+
+
+def erfcinv(xp, q):
+    lower = q > 1
+    p = xp.where(lower, 2 - q, q)  # exact: q in [1, 2] (Sterbenz)
+    inside = (p > 0) & (p <= 1)
+    x = _erfcinv_upper(xp, xp.where(inside, p, 1.0))
+    x = xp.where(inside, x, xp.where(p == 0, math.inf, xp.full_like(p, math.nan)))
+    return xp.where(lower, -x, x)
+
+
+def erfinv(xp, y):
+    a = xp.abs(y)
+    small = a <= 0.5
+    s = xp.where(small, y, 0.0)
+    # |y| <= 1/2: Newton on erf itself, which keeps tiny arguments' relative accuracy
+    x = xp.copysign(_initial_inverse(xp, xp.log1p(-s * s)), s)
+    for _ in range(_NEWTON_STEPS):
+        x = x - (erf(xp, x) - s) / (_TWO_OVER_SQRT_PI * xp.exp(-x * x))
+    # |y| > 1/2: erfc^-1(1 - |y|), where 1 - |y| is exact
+    tail = erfcinv(xp, xp.where(small, 1.0, 1 - a))
+    return xp.where(small, x, xp.where(y >= 0, tail, -tail))
+
+
+def ndtri(xp, p):
+    return -_SQRT2 * erfcinv(xp, 2 * p)
+
+
+# -- logistic ---------------------------------------------------------------------------------
+
+def logit(xp, x):
+    return xp.log(x) - xp.log1p(-x)
+
+
+# -- gamma family -----------------------------------------------------------------------------
+
+def _sinpi_and_cospi(xp, x):
+    """sin(pi x) and cos(pi x), reduced to [-1/2, 1/2] first (exact) so large x stays exact."""
+    r = x - xp.round(x)
+    odd = xp.remainder(xp.round(x), 2.0) != 0
+    sign = 1 - 2 * xp.astype(odd, x.dtype)
+    return sign * xp.sin(math.pi * r), sign * xp.cos(math.pi * r)
+
+
+def _lgamma_from_half(xp, x):
+    """log Gamma(x) for x >= 1/2: Stirling's series at x + 8."""
+    z = x + 8.0
+    shift = xp.log(x)
+    for k in range(1, 8):
+        shift = shift + xp.log(x + k)
+    w = (1 / z) ** 2  # not 1 / z**2, which overflows first
+    series = 0.0
+    for k in reversed(range(1, 8)):  # B_2k / (2k (2k - 1) z**(2k - 1)), k = 1..7
+        series = series * w + float(_BERNOULLI[k - 1] / (2 * k * (2 * k - 1)))
+    return (z - 0.5) * xp.log(z) - z + _HALF_LN_2PI + series / z - shift
+
+
+def gammaln(xp, x):
+    reflect = x < 0.5
+    direct = _lgamma_from_half(xp, xp.where(reflect, 1 - x, x))
+    sin, _ = _sinpi_and_cospi(xp, xp.where(reflect & xp.isfinite(x), x, 0.5))
+    sin = xp.abs(xp.where(reflect, sin, 1.0))
+    # log|Gamma(x)| = log(pi / |sin(pi x)|) - log Gamma(1 - x); inf at the poles (sin = 0)
+    out = xp.where(reflect, _LN_PI - xp.log(sin) - direct, direct)
+    return xp.where(xp.isinf(x), math.inf, out)  # not inf - inf
+
+
+def _cot_derivative_coefficients(n: int) -> list[int]:
+    """Coefficients (constant first) of P_n with d^n/dy^n cot(y) = P_n(cot(y)):
+    P_0(c) = c and P_{k+1}(c) = -(1 + c**2) P_k'(c)."""
+    p = [0, 1]
+    for _ in range(n):
+        dp = [k * c for k, c in enumerate(p)][1:] or [0]
+        nxt = [0] * (len(dp) + 2)
+        for k, c in enumerate(dp):
+            nxt[k] -= c
+            nxt[k + 2] -= c
+        p = nxt
+    return p
+
+
+def _polygamma_from_half(xp, x, n: int):
+    """psi^(n)(x) for x >= 1/2: the recurrence up to z = x + 8 + n, then the asymptotic
+    series there."""
+    shift = 8 + n
+    z = x + shift
+    w = (1 / z) ** 2  # not 1 / z**2, which overflows first
+    sign = -1.0 if n % 2 == 0 else 1.0  # (-1)**(n + 1)
+    if n == 0:
+        series = 0.0
+        for k in reversed(range(1, len(_BERNOULLI) + 1)):
+            series = series * w + float(_BERNOULLI[k - 1] / (2 * k))
+        at_z = xp.log(z) - 0.5 / z - series * w
+        steps = 1 / x
+        for k in range(1, shift):
+            steps = steps + 1 / (x + k)
+        return at_z - steps
+    series = 0.0
+    for k in reversed(range(1, len(_BERNOULLI) + 1)):
+        coefficient = _BERNOULLI[k - 1] * math.factorial(2 * k + n - 1) / math.factorial(2 * k)
+        series = series * w + float(coefficient)
+    leading = math.factorial(n - 1) + math.factorial(n) / 2 / z + series * w
+    # powers of 1/z rather than of z: they underflow to 0 far out instead of overflowing
+    at_z = sign * leading * (1 / z) ** n
+    steps = (1 / x) ** (n + 1)
+    for k in range(1, shift):
+        steps = steps + (1 / (x + k)) ** (n + 1)
+    return at_z + sign * math.factorial(n) * steps
+
+
+def polygamma(xp, x, n):
+    reflect = x < 0.5
+    direct = _polygamma_from_half(xp, xp.where(reflect, 1 - x, x), n)
+    sin, cos = _sinpi_and_cospi(xp, xp.where(reflect & xp.isfinite(x), x, 0.5))
+    pole = reflect & (sin == 0)
+    cot = cos / xp.where(reflect & ~pole, sin, 1.0)  # the poles are set below
+    poly = 0.0
+    for c in reversed(_cot_derivative_coefficients(n)):
+        poly = poly * cot + float(c)
+    # psi^(n)(x) = (-1)^n psi^(n)(1 - x) - pi^(n+1) cot^(n)(pi x)
+    mirrored = (1.0 if n % 2 == 0 else -1.0) * direct - math.pi ** (n + 1) * poly
+    # at the poles, SciPy's values: digamma -inf at 0 and nan at -1, -2...; the derivatives
+    # (-1)^(n+1) inf
+    at_pole = xp.where(x == 0, -math.inf, xp.full_like(x, math.nan)) if n == 0 else (
+        math.inf if n % 2 else -math.inf)
+    return xp.where(pole, at_pole, xp.where(reflect, mirrored, direct))
+
+
+def betaln(xp, a, b):
+    return gammaln(xp, a) + gammaln(xp, b) - gammaln(xp, a + b)
+
+
+# -- x log y and entropies ----------------------------------------------------------------------
+
+def xlogy(xp, x, y):
+    zero = (x == 0) & ~xp.isnan(y)
+    return xp.where(zero, 0.0, x * xp.log(xp.where(zero, 1.0, y)))
+
+
+def xlog1py(xp, x, y):
+    zero = (x == 0) & ~xp.isnan(y)
+    return xp.where(zero, 0.0, x * xp.log1p(xp.where(zero, 0.0, y)))
+
+
+def entr(xp, x):
+    positive = x > 0
+    inside = -x * xp.log(xp.where(positive, x, 1.0))
+    return xp.where(positive, inside, xp.where(x == 0, 0.0, xp.where(x < 0, -math.inf, x)))
+
+
+def _divergence(xp, x, y, at_zero, inside):
+    both = (x > 0) & (y > 0)
+    xs, ys = xp.where(both, x, 1.0), xp.where(both, y, 1.0)
+    edge = xp.where((x == 0) & (y >= 0), at_zero, xp.full_like(xs * ys, math.inf))
+    out = xp.where(both, inside(xs, ys), edge)
+    return xp.where(xp.isnan(x) | xp.isnan(y), math.nan, out)
+
+
+def rel_entr(xp, x, y):
+    return _divergence(xp, x, y, 0.0, lambda xs, ys: xs * (xp.log(xs) - xp.log(ys)))
+
+
+def kl_div(xp, x, y):
+    return _divergence(xp, x, y, y, lambda xs, ys: xs * (xp.log(xs) - xp.log(ys)) - xs + ys)
+
+
+# -- modified Bessel functions of the first kind, orders 0 and 1 --------------------------------
+
+_BESSEL_SPLIT = 25.0
+_SERIES_TERMS = 50
+_ASYMPTOTIC_TERMS = 25
+
+
+def _bessel_series(xp, x, order: int):
+    """I_order(x) by its power series (every term positive for x >= 0)."""
+    q = x * x / 4
+    acc = 1.0
+    for k in reversed(range(1, _SERIES_TERMS)):
+        acc = 1 + acc * q / (k * (k + order))
+    return acc if order == 0 else acc * x / 2
+
+
+def _bessel_asymptotic_scaled(xp, a, order: int):
+    """exp(-a) I_order(a) for a >= 25: sqrt(1 / (2 pi a)) sum (-1)^k c_k / a^k."""
+    mu = 4 * order * order
+    coefficients, c = [], 1.0
+    for k in range(_ASYMPTOTIC_TERMS):
+        coefficients.append(c * (-1) ** k)
+        c = c * (mu - (2 * k + 1) ** 2) / ((k + 1) * 8)
+    inv = 1 / a
+    acc = 0.0
+    for c in reversed(coefficients):
+        acc = acc * inv + c
+    return acc / xp.sqrt(2 * math.pi * a)
+
+
+def _bessel(xp, x, order: int, scaled: bool):
+    a = xp.abs(x)
+    small = a <= _BESSEL_SPLIT
+    s = xp.where(small, a, 0.0)
+    near = _bessel_series(xp, s, order)
+    if scaled:
+        near = near * xp.exp(-s)
+    far_a = xp.where(small, _BESSEL_SPLIT, a)
+    far = _bessel_asymptotic_scaled(xp, far_a, order)
+    if not scaled:
+        far = far * xp.exp(far_a)
+    out = xp.where(small, near, far)
+    return out if order == 0 else xp.where(x < 0, -out, out)
+
+
+FALLBACKS = {
+    "erf": erf, "erfc": erfc, "erfinv": erfinv, "erfcinv": erfcinv, "ndtr": ndtr,
+    "log_ndtr": log_ndtr, "ndtri": ndtri, "logit": logit, "gammaln": gammaln,
+    "polygamma": polygamma, "betaln": betaln, "xlogy": xlogy, "xlog1py": xlog1py, "entr": entr,
+    "rel_entr": rel_entr, "kl_div": kl_div,
+    "i0": lambda xp, x: _bessel(xp, x, 0, False), "i0e": lambda xp, x: _bessel(xp, x, 0, True),
+    "i1": lambda xp, x: _bessel(xp, x, 1, False), "i1e": lambda xp, x: _bessel(xp, x, 1, True),
+}
