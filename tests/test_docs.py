@@ -62,7 +62,7 @@ def test_the_navigation_lists_every_page_and_only_pages_that_exist():
     assert sorted(listed) == on_disk, "mkdocs.yml's nav and the pages under docs/ differ"
     assert len(set(listed)) == len(listed), "a page is listed twice"
     for required in ("getting-started.md", "devices.md", "transforms.md", "custom-ops.md",
-                     "networks.md", "compile.md", "third-party.md", "gradcheck.md",
+                     "networks.md", "compile.md", "ecosystem.md", "gradcheck.md",
                      "coverage.md", "saving.md"):
         assert required in listed
 

@@ -87,9 +87,9 @@ def test_a_strict_device_without_array_api_strict_says_how_to_install_it(tmp_pat
 
 
 def test_the_ecosystem_guide_python_blocks_run():
-    """docs/guide-ecosystem.md's code, in a fresh interpreter (it sets SCIPY_ARRAY_API and the
+    """docs/ecosystem.md's code, in a fresh interpreter (it sets SCIPY_ARRAY_API and the
     default dtype, as a user's script would)."""
-    text = (ROOT / "docs" / "guide-ecosystem.md").read_text()
+    text = (ROOT / "docs" / "ecosystem.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert len(blocks) >= 3, "the guide's examples are gone"
     env = dict(os.environ)

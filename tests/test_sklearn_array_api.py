@@ -2,7 +2,7 @@
 results stay on the graph, and their gradients, with respect to the data and to
 hyperparameters, agree with central differences.
 
-What cannot differentiate is tested too, so that the limits in docs/guide-ecosystem.md stay
+What cannot differentiate is tested too, so that the limits in docs/ecosystem.md stay
 true: metrics that return Python floats, and solvers that only run on NumPy.
 """
 
