@@ -124,7 +124,8 @@ def test_on_a_pipe_results_go_to_stdout_and_the_tqdm_bar_to_stderr(tmp_path):
     assert done.returncode == 0, done.stderr
     # standard output: the results, one line each, nothing of a bar
     assert "\r" not in done.stdout and "it/s" not in done.stdout, done.stdout
-    assert re.search(r"(?m)^loss [0-9.]+ -> [0-9.]+; plot saved", done.stdout), done.stdout
+    assert re.search(r"(?m)^loss [0-9.]+ -> [0-9.]+$", done.stdout), done.stdout
+    assert re.search(r"(?m)^plot saved to ", done.stdout), done.stdout
     # standard error: the bar of the 100 training steps, ending complete with the last loss
     states = [s for s in re.split(r"[\r\n]+", done.stderr) if s.strip()]
     assert re.match(r"train: 100%\|.*\| 100/100 \[.*, loss=[0-9.e-]+\]$", states[-1]), states

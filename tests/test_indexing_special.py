@@ -182,3 +182,14 @@ def test_expand_dims_and_squeeze_errors():
         mg.expand_dims(x, (0, -4))
     with pytest.raises(ValueError, match="not 1"):
         mg.squeeze(x, 0)
+
+
+@pytest.mark.parametrize("device", ["cpu", "strict:device1"])
+def test_setitem_with_an_empty_index_array_writes_nothing(device):
+    x = mg.tensor([[1.0, 2.0, 3.0, 4.0]], device=device, requires_grad=True)
+    y = x * 1.0
+    empty = mg.zeros((0,), dtype=mg.int64, device=device)
+    y[empty, empty] = 7.0
+    np.testing.assert_array_equal(y.numpy(), [[1.0, 2.0, 3.0, 4.0]])
+    (g,) = mg.autograd.grad(mg.sum(y * 2.0), [x])
+    np.testing.assert_array_equal(g.numpy(), [[2.0, 2.0, 2.0, 2.0]])

@@ -333,12 +333,13 @@ def _write_positions(xp, x_shape, arrays, key, device):
     cells = xp.reshape(xp.arange(math.prod(x_shape), dtype=xp.int64, device=device), x_shape)
     positions = _gather(xp, cells, *arrays, key=key)
     flat = xp.reshape(positions, (-1,))
+    if flat.shape[0] == 0:  # nothing written (array_api_strict refuses [:-1] of nothing)
+        return positions, xp.ones(positions.shape, dtype=xp.bool, device=device)
     order = xp.argsort(flat, stable=True)
     ordered = xp.take(flat, order)
     # in stable order the last write to a position comes last among its equals
-    last_sorted = xp.concat([ordered[:-1] != ordered[1:], xp.ones((min(1, flat.shape[0]),),
-                                                                  dtype=xp.bool,
-                                                                  device=device)])
+    last_sorted = xp.concat([ordered[:-1] != ordered[1:],
+                             xp.ones((1,), dtype=xp.bool, device=device)])
     last = xp.take(last_sorted, xp.argsort(order))
     return positions, xp.reshape(last, positions.shape)
 
