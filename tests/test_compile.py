@@ -526,3 +526,20 @@ def test_a_transform_of_a_closure_over_a_tensor_compiles():
         w.data = mg.tensor([2.0 + k, 3.0]).data
         _same(step(mg.tensor([1.0, 1.0])).numpy(), np.array([2.0 * (2.0 + k), 6.0]))
     assert step.cache_info()[:2] == (2, 1)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_random_tensors_drawn_in_a_compiled_step_are_fresh_and_as_eager(device):
+    def noisy(x):
+        return x + mg.randn(3, device=device, dtype=mg.float64)
+
+    compiled = mg.compile(noisy)
+    x = mg.zeros(3, dtype=mg.float64, device=device)
+    mg.manual_seed(7)
+    eager = [noisy(x).numpy() for _ in range(3)]
+    mg.manual_seed(7)
+    replayed = [compiled(x).numpy() for _ in range(3)]
+    for e, r in zip(eager, replayed):
+        _same(e, r)
+    assert not np.array_equal(replayed[1], replayed[2])
+    assert compiled.cache_info().hits == 2

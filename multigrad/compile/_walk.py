@@ -26,7 +26,7 @@ import types
 from ..autograd import Tensor
 from ..autograd._grad_mode import _state
 from ..backends import DType, Device, get_default_device
-from ..backends._random import Generator
+from ..backends._random import Generator, default_generator, default_generators
 
 __all__ = ["Walk", "walk"]
 
@@ -256,11 +256,17 @@ def _identity(value):
 
 
 def walk(fn, args: tuple, kwargs: dict) -> Walk:
-    """Walk a call of ``fn``: its arguments, then what ``fn`` reaches, then the modes that
-    steer a step (grad mode, the default device)."""
+    """Walk a call of ``fn``: the modes that steer a step (grad mode, the default device),
+    its arguments, what ``fn`` reaches, then the default generators (``mg.manual_seed``'s,
+    which ``mg.randn`` and unseeded layers draw from), made first for every device met, so
+    that a step drawing from one finds it."""
+    default = get_default_device()
     w = Walk()
-    w.key.append((_state.enabled, get_default_device().name))
+    w.key.append((_state.enabled, default.name))
     w.visit(args)
     w.visit(kwargs)
     w.visit(fn)
+    for device in {default, *(o.device for o in w.objects if isinstance(o, Tensor))}:
+        default_generator(device)
+    w.visit(default_generators())
     return w
