@@ -23,7 +23,12 @@ import types
 from ._dtypes import dtype_name
 from ._random import Generator, changing, drawn
 
-__all__ = ["dask_device", "DaskNamespaceError"]
+__all__ = ["dask_device", "DaskNamespaceError", "DASK_NATIVE"]
+
+try:
+    from array_api_compat.common._helpers import _DASK_DEVICE as DASK_NATIVE
+except ImportError:  # an array-api-compat that names it otherwise: Dask accepts None too
+    DASK_NATIVE = None
 
 
 class DaskNamespaceError(AttributeError):
@@ -47,10 +52,10 @@ def dask_device(chunks_on: str):
     chunk_lib = host.xp  # the chunks' own kernels, for the work done by blocks
     if chunks_on == "cpu":
         import numpy as chunk_module
-        native = "cpu"
     else:
         import cupy as chunk_module
-        from array_api_compat.common._helpers import _DASK_DEVICE as native
+    # array-api-compat's device object for Dask ("cpu" would name NumPy's device too)
+    native = DASK_NATIVE
     xp = _namespace(compat, da, chunk_module, chunk_lib, native)
 
     def scatter_add(xp_, n, indices, values):
@@ -65,8 +70,15 @@ def dask_device(chunks_on: str):
     def random(device, seed):
         return DaskGenerator(da, chunk_module, seed, host)
 
+    def assign(x, key, value):
+        # Dask's x[key] = value rewrites the graph of the array object x in place, and
+        # asarray(x, copy=True) returns x itself: the update goes to a new object
+        out = x.copy()
+        out[key] = value
+        return out
+
     ext = {"scatter_add": scatter_add, "random": random, "to_host": to_host,
-           "from_host": from_host}
+           "from_host": from_host, "assign": assign}
     return Device(name, "dask", xp, native, ext, lazy=True, host=host)
 
 

@@ -124,6 +124,12 @@ class Device:
         x[key] = value
         return x
 
+    def index(self, x, key):
+        """``x[key]`` for a basic key (ints, slices of any step, None, a final Ellipsis), by
+        this library's way to slices of negative step where it has no ``x[::-1]``."""
+        native = self._ext.get("index")
+        return native(x, key) if native is not None else x[key]
+
     def where_or_zero(self, mask, values):
         """``where(mask, values, 0)``: ``values`` where ``mask`` is true, else (positive) zero,
         by this library's fastest way to it."""
@@ -467,6 +473,8 @@ def get_device(spec=None) -> Device:
     if isinstance(spec, str):
         return _from_name(spec)
     module = type(spec).__module__.split(".")[0]
+    if module == "array_api_compat":  # its stand-in device for Dask arrays
+        return _from_name("dask")
     if module == "array_api_strict":
         return _from_name("strict:" + spec._device)
     if module == "cupy":

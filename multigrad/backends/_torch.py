@@ -1,7 +1,9 @@
 """PyTorch as a backend: ``"torch:cpu"`` and ``"torch:cuda:N"``.
 
 Its extension table: scatter-add by ``index_add_`` (which accumulates repeated indices),
-random numbers from a ``torch.Generator`` of the device, host transfer through ``.numpy()``.
+random numbers from a ``torch.Generator`` of the device, host transfer through ``.numpy()``,
+and indexing and assignment through slices of negative step (which PyTorch refuses: they
+become positive slices and a ``flip``).
 Tensors never require PyTorch's own gradients here: multigrad's tape does the differentiating.
 """
 
@@ -58,8 +60,24 @@ def torch_device(kind: str, index: int):
     def random(device, seed):
         return TorchGenerator(torch, native, seed)
 
+    def index(x, key):
+        positive, flips = _positive_steps(key, x.shape)
+        out = x[positive]
+        return torch.flip(out, flips) if flips else out
+
+    def assign(x, key, value):
+        positive, flips = _positive_steps(key, x.shape)
+        if flips:
+            target = x[positive]
+            value = torch.flip(torch.broadcast_to(torch.as_tensor(value, dtype=x.dtype,
+                                                                  device=x.device),
+                                                  target.shape), flips)
+        x[positive] = value
+        return x
+
     ext = {"scatter_add": scatter_add, "random": random, "to_host": to_host,
-           "to_host_shares": kind == "cpu", "from_host": from_host}
+           "to_host_shares": kind == "cpu", "from_host": from_host, "index": index,
+           "assign": assign}
     if kind == "cpu":
         ext["host_view"] = to_host
     else:
@@ -104,3 +122,32 @@ class TorchGenerator(Generator):
         x = self._torch.randint(low, high, tuple(shape), generator=self._gen,
                                 dtype=self._dtype(dtype), device=self._native)
         return drawn(self, "integers", (low, high, shape, dtype), x)
+
+
+def _positive_steps(key, shape):
+    """A basic ``key`` (ints, slices, None, a final Ellipsis) with each slice of negative step
+    made positive, and the result's axes that must then be flipped."""
+    items = key if isinstance(key, tuple) else (key,)
+    positive, flips, dim, axis = [], [], 0, 0
+    for it in items:
+        if it is None:
+            positive.append(it)
+            axis += 1
+        elif it is Ellipsis:  # last in multigrad's keys: no flipped axis after it
+            positive.append(it)
+        elif isinstance(it, slice):
+            picked = range(*it.indices(shape[dim]))
+            if it.step is not None and it.step < 0:
+                if picked:
+                    positive.append(slice(picked[-1], picked[0] + 1, -it.step))
+                    flips.append(axis)
+                else:
+                    positive.append(slice(0, 0, 1))
+            else:
+                positive.append(it)
+            dim += 1
+            axis += 1
+        else:  # an int: no axis in the result
+            positive.append(it)
+            dim += 1
+    return tuple(positive), flips

@@ -6,10 +6,12 @@ and on multigrad tensors with multigrad's namespace (where it records).
 
 from __future__ import annotations
 
+from array_api_compat import device as array_device
+
 from ..autograd import Tensor
 from ..backends import as_dtype, device_of
 
-__all__ = ["is_tensor", "const_like", "held", "native_dtype", "normalize_axis", "run", "sigmoid",
+__all__ = ["array_device", "is_tensor", "const_like", "held", "native_dtype", "normalize_axis", "run", "sigmoid",
            "where_or_zero", "where_positive"]
 
 
@@ -19,7 +21,7 @@ def is_tensor(x) -> bool:
 
 def const_like(xp, value, like):
     """A 0-d array holding ``value`` with the dtype and device of ``like``."""
-    return xp.asarray(value, dtype=like.dtype, device=like.device)
+    return xp.asarray(value, dtype=like.dtype, device=array_device(like))
 
 
 def held(a):

@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from ..autograd import LINEAR, Tensor, _record, defprimitive
 from ..backends import MixedDeviceError, device_of
-from ._helpers import run
+from ._helpers import array_device, run
 
 __all__ = ["getitem", "setitem", "take", "take_along_axis", "scatter_add"]
 
@@ -263,11 +263,20 @@ def _placement(n_index, n_rest, dest):
             + tuple(range(n_index + dest, n_index + n_rest)))
 
 
+def _basic(x, key):
+    """``x[key + (...,)]`` (the Ellipsis keeps NumPy from returning a scalar); slices of
+    negative step through the device, as PyTorch has none."""
+    key = key + (Ellipsis,)
+    if any(type(it) is slice and it.step is not None and it.step < 0 for it in key):
+        return device_of(x).index(x, key)
+    return x[key]
+
+
 def _gather(xp, x, *arrays, key):
     plan = _plan(x.shape, key)
     if plan is None:
-        return x[key + (Ellipsis,)]  # the Ellipsis keeps NumPy from returning a scalar
-    y = x[plan.basic + (Ellipsis,)]
+        return _basic(x, key)
+    y = _basic(x, plan.basic)
     lin = _linear_index(xp, key, arrays, plan)
     rest_shape = tuple(plan.y_shape[p] for p in plan.rest)
     flat = xp.reshape(xp.permute_dims(y, plan.adv + plan.rest), (math.prod(plan.dims),) + rest_shape)
@@ -322,7 +331,7 @@ def _assign_fallback(xp, flat, positions, values):
     if xp.isdtype(values.dtype, "bool"):
         work = xp.astype(values, xp.int64)
     hit = device.scatter_add(n, positions, xp.ones(positions.shape, dtype=work.dtype,
-                                                   device=flat.device)) > 0
+                                                   device=array_device(flat))) > 0
     return xp.where(hit, xp.astype(device.scatter_add(n, positions, work), flat.dtype), flat)
 
 
@@ -346,7 +355,7 @@ def _write_positions(xp, x_shape, arrays, key, device):
 
 def _assign(xp, x, value, *arrays, key):
     if not hasattr(value, "shape"):
-        value = xp.asarray(value, dtype=x.dtype, device=x.device)
+        value = xp.asarray(value, dtype=x.dtype, device=array_device(x))
     out = xp.asarray(x, copy=True)  # a fresh array we own: writing into it is safe
     if _plan(x.shape, key) is None:
         shape = _gather(xp, x, key=key).shape
@@ -358,15 +367,15 @@ def _assign(xp, x, value, *arrays, key):
             makes_axis = [it for it in key if not isinstance(it, int)]  # one per result axis
             value = xp.reshape(value, tuple(n for n, it in zip(shape, makes_axis)
                                             if it is not None))
-        out[kept + (Ellipsis,)] = value
-        return out
+        # through the device: a functional update where arrays are immutable (JAX)
+        return device_of(out).assign(out, kept + (Ellipsis,), value)
     positions, last = _write_positions(xp, x.shape, arrays, key, x.device)
     values = xp.broadcast_to(value, positions.shape)[last]
     positions = positions[last]
     flat = xp.reshape(out, (-1,))
     try:
-        flat[positions] = values
-    except IndexError:
+        flat = device_of(flat).assign(flat, positions, values)
+    except (IndexError, NotImplementedError):  # no integer-array assignment (array_api_strict)
         flat = _assign_fallback(xp, flat, positions, values)
     return xp.reshape(flat, x.shape)
 
@@ -376,7 +385,7 @@ def _setitem_value_vjp(xp, g, ans, x, value, *arrays, key):
     gathered = run(getitem_p, xp, g, *arrays, key=key)
     if _plan(x.shape, key) is None:
         return gathered
-    rx, device = _raw_xp(g, xp), _raw(g).device
+    rx, device = _raw_xp(g, xp), array_device(_raw(g))
     last = _record.derive(lambda *raw: _write_positions(rx, x.shape, raw, key, device)[1],
                           *map(_raw, arrays))
     return xp.where(Tensor(last, g.device) if isinstance(g, Tensor) else last, gathered, 0.0)
@@ -449,7 +458,7 @@ def _flat_positions(rx, indices, x_shape, shape, axis):
     positions = _nonnegative(rx, indices, x_shape[axis]) * strides[axis]
     for d in range(len(x_shape)):
         if d != axis and x_shape[d] != 1:
-            coords = rx.arange(shape[d], dtype=rx.int64, device=positions.device)
+            coords = rx.arange(shape[d], dtype=rx.int64, device=array_device(positions))
             positions = positions + rx.reshape(coords * strides[d], tuple(
                 shape[d] if k == d else 1 for k in range(len(x_shape))))
     return rx.reshape(rx.broadcast_to(positions, shape), (-1,))

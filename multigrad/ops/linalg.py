@@ -40,7 +40,7 @@ import math
 
 from ..autograd import LINEAR, defprimitive
 from ..autograd._primitive import namespace
-from ._helpers import native_dtype, normalize_axis
+from ._helpers import array_device, native_dtype, normalize_axis
 from ._linalg_decompositions import (  # noqa: F401 (decompositions re-exported)
     EigResult, EighResult, QRResult, SVDResult, cholesky, col, constant, eig, eigh, eigvals,
     eigvalsh, eye_like, mT, qr, row, svd, svdvals, uncol)
@@ -239,8 +239,8 @@ def _diagonal_vjp(xp, g, ans, x, offset):
 
     def one_hot(size, start):
         return lambda b, r: b.astype(
-            b.arange(size, device=r.device)[:, None]
-            == b.arange(d, device=r.device)[None, :] + start, r.dtype)
+            b.arange(size, device=array_device(r))[:, None]
+            == b.arange(d, device=array_device(r))[None, :] + start, r.dtype)
     rows = constant(xp, g, one_hot(m, max(-offset, 0)))
     cols = constant(xp, g, one_hot(n, max(offset, 0)))
     return (rows * row(xp, g)) @ mT(xp, cols)
@@ -465,7 +465,7 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
 
 def _unit(k, index):
     """A one-hot vector of length ``k`` selecting ``index`` (which singular value)."""
-    return lambda b, r: b.astype(b.arange(k, device=r.device) == index % k, r.dtype)
+    return lambda b, r: b.astype(b.arange(k, device=array_device(r)) == index % k, r.dtype)
 
 
 def _matrix_norm_direction(xp, ans, x, keepdims, ord):

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 
 from ..autograd import LINEAR, defprimitive
-from ._helpers import native_dtype, normalize_axis, where_or_zero
+from ._helpers import array_device, native_dtype, normalize_axis, where_or_zero
 
 __all__ = ["sum", "prod", "mean", "var", "std", "max", "min", "cumulative_sum",
            "cumulative_prod"]
@@ -90,10 +90,10 @@ def _leave_one_out_cumprod(xp, x, axis: int, include_initial: bool):
     n = x.shape[axis]
     m = n + 1 if include_initial else n
     trailing = (1,) * (x.ndim - axis - 1)
-    rows = xp.reshape(xp.arange(n, device=x.device), (n, 1) + trailing)
-    cols = xp.reshape(xp.arange(m, device=x.device), (1, m) + trailing)
+    rows = xp.reshape(xp.arange(n, device=array_device(x)), (n, 1) + trailing)
+    cols = xp.reshape(xp.arange(m, device=array_device(x)), (1, m) + trailing)
     shift = 1 if include_initial else 0
-    diagonal = rows == xp.reshape(xp.arange(n, device=x.device), (1, n) + trailing)
+    diagonal = rows == xp.reshape(xp.arange(n, device=array_device(x)), (1, n) + trailing)
     x_rows = xp.reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
     # factor j replaced by 1 in row j, then the running product along the row
     table = xp.cumulative_prod(xp.where(diagonal, 1.0, x_rows), axis=axis + 1,
