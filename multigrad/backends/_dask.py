@@ -193,8 +193,12 @@ def _scatter_add(da, chunk_module, n, indices, values):
     if any(math.isnan(s) for s in rest):
         raise ValueError("scatter_add on Dask: the values' trailing dimensions have unknown "
                          "sizes; compute them first (x.compute_chunk_sizes())")
-    values = da.asarray(values).rechunk({d: -1 for d in range(1, values.ndim)})
-    indices = da.asarray(indices).rechunk((values.chunks[0],))
+    values = da.asarray(values)
+    if values.numblocks[1:] != (1,) * (values.ndim - 1):
+        values = values.rechunk({d: -1 for d in range(1, values.ndim)})
+    indices = da.asarray(indices)
+    if indices.chunks[0] != values.chunks[0]:  # unknown chunks (a mask's) come aligned
+        indices = indices.rechunk((values.chunks[0],))
 
     def block(v, i):
         out = chunk_module.zeros((1, n) + rest, dtype=v.dtype)

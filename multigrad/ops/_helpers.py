@@ -9,9 +9,9 @@ from __future__ import annotations
 from array_api_compat import device as array_device
 
 from ..autograd import Tensor
-from ..backends import as_dtype, device_of
+from ..backends import as_dtype, device_of, same_shape
 
-__all__ = ["array_device", "is_tensor", "const_like", "held", "native_dtype", "normalize_axis", "run", "sigmoid",
+__all__ = ["array_device", "reshaped", "is_tensor", "const_like", "held", "native_dtype", "normalize_axis", "run", "sigmoid",
            "where_or_zero", "where_positive"]
 
 
@@ -22,6 +22,21 @@ def is_tensor(x) -> bool:
 def const_like(xp, value, like):
     """A 0-d array holding ``value`` with the dtype and device of ``like``."""
     return xp.asarray(value, dtype=like.dtype, device=array_device(like))
+
+
+def reshaped(xp, a, shape):
+    """``xp.reshape(a, shape)``; ``a`` itself where it has that shape, and by indexing where
+    a size is unknown until computed (Dask's nan, after a mask) and the reshape only adds or
+    drops axes of length 1: Dask cannot reshape an unknown size, but can index it."""
+    shape = tuple(shape)
+    if same_shape(tuple(a.shape), shape):
+        return a
+    if all(n == n and n is not None for n in a.shape):
+        return xp.reshape(a, shape)
+    if not same_shape(tuple(n for n in a.shape if n != 1), tuple(n for n in shape if n != 1)):
+        return xp.reshape(a, shape)  # not a matter of length-1 axes: the library says why
+    squeezed = a[tuple(0 if n == 1 else slice(None) for n in a.shape)]
+    return squeezed[tuple(None if n == 1 else slice(None) for n in shape)]
 
 
 def held(a):

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from ..autograd import Tensor, _record, defprimitive
-from ._helpers import array_device, is_tensor
+from ._helpers import array_device, is_tensor, reshaped
 
 __all__ = []
 LINALG_ALL = ["cholesky", "eig", "eigh", "eigvals", "eigvalsh", "qr", "svd", "svdvals"]
@@ -62,17 +62,17 @@ def mT(xp, a):
 
 def col(xp, v):
     """``v[..., :, None]``."""
-    return xp.reshape(v, tuple(v.shape) + (1,))
+    return reshaped(xp, v, tuple(v.shape) + (1,))
 
 
 def row(xp, v):
     """``v[..., None, :]``."""
-    return xp.reshape(v, tuple(v.shape[:-1]) + (1, v.shape[-1]))
+    return reshaped(xp, v, tuple(v.shape[:-1]) + (1, v.shape[-1]))
 
 
 def uncol(xp, a):
     """``a[..., 0]`` for ``a`` with a trailing axis of one."""
-    return xp.reshape(a, tuple(a.shape[:-1]))
+    return reshaped(xp, a, tuple(a.shape[:-1]))
 
 
 def sym(xp, a):

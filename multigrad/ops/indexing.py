@@ -26,7 +26,7 @@ import operator
 from typing import NamedTuple
 
 from ..autograd import LINEAR, Tensor, _record, defprimitive
-from ..backends import MixedDeviceError, device_of
+from ..backends import MixedDeviceError, device_of, same_shape
 from ._helpers import array_device, run
 
 __all__ = ["getitem", "setitem", "take", "take_along_axis", "scatter_add"]
@@ -92,6 +92,19 @@ def scatter_along_axis(xp, g, indices, axis, n):
     return xp.permute_dims(out, tuple(order.index(d) for d in range(g.ndim)))
 
 
+def _shaped(xp, a, shape):
+    """``a`` reshaped to ``shape``; as it is where it has that shape, so that sizes unknown
+    until computed (the rows a Dask mask picks) need no compute."""
+    return a if same_shape(tuple(a.shape), tuple(shape)) else xp.reshape(a, shape)
+
+
+def _rows(xp, a, rest=()):
+    """``a`` reshaped to ``(-1, *rest)`` (as it is where it has that form already)."""
+    if a.ndim == 1 + len(rest) and same_shape(tuple(a.shape[1:]), tuple(rest)):
+        return a
+    return xp.reshape(a, (-1,) + tuple(rest))
+
+
 def _nonnegative(xp, idx, n):
     """Integer indices as int64 in ``[0, n)`` (negative ones count from the end)."""
     idx = xp.astype(idx, xp.int64)
@@ -101,7 +114,10 @@ def _nonnegative(xp, idx, n):
 # -- keys ---------------------------------------------------------------------------------------
 
 def _norm_slice(s: slice, n: int) -> slice:
-    """A slice with in-bounds start and stop (array_api_strict rejects the others)."""
+    """A slice with in-bounds start and stop (array_api_strict rejects the others); as it is
+    on an axis of unknown size (Dask's nan), which only a lazy library has."""
+    if n != n or n is None:
+        return s
     start, stop, step = s.indices(n)
     if not range(start, stop, step):
         return slice(0, 0, 1)
@@ -193,7 +209,7 @@ def _normalize_key(op, x, key):
                 arrays.append(Tensor(xp.nonzero(xp.reshape(it.data, (1,)))[0], x.device))
                 continue
             covered = x.shape[dim:dim + it.ndim]
-            if it.shape != covered:
+            if not same_shape(it.shape, covered):
                 raise IndexError(f"{op}: a boolean index of shape {it.shape} does not match the "
                                  f"shape {covered} of the dimensions it indexes (from axis {dim})")
             for coords in xp.nonzero(it.data):
@@ -234,7 +250,7 @@ def _plan(x_shape, key) -> _Plan | None:
         dim += 1
         if isinstance(it, slice):
             basic.append(it)
-            y_shape.append(len(range(*it.indices(n))))
+            y_shape.append(n if it == slice(None) else len(range(*it.indices(n))))
         else:  # ints join the index arrays, as in NumPy
             basic.append(slice(None))
             y_shape.append(n)
@@ -280,7 +296,7 @@ def _gather(xp, x, *arrays, key):
     lin = _linear_index(xp, key, arrays, plan)
     rest_shape = tuple(plan.y_shape[p] for p in plan.rest)
     flat = xp.reshape(xp.permute_dims(y, plan.adv + plan.rest), (math.prod(plan.dims),) + rest_shape)
-    out = xp.reshape(xp.take(flat, xp.reshape(lin, (-1,)), axis=0), lin.shape + rest_shape)
+    out = _shaped(xp, xp.take(flat, _rows(xp, lin), axis=0), lin.shape + rest_shape)
     if plan.dest:
         out = xp.permute_dims(out, _placement(lin.ndim, len(rest_shape), plan.dest))
     return out
@@ -296,8 +312,8 @@ def _getitem_vjp(xp, g, ans, x, *arrays, key):
     if plan.dest:
         order = _placement(lin.ndim, len(rest_shape), plan.dest)
         g = xp.permute_dims(g, tuple(order.index(d) for d in range(len(order))))
-    g = xp.reshape(g, (math.prod(lin.shape),) + rest_shape)
-    gy = _scatter_rows(xp, g, _record.derive(lambda i: rx.reshape(i, (-1,)), lin),
+    g = _rows(xp, g, rest_shape)
+    gy = _scatter_rows(xp, g, _record.derive(lambda i: _rows(rx, i), lin),
                        math.prod(plan.dims))
     gy = xp.reshape(gy, plan.dims + rest_shape)
     order = plan.adv + plan.rest
