@@ -9,7 +9,7 @@ from __future__ import annotations
 from array_api_compat import device as array_device
 
 from ..autograd import Tensor
-from ..backends import as_dtype, device_of, same_shape
+from ..backends import as_dtype, device_of, is_lazy_array, same_shape
 
 __all__ = ["array_device", "reshaped", "is_tensor", "const_like", "held", "native_dtype", "normalize_axis", "run", "sigmoid",
            "where_or_zero", "where_positive"]
@@ -25,13 +25,14 @@ def const_like(xp, value, like):
 
 
 def reshaped(xp, a, shape):
-    """``xp.reshape(a, shape)``; ``a`` itself where it has that shape, and by indexing where
-    a size is unknown until computed (Dask's nan, after a mask) and the reshape only adds or
-    drops axes of length 1: Dask cannot reshape an unknown size, but can index it."""
+    """``xp.reshape(a, shape)``; ``a`` itself where it has that shape, and by indexing on a
+    lazy (Dask) array where the reshape only adds or drops axes of length 1: Dask cannot
+    reshape a size unknown until computed (nan, after a mask), and rechunks for a reshape
+    that indexing does without."""
     shape = tuple(shape)
     if same_shape(tuple(a.shape), shape):
         return a
-    if all(n == n and n is not None for n in a.shape):
+    if not (a.device.lazy if isinstance(a, Tensor) else is_lazy_array(a)):
         return xp.reshape(a, shape)
     if not same_shape(tuple(n for n in a.shape if n != 1), tuple(n for n in shape if n != 1)):
         return xp.reshape(a, shape)  # not a matter of length-1 axes: the library says why

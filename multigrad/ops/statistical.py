@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import math
 
-from ..autograd import LINEAR, defprimitive
+from ..autograd import LINEAR, Tensor, defprimitive
+from ..backends import is_lazy_array
 from ._helpers import array_device, native_dtype, normalize_axis, reshaped, where_or_zero
 
 __all__ = ["sum", "prod", "mean", "var", "std", "max", "min", "cumulative_sum",
@@ -38,14 +39,14 @@ __all__ = ["sum", "prod", "mean", "var", "std", "max", "min", "cumulative_sum",
 
 def expand_reduced(xp, g, x, axis, keepdims):
     """Broadcast a reduction's cotangent ``g`` back to the shape of the input ``x`` (an array,
-    or its shape). Sizes unknown until computed (Dask's, after a mask) broadcast against the
-    array itself, since no shape can name them."""
+    or its shape). On a Dask array, against the array itself: no shape can name a size
+    unknown until computed (after a mask), and the result takes the array's chunks."""
     x_shape = tuple(x.shape) if hasattr(x, "shape") else tuple(x)
     if not keepdims:
         axes = normalize_axis(axis, len(x_shape))
         g = reshaped(xp, g, tuple(1 if k in axes else n for k, n in enumerate(x_shape)))
-    if hasattr(x, "shape") and not all(n == n and n is not None for n in x_shape):
-        return g + xp.zeros_like(x)
+    if hasattr(x, "shape") and (is_lazy_array(x) or isinstance(x, Tensor) and x.device.lazy):
+        return g + xp.zeros_like(x)  # in x's chunks: Dask broadcasts into a single chunk
     return xp.broadcast_to(g, x_shape)
 
 
