@@ -57,8 +57,8 @@ class Instruction:
     output as recorded.
     """
 
-    __slots__ = ("kind", "name", "fn", "ins", "params", "outs", "multi", "pure", "generator",
-                 "out_info", "fused")
+    __slots__ = ("kind", "name", "fn", "_ins", "_reads", "params", "outs", "multi", "pure",
+                 "generator", "out_info", "fused")
 
     def __init__(self, kind, name, fn, ins, params, outs, multi=False, pure=False,
                  generator=None, out_info=()):
@@ -67,8 +67,18 @@ class Instruction:
         self.out_info = out_info
         self.fused = ()  # the instructions a fused one stands for
 
-    def slots_read(self):
-        return [s for s in self.ins if type(s) is int]
+    @property
+    def ins(self) -> list:
+        return self._ins
+
+    @ins.setter
+    def ins(self, value: list) -> None:
+        self._ins = value
+        self._reads = [s for s in value if type(s) is int]  # every pass asks for them
+
+    def slots_read(self) -> list[int]:
+        """The slots the instruction reads (its arguments that are not constants)."""
+        return self._reads
 
     def __str__(self):
         outs = ", ".join(f"%{s}" for s in self.outs) or "-"
