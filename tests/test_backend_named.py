@@ -144,3 +144,20 @@ def test_unknown_backend_names_say_which_exist():
         mg.get_device("torch:tpu")
     with pytest.raises(mg.DeviceError, match="'dask:cuda'"):
         mg.get_device("dask:gpu")
+
+
+@pytest.mark.parametrize("name", PARAMS)
+def test_convolution_gradients_match_numpy(name):
+    # col2im adds each kernel offset's cotangent into one array: in place where arrays allow
+    # it, functionally where they are immutable (JAX)
+    rng = np.random.default_rng(0)
+    xs, ws = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((4, 3, 3, 3))
+    grads = {}
+    for device in ("cpu", name):
+        x = mg.tensor(xs, device=device, requires_grad=True)
+        w = mg.tensor(ws, device=device, requires_grad=True)
+        y = mg.nn.functional.conv2d(x, w, padding=1, stride=2)
+        mg.sum(y * y).backward()
+        grads[device] = [t.numpy() for t in mg.compute(x.grad, w.grad)]
+    for got, expected in zip(grads[name], grads["cpu"]):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)

@@ -19,6 +19,7 @@ import math
 
 from ..autograd import LINEAR, Tensor, defprimitive
 from ..ops import full, matmul, max as max_, mean, ones_like, reshape, setitem, sum as sum_
+from ..ops._helpers import assigned
 
 __all__ = ["as_tuple", "convolution", "pool"]
 
@@ -64,7 +65,7 @@ def _scatter_patches(xp, g, ans, x, *, keys, axis):
     ct = xp.zeros_like(x)
     lead = (slice(None),) * axis
     for k, key in enumerate(keys):
-        ct[key] = ct[key] + g[lead + (k, Ellipsis)]
+        ct = assigned(ct, key, ct[key] + g[lead + (k, Ellipsis)])
     return ct
 
 

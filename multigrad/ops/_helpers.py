@@ -11,7 +11,7 @@ from array_api_compat import device as array_device
 from ..autograd import Tensor
 from ..backends import as_dtype, device_of, is_lazy_array, same_shape
 
-__all__ = ["array_device", "reshaped", "is_tensor", "const_like", "held", "native_dtype", "normalize_axis", "run", "sigmoid",
+__all__ = ["array_device", "assigned", "reshaped", "is_tensor", "const_like", "held", "native_dtype", "normalize_axis", "run", "sigmoid",
            "where_or_zero", "where_positive"]
 
 
@@ -38,6 +38,15 @@ def reshaped(xp, a, shape):
         return xp.reshape(a, shape)  # not a matter of length-1 axes: the library says why
     squeezed = a[tuple(0 if n == 1 else slice(None) for n in a.shape)]
     return squeezed[tuple(None if n == 1 else slice(None) for n in shape)]
+
+
+def assigned(x, key, value):
+    """``x`` with ``x[key] = value``, for an ``x`` nobody else holds: in place on a tensor
+    (recording) and on a mutable array, a new array where arrays are immutable (JAX)."""
+    if isinstance(x, Tensor):
+        x[key] = value
+        return x
+    return device_of(x).assign(x, key, value)
 
 
 def held(a):
