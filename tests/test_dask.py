@@ -135,6 +135,19 @@ def test_integer_indexing_has_no_eager_bounds_check_and_fails_at_compute():
         mg.compute(bad)
 
 
+def test_gradient_of_integer_indexing_adds_repeats_across_index_chunks():
+    # the cotangent of X[idx] is a scatter-add per chunk of the indices, summed as a tree
+    Xs, _, Xd, _ = _data()
+    picks = np.array([0, 5, 102, 5, 31, 0, 64])
+    for chunks in (2, 7):
+        X = mg.asarray(Xd).requires_grad_()
+        y = X[mg.asarray(da.from_array(picks, chunks=chunks))]
+        mg.sum(y * y).backward()
+        expected = np.zeros_like(Xs)
+        np.add.at(expected, picks, 2 * Xs[picks])
+        np.testing.assert_allclose(mg.compute(X.grad)[0].numpy(), expected, rtol=1e-15)
+
+
 def test_host_and_dask_meet_only_through_the_host():
     X = mg.asarray(da.ones((4, 2), chunks=2))
     with pytest.raises(mg.MixedDeviceError, match="a Dask array meets only arrays of its host"):

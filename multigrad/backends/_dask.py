@@ -200,12 +200,17 @@ def _scatter_add(da, chunk_module, n, indices, values):
     if indices.chunks[0] != values.chunks[0]:  # unknown chunks (a mask's) come aligned
         indices = indices.rechunk((values.chunks[0],))
 
+    # map_blocks aligns trailing axes: the indices' one axis must meet the values' first
+    indices = indices[(slice(None),) + (None,) * len(rest)]
+
     def block(v, i):
         out = chunk_module.zeros((1, n) + rest, dtype=v.dtype)
-        chunk_module.add.at(out[0], i, v)
+        chunk_module.add.at(out[0], i.reshape(-1), v)
         return out
+    # one (1, n, *rest) partial sum per chunk of rows: the rows' axis keeps its blocks (one
+    # element each), the new axis 1 holds the n rows written
     partial = da.map_blocks(block, values, indices, dtype=values.dtype,
-                            new_axis=0, chunks=((1,) * values.numblocks[0], (n,))
+                            new_axis=1, chunks=((1,) * values.numblocks[0], (n,))
                             + tuple((s,) for s in rest))
     return partial.sum(axis=0)
 
