@@ -143,7 +143,10 @@ def _cholesky_jvp(xp, t, ans, x, upper):
 
 cholesky_p = defprimitive(
     "cholesky",
-    forward=lambda xp, x, upper: xp.linalg.cholesky(x, upper=upper),
+    # the upper factor as the lower one's transpose: every library then reads the lower
+    # triangle (PyTorch's upper=True reads the upper one)
+    forward=lambda xp, x, upper: (mT(xp, xp.linalg.cholesky(x)) if upper
+                                  else xp.linalg.cholesky(x)),
     vjp=(_cholesky_vjp,),
     jvp=(_cholesky_jvp,),
 )
