@@ -19,8 +19,8 @@ some (``tests/test_scipy_array_api.py``, ``tests/test_sklearn_array_api.py``).
 from __future__ import annotations
 
 import collections
-import fnmatch
 import os
+import re
 from dataclasses import dataclass
 
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
@@ -149,6 +149,12 @@ def _skip_missing(backend: Backend) -> Backend:
     return backend
 
 
+def known_failure_matches(pattern: str, nodeid: str) -> bool:
+    """Whether a test node id matches a pattern of ``KNOWN_FAILURES``: ``*`` stands for any
+    text, every other character for itself (brackets included, unlike fnmatch)."""
+    return re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), nodeid) is not None
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark the known failures of the named backends as strict xfails, with their reasons."""
     named = config.getoption("--backend")
@@ -160,7 +166,7 @@ def pytest_collection_modifyitems(config, items):
             if f"[{backend.id}" not in item.nodeid and f"-{backend.id}" not in item.nodeid:
                 continue
             for pattern, reason in entries:
-                if fnmatch.fnmatchcase(item.nodeid, pattern):
+                if known_failure_matches(pattern, item.nodeid):
                     item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
                     break
 
