@@ -150,7 +150,9 @@ def _by_blocks(name, core, compat_linalg, da, chunk_module):
     native = getattr(compat_linalg, name, None)
 
     def run(x, /, **kw):
-        if native is not None and x.ndim == 2 and name not in ("det", "slogdet"):
+        # Dask's own cholesky reads the upper blocks too (and wants square chunks): the
+        # standard's functions here read the lower triangle, so it runs by blocks as well
+        if native is not None and x.ndim == 2 and name not in ("det", "slogdet", "cholesky"):
             return native(x, **kw)
         x = x.rechunk({x.ndim - 2: -1, x.ndim - 1: -1})
         m, n = x.shape[-2:]
