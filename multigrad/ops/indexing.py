@@ -385,7 +385,7 @@ def _assign(xp, x, value, *arrays, key):
                                             if it is not None))
         # through the device: a functional update where arrays are immutable (JAX)
         return device_of(out).assign(out, kept + (Ellipsis,), value)
-    positions, last = _write_positions(xp, x.shape, arrays, key, x.device)
+    positions, last = _write_positions(xp, x.shape, arrays, key, array_device(x))
     values = xp.broadcast_to(value, positions.shape)[last]
     positions = positions[last]
     flat = xp.reshape(out, (-1,))
