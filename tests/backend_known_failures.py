@@ -10,6 +10,104 @@ from __future__ import annotations
 
 _COMPILED_STD = "tests/test_compile_ops.py::test_compiled_op_equals_eager[torch-cpu-{}-std[{}]]"
 
+# measured on test_vjp_matches_finite_differences in float64 (the other test functions of the
+# backend suite have not been run on Dask yet: see the closing note of issue 12)
+_DASK_VJP = "tests/test_op_gradients.py::test_vjp_matches_finite_differences[dask-float64-{}]"
+_DASK_REASONS = {
+    'fft': ("Dask's FFTs take one chunk along each transformed axis; these inputs come in "
+        'several and are not rechunked yet'),
+    'batched': ("batched linear algebra: Dask's solve, svd and qr take 2-D arrays only and "
+        'multigrad has no block version of them yet'),
+    'svdvals': ("array-api-compat's Dask svdvals asks Dask's svd for full_matrices=True, which "
+        'Dask refuses'),
+    'matrix_norm': 'Dask has no SVD-based matrix norm (ord 2, nuc) beyond 2-D',
+    'eye': ("the gradient's graph fails to compute on Dask (Missing dependency of an eye "
+        'chunk); not investigated yet'),
+    'cross': ("linalg.cross is missing from array-api-compat's Dask namespace and has no block "
+        'version yet'),
+    'mask': ('a boolean mask makes sizes unknown (nan): the gradient then indexes by integer '
+        'arrays, which Dask refuses on unknown chunks'),
+    'empty': ("empty arrays in several chunks: Dask's reductions and assignments fail on zero-"
+        'size chunks'),
+    'repeat': "Dask's repeat takes an integer axis and an integer count only",
+}
+_DASK_CASES = {
+    'fft': [
+        'fft.rfft[35]',
+        'fft.rfft[35|n=4,norm=ortho]',
+        'fft.rfft[35|n=9,axis=0,norm=forward]',
+        'fft.rfft[35|n=6,axis=-2,norm=backward]',
+        'fft.rfftn[345]',
+        'fft.rfftn[345|s=(2, 7),norm=ortho]',
+        'fft.rfftn[345|s=(5, 3),axes=(2, 0),norm=forward]',
+        'fft.rfftn[345|axes=(1,)]',
+        'fft.rfftn[345|s=(4, -1, 3)]',
+        'fft.ihfft[35]',
+        'fft.ihfft[35|n=4,norm=ortho]',
+        'fft.ihfft[35|n=9,axis=0,norm=forward]',
+        'fft.ihfft[35|n=6,axis=-2,norm=backward]',
+    ],
+    'empty': [
+        'getitem[(slice(5,7,None),)][342]',
+        'logsumexp-empty[03|axis=1]',
+        'softmax-empty[03|axis=-1]',
+        'max-of-empty[03|axis=-1]',
+        'max-of-empty[03|axis=1,keepdims=True]',
+        'cumulative-empty[20|axis=1,include_initial=True]',
+        'cumulative-empty[03|axis=0,include_initial=True]',
+    ],
+    'mask': [
+        'getitem-mask[34x34]',
+        'getitem-mask[34x3]',
+        'getitem-mask-after[23x3]',
+        'setitem-mask[34x34]',
+    ],
+    'eye': [
+        'cross[3x3|axis=-1]',
+        'cross[23x3|axis=-1]',
+        'cross[213x43|axis=-1]',
+        'trace[234|offset=0]',
+        'trace[234|offset=1]',
+        'trace[234|offset=-1]',
+    ],
+    'cross': [
+        'cross-axis[32x32|axis=0]',
+    ],
+    'batched': [
+        'solve[233x3]',
+        'solve[233x231]',
+        'solve[233x132]',
+        'solve[33x232]',
+        'cholesky[244|upper=False]',
+        'cholesky[244|upper=True]',
+        'cholesky-lower-triangle[244|upper=False]',
+        'cholesky-lower-triangle[244|upper=True]',
+        'qr[243]',
+        'svd[243]',
+    ],
+    'svdvals': [
+        'det-singular[22]',
+        'det-singular[33]',
+        'det-singular[344]',
+        'svdvals[33]',
+        'svdvals[43]',
+        'svdvals[234]',
+    ],
+    'matrix_norm': [
+        'matrix_norm[233|keepdims=False,ord=nuc]',
+        'matrix_norm[233|keepdims=True,ord=nuc]',
+        'matrix_norm[233|keepdims=False,ord=2]',
+        'matrix_norm[233|keepdims=True,ord=2]',
+        'matrix_norm[233|keepdims=False,ord=-2]',
+        'matrix_norm[233|keepdims=True,ord=-2]',
+    ],
+    'repeat': [
+        'repeat[23|repeats=2,axis=None]',
+        'repeat-array[23]',
+        'repeat-array-flat[22]',
+    ],
+}
+
 KNOWN_FAILURES: dict[str, list[tuple[str, str]]] = {
     "torch": [
         ("*[torch-*unique_all*",
@@ -38,5 +136,6 @@ KNOWN_FAILURES: dict[str, list[tuple[str, str]]] = {
                        "det of a batch, one singular")),
     ],
     "jax": [],
-    "dask": [],
+    "dask": [(_DASK_VJP.format(case), _DASK_REASONS[why])
+             for why, cases in _DASK_CASES.items() for case in cases],
 }
