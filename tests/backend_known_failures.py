@@ -14,8 +14,6 @@ _COMPILED_STD = "tests/test_compile_ops.py::test_compiled_op_equals_eager[torch-
 # backend suite have not been run on Dask yet: see the closing note of issue 12)
 _DASK_VJP = "tests/test_op_gradients.py::test_vjp_matches_finite_differences[dask-float64-{}]"
 _DASK_REASONS = {
-    'fft': ("Dask's FFTs take one chunk along each transformed axis; these inputs come in "
-        'several and are not rechunked yet'),
     'batched': ("batched linear algebra: Dask's solve, svd and qr take 2-D arrays only and "
         'multigrad has no block version of them yet'),
     'svdvals': ("array-api-compat's Dask svdvals asks Dask's svd for full_matrices=True, which "
@@ -32,21 +30,6 @@ _DASK_REASONS = {
     'repeat': "Dask's repeat takes an integer axis and an integer count only",
 }
 _DASK_CASES = {
-    'fft': [
-        'fft.rfft[35]',
-        'fft.rfft[35|n=4,norm=ortho]',
-        'fft.rfft[35|n=9,axis=0,norm=forward]',
-        'fft.rfft[35|n=6,axis=-2,norm=backward]',
-        'fft.rfftn[345]',
-        'fft.rfftn[345|s=(2, 7),norm=ortho]',
-        'fft.rfftn[345|s=(5, 3),axes=(2, 0),norm=forward]',
-        'fft.rfftn[345|axes=(1,)]',
-        'fft.rfftn[345|s=(4, -1, 3)]',
-        'fft.ihfft[35]',
-        'fft.ihfft[35|n=4,norm=ortho]',
-        'fft.ihfft[35|n=9,axis=0,norm=forward]',
-        'fft.ihfft[35|n=6,axis=-2,norm=backward]',
-    ],
     'empty': [
         'getitem[(slice(5,7,None),)][342]',
         'logsumexp-empty[03|axis=1]',

@@ -108,6 +108,36 @@ def _namespace(compat, da, chunk_module, chunk_lib, native):
 
     ns.take, ns.take_along_axis = take, take_along_axis
     ns.linalg = _linalg(compat.linalg, da, chunk_module)
+    ns.fft = _fft(compat.fft)
+    return ns
+
+
+_TRANSFORMS = ("fft", "ifft", "fftn", "ifftn", "rfft", "irfft", "rfftn", "irfftn", "hfft",
+               "ihfft")
+
+
+def _fft(compat_fft):
+    """array-api-compat's Dask ``fft``, each transform first rechunking the axes it
+    transforms into one chunk each (Dask transforms no other)."""
+    ns = types.ModuleType("multigrad.backends.dask_namespace.fft")
+    ns.__dict__.update({k: v for k, v in vars(compat_fft).items() if not k.startswith("__")})
+    ns.__getattr__ = _refuse("fft.")
+
+    def whole_axes(transform):
+        def run(x, /, **kw):
+            if "axis" in kw or "axes" not in kw and "s" not in kw:  # 1-D: axis=-1 by default
+                axes = (kw.get("axis", -1),)
+            elif kw.get("axes") is not None:
+                axes = kw["axes"]
+            elif kw.get("s") is not None:  # the last len(s) axes
+                axes = range(x.ndim - len(kw["s"]), x.ndim)
+            else:
+                axes = range(x.ndim)
+            return transform(x.rechunk({a % x.ndim: -1 for a in axes}), **kw)
+        run.__name__ = transform.__name__
+        return run
+    for name in _TRANSFORMS:
+        setattr(ns, name, whole_axes(getattr(compat_fft, name)))
     return ns
 
 
