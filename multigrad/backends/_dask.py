@@ -180,9 +180,11 @@ def _by_blocks(name, core, compat_linalg, da, chunk_module):
     native = getattr(compat_linalg, name, None)
 
     def run(x, /, **kw):
-        # Dask's own cholesky reads the upper blocks too (and wants square chunks): the
-        # standard's functions here read the lower triangle, so it runs by blocks as well
-        if native is not None and x.ndim == 2 and name not in ("det", "slogdet", "cholesky"):
+        # Dask's own cholesky reads the upper blocks too (and wants square chunks), where the
+        # standard's functions here read the lower triangle; array-api-compat's svdvals asks
+        # Dask's svd for full matrices, which it refuses: both run by blocks as well
+        if native is not None and x.ndim == 2 and name not in ("det", "slogdet", "cholesky",
+                                                               "svdvals"):
             return native(x, **kw)
         x = x.rechunk({x.ndim - 2: -1, x.ndim - 1: -1})
         m, n = x.shape[-2:]
