@@ -25,6 +25,7 @@ from ._defaults import (default_generator, get_default_dtype, manual_seed, rand,
                         randperm, set_default_dtype)
 from . import nn
 from .transforms import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
+from .batching import vmap
 from .numerical import GradcheckError, gradcheck
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .checkpoint import checkpoint
@@ -53,7 +54,7 @@ __all__ = (["Device", "DeviceError", "DType", "GradcheckError", "MixedDeviceErro
             "get_device", "grad", "gradcheck", "hessian", "hvp", "inf", "is_grad_enabled",
             "jacfwd", "jacrev", "jvp", "linalg", "nan", "newaxis", "nn", "no_grad", "numerical",
             "pi", "set_default_device", "set_grad_enabled", "special", "value_and_grad",
-            "vjp"]
+            "vjp", "vmap"]
            + list(_DTYPES) + list(_ops_all))
 # user-defined functions, checkpointing and anomaly mode
 __all__ += ["AnomalyError", "Function", "FunctionCtx", "checkpoint", "detect_anomaly",

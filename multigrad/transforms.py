@@ -34,7 +34,8 @@ from .autograd._backward import pull_back_to
 from .autograd._forward import (forward_level, has_live_tangents, live_tangents, take_tangent,
                                 with_tangent)
 from .autograd._tensor import LeafNode
-from .ops import arange, positive, zeros_like
+from .batching import _dispatch as _batching, _marks as _batch_marks
+from .ops import arange, ones_like, positive, zeros_like
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "hvp"]
 
@@ -45,7 +46,12 @@ def _variable(x: Tensor) -> Tensor:
     A tensor that already requires gradients gets a recorded alias (``positive``), a node of its
     own: the inner transform collects the cotangents of that node only, while the outer one still
     sees through it to ``x``. Any other tensor becomes a fresh leaf that keeps ``x``'s tangents.
+    Inside ``vmap`` the variable is on a tape of that level (see ``batching._dispatch``), so
+    its derivatives are per example.
     """
+    levels = _batch_marks.live_levels()
+    if levels:
+        return _batching.variable(x, levels)
     if x.requires_grad:
         return positive(x)
     v = Tensor(x.data, x.device).requires_grad_()
@@ -100,7 +106,8 @@ def _outer_state(inputs: Sequence[Tensor], variables: Sequence[Tensor],
     """
     if any(x.requires_grad for x in inputs):
         return RECORD
-    found = None
+    # batched tensors need their rules run on tensors, where the batching rules see them
+    found = TANGENTS if any(_batch_marks.marks_of(t) for t in (*inputs, *outputs)) else None
     own = {v._node for v in variables}
     seen = set()
     roots = [y._node for y in outputs if y.requires_grad]
@@ -144,7 +151,10 @@ def _pull_back(outputs: Sequence[Tensor], seeds: Sequence, variables: Sequence[T
                outer: str | None, retain_graph: bool) -> list[Tensor]:
     """Cotangents of the variables (zeros for those the outputs do not depend on), computed as
     ``outer`` (``_outer_state``) requires."""
-    live = [(y, s) for y, s in zip(outputs, seeds) if y.requires_grad]
+    # a batched output's seed is one per example (the engine's default seed would be ones of
+    # the whole batch's array, which its logical nodes would take for a cotangent of their own)
+    live = [(y, ones_like(y) if s is None and _batch_marks.marks_of(y) else s)
+            for y, s in zip(outputs, seeds) if y.requires_grad]
     grads = [None] * len(variables)
     if live:
         grads = pull_back_to([y for y, _ in live], list(variables), [s for _, s in live],

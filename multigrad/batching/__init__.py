@@ -1,0 +1,67 @@
+"""Batching: ``multigrad.vmap`` and the machinery under it.
+
+- ``_marks``: the levels of running vmaps and the marks that say which tensors they batch (in
+  the ``{level: tangent}`` dict forward mode uses, so the engine's levels order them), and the
+  logical view of a batched tensor (``shape`` without the batch axes).
+- ``_dispatch``: running a primitive on batched tensors through its batching rule (or a loop),
+  and recording it on the tape of the transform it belongs to.
+- ``_vmap``: the transform itself: ``in_axes``, ``out_axes``, ``axis_size``, ``randomness``.
+
+The rules themselves live beside the ops, in ``multigrad/ops/_batching.py`` and
+``_batching_indexing.py``; importing this package gives every primitive its rule.
+"""
+
+from __future__ import annotations
+
+from ..autograd import REGISTRY, Tensor
+from ..ops import _batching, _batching_indexing
+from ..ops._linalg_determinants import _cofactors_p
+from ..nn._convolution import _patches_p
+from ._dispatch import LoopFallbackWarning, NoBatchingRule, loops_refused, warn_loop, _looping
+from ._marks import is_batched, live_levels
+from ._vmap import vmap
+
+__all__ = ["vmap", "LoopFallbackWarning", "NoBatchingRule", "loops_refused", "warn_loop",
+           "is_batched", "live_levels", "rule_kind"]
+
+
+def _install() -> None:
+    """Give every primitive of multigrad its batching rule."""
+    rules = {**_batching.build(REGISTRY, _looping), **_batching_indexing.build(REGISTRY)}
+    for name, rule in rules.items():
+        REGISTRY[name].batch = rule
+    _cofactors_p.batch = _batching.stacked(_cofactors_p, (2, 0), vjp_batches=False)
+    _patches_p.batch = _batching_indexing.patches_rule(_patches_p)
+
+
+def rule_kind(prim) -> str:
+    """How ``vmap`` batches ``prim``: ``"rule"`` (a rule of its own), the convention its rule
+    follows (``"elementwise"``, ``"unchanged"``, ``"axis"``, ``"stacked"``), or ``"loop"``
+    (none: once per example)."""
+    rule = prim.batch
+    if rule is None:
+        return "loop"
+    return getattr(rule, "convention", None) or "rule"
+
+
+def _no_python_values(name: str, convert):
+    """A conversion to a Python value that refuses a batched tensor: each example has its own
+    value, and Python control flow cannot branch on all of them at once."""
+    def checked(self, *args, **kwargs):
+        if is_batched(self):
+            raise TypeError(
+                f"vmap: cannot convert a batched tensor (shape {self.shape} per example) to "
+                f"a Python value ({name}): every example has its own value. "
+                "Branch with multigrad.where instead of if/else, or take the value outside "
+                "vmap")
+        return convert(self, *args, **kwargs)
+    checked.__name__ = convert.__name__
+    checked.__doc__ = convert.__doc__
+    return checked
+
+
+for _name in ("__bool__", "__float__", "__int__", "__complex__", "__index__", "item", "tolist",
+              "numpy", "__array__"):
+    setattr(Tensor, _name, _no_python_values(_name, getattr(Tensor, _name)))
+
+_install()
