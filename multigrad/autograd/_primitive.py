@@ -415,29 +415,9 @@ def _apply_jvp(prim: Primitive, args: tuple, params: dict):
     out = apply(prim, *stripped, **params)
     if prim.jvp is None:
         return out
-
-
-def _made_by(node, prim: Primitive, out: Tensor) -> bool:
-    """Whether ``node`` is this application of ``prim``: its own node, or the node vmap
-    records for it on batched values (``batched_of``); not a node of ``prim`` that a batching
-    rule ran on the batch's whole arrays, whose arguments carry no batch marks."""
-    made = getattr(node, "prim", None)
-    if made is prim:
-        return not any(not isinstance(v, Tensor) for v in out._tangents.values())
-    return made is not None and getattr(made, "batched_of", None) is prim
     outs = out if prim.multi_output else (out,)
     if not any(o.data.dtype in o.device.grad_dtypes for o in outs):
         return out
-
-
-def _made_by(node, prim: Primitive, out: Tensor) -> bool:
-    """Whether ``node`` is this application of ``prim``: its own node, or the node vmap
-    records for it on batched values (``batched_of``); not a node of ``prim`` that a batching
-    rule ran on the batch's whole arrays, whose arguments carry no batch marks."""
-    made = getattr(node, "prim", None)
-    if made is prim:
-        return not any(not isinstance(v, Tensor) for v in out._tangents.values())
-    return made is not None and getattr(made, "batched_of", None) is prim
 
     total = [None] * len(outs)
     for i, a in enumerate(args):

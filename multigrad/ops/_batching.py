@@ -317,13 +317,17 @@ def _matmul(prim):
     @_kind(None)
     def rule(xp, args, batched, **params):
         (x1, x2), (b1, b2) = args, batched
-        vec1, vec2 = b1 and x1.ndim == 2, b2 and x2.ndim == 2
-        # a batched vector becomes a row (x1) or a column (x2), squeezed out afterwards
-        if vec1:
-            x1 = xp.reshape(x1, (x1.shape[0], 1, x1.shape[1]))
-        if vec2:
-            x2 = xp.reshape(x2, tuple(x2.shape) + (1,))
-        # the stack axes of one example (an unbatched vector has none)
+        vec1, vec2 = logical_ndim(x1, b1) == 1, logical_ndim(x2, b2) == 1
+        if (vec1 and b1) or (vec2 and b2):
+            # a batched vector would pass for a matrix: every vector becomes a row (x1) or a
+            # column (x2), squeezed out afterwards
+            if vec1:
+                x1 = xp.reshape(x1, tuple(x1.shape[:-1]) + (1, x1.shape[-1]))
+            if vec2:
+                x2 = xp.reshape(x2, tuple(x2.shape) + (1,))
+        else:
+            vec1 = vec2 = False
+        # line up the stack axes of the batched operands with the other's
         depth = max(0, logical_ndim(x1, b1) - 2, logical_ndim(x2, b2) - 2)
         if b1:
             x1 = line_up(xp, x1, depth + 2)

@@ -37,20 +37,62 @@ def _index_shape(xp, key, shapes) -> tuple:
 
 def _batched_key(xp, key, arrays, batched, size):
     """The key and index arrays of one example made a key of the batch: the example's number
-    as a leading index array when an index array differs per example (the batch axis then
-    comes first), else a leading ``slice(None)``; and where the batch axis lands."""
+    as a leading index array when an index array differs per example, else a leading
+    ``slice(None)``; and how to bring the result to the batch axis, then one example's
+    layout (a permutation of its axes, or None)."""
+    plan = _plan((1,) * len(key), key)
+    index_ndim = len(_index_shape(xp, key, [a.shape[1:] if b else a.shape
+                                            for a, b in zip(arrays, batched)]))
     if any(batched):
         ndim = max(logical_ndim(a, b) for a, b in zip(arrays, batched))
         lined = [line_up(xp, a, ndim) if b else a for a, b in zip(arrays, batched)]
         device = next(a.device for a, b in zip(arrays, batched) if b)
         rows = xp.reshape(xp.arange(size, dtype=xp.int64, device=device), (size,) + (1,) * ndim)
-        return (_Slot(len(lined)),) + tuple(key), lined + [rows], 0
+        # the index dimensions now come first, after the batch: put them where one
+        # example's go (after its first ``dest`` other dimensions)
+        dest = plan.dest if plan is not None else 0
+        return (_Slot(len(lined)),) + tuple(key), lined + [rows], _after(index_ndim, dest)
     new_key = (slice(None),) + tuple(key)
-    plan = _plan((size,) + (1,) * len(key), new_key)
-    # NumPy's rule: index arrays that are not adjacent put their dimensions first
-    if plan is not None and plan.dest == 0:
-        return new_key, list(arrays), len(_index_shape(xp, key, [a.shape for a in arrays]))
-    return new_key, list(arrays), 0
+    new_plan = _plan((1,) * len(new_key), new_key)
+    if new_plan is not None and new_plan.dest == 0:
+        # index arrays apart from each other put their dimensions first, the batch after
+        return new_key, list(arrays), ("move", index_ndim)
+    return new_key, list(arrays), None
+
+
+def _after(index_ndim: int, dest: int):
+    """The permutation taking ``(batch, index dims, other dims)`` to ``(batch, first dest
+    other dims, index dims, the rest)``, or None when it is the identity."""
+    if not dest:
+        return None
+    return ("order", index_ndim, dest)
+
+
+def _arrange(xp, out, how):
+    """A gathered batch in the layout ``_batched_key`` says (batch axis first)."""
+    if how is None:
+        return out
+    kind, k, *rest = how
+    if kind == "move":
+        return xp.moveaxis(out, k, 0) if k else out
+    dest = rest[0]
+    order = (0,) + tuple(range(1 + k, 1 + k + dest)) + tuple(range(1, 1 + k)) + tuple(
+        range(1 + k + dest, out.ndim))
+    return xp.permute_dims(out, order)
+
+
+def _disarrange(xp, value, how):
+    """The inverse of ``_arrange``: a batch of values (batch axis first, one example's layout)
+    in the layout the batched key gathers."""
+    if how is None:
+        return value
+    kind, k, *rest = how
+    if kind == "move":
+        return xp.moveaxis(value, 0, k) if k else value
+    dest = rest[0]
+    order = (0,) + tuple(range(1 + k, 1 + k + dest)) + tuple(range(1, 1 + k)) + tuple(
+        range(1 + k + dest, value.ndim))
+    return xp.permute_dims(value, tuple(order.index(d) for d in range(value.ndim)))
 
 
 def _getitem(prim):
@@ -60,9 +102,8 @@ def _getitem(prim):
         size = batch_size(args, batched)
         if not batched[0]:
             x = with_batch(xp, x, size)
-        key, arrays, position = _batched_key(xp, key, arrays, batched[1:], size)
-        out = prim(x, *arrays, key=key)
-        return (xp.moveaxis(out, position, 0) if position else out), True
+        key, arrays, how = _batched_key(xp, key, arrays, batched[1:], size)
+        return _arrange(xp, prim(x, *arrays, key=key), how), True
     return rule
 
 
@@ -98,9 +139,9 @@ def _setitem(prim):
                 value = xp.broadcast_to(line_up(xp, value, len(target)), (size,) + target)
             else:
                 value = with_batch(xp, xp.broadcast_to(value, target), size)
-        key, arrays, position = _batched_key(xp, key, arrays, batched[2:], size)
-        if position and hasattr(value, "shape"):
-            value = xp.moveaxis(value, 0, position)
+        key, arrays, how = _batched_key(xp, key, arrays, batched[2:], size)
+        if hasattr(value, "shape"):
+            value = _disarrange(xp, value, how)
         return prim(x, value, *arrays, key=key), True
     return rule
 
