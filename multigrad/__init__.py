@@ -25,6 +25,7 @@ from ._defaults import (default_generator, get_default_dtype, manual_seed, rand,
                         randperm, set_default_dtype)
 from . import nn
 from .transforms import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
+from . import batching
 from .batching import vmap
 from .numerical import GradcheckError, gradcheck
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
@@ -47,6 +48,7 @@ newaxis = None
 
 # rules that must record (create_graph, forward mode) run in this namespace
 _set_namespace(_sys.modules[__name__])
+batching.install()  # every primitive's batching rule, now that all are declared
 
 __all__ = (["Device", "DeviceError", "DType", "GradcheckError", "MixedDeviceError", "Tensor",
             "__array_api_version__", "__array_namespace_info__", "__version__", "autograd",

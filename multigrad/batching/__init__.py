@@ -15,23 +15,44 @@ from __future__ import annotations
 
 from ..autograd import REGISTRY, Tensor
 from ..ops import _batching, _batching_indexing
-from ..ops._linalg_determinants import _cofactors_p
-from ..nn._convolution import _patches_p
 from ._dispatch import LoopFallbackWarning, NoBatchingRule, loops_refused, warn_loop, _looping
 from ._marks import is_batched, live_levels
 from ._vmap import vmap
 
 __all__ = ["vmap", "LoopFallbackWarning", "NoBatchingRule", "loops_refused", "warn_loop",
-           "is_batched", "live_levels", "rule_kind"]
+           "is_batched", "live_levels", "rule_kind", "install"]
 
 
-def _install() -> None:
-    """Give every primitive of multigrad its batching rule."""
+def install() -> None:
+    """Give every primitive of multigrad its batching rule (``multigrad/__init__`` calls this
+    once everything is imported), and make batched tensors refuse conversion to Python."""
+    from ..checkpoint import _checkpointed
+    from ..nn._convolution import _patches_p
+    from ..ops._linalg_determinants import _cofactors_p
     rules = {**_batching.build(REGISTRY, _looping), **_batching_indexing.build(REGISTRY)}
     for name, rule in rules.items():
         REGISTRY[name].batch = rule
     _cofactors_p.batch = _batching.stacked(_cofactors_p, (2, 0), vjp_batches=False)
     _patches_p.batch = _batching_indexing.patches_rule(_patches_p)
+    _checkpointed.batch = _checkpoint_rule
+    for name in ("__bool__", "__float__", "__int__", "__complex__", "__index__", "item",
+                 "tolist", "numpy", "__array__"):
+        setattr(Tensor, name, _no_python_values(name, getattr(Tensor, name)))
+
+
+def _checkpoint_rule(xp, arrays, batched, *, fn, call):
+    """``checkpoint(fn, ...)`` on a batch: one checkpoint of ``vmap(fn)`` (the recomputation
+    batched too)."""
+    from ..checkpoint import checkpoint
+    in_axes = tuple(0 if b else None for b in batched)
+    out = checkpoint(vmap(lambda *a: fn(*call.arguments(a)), in_axes=in_axes), *arrays,
+                     preserve_rng_state=call.preserve_rng_state)
+    call.single = isinstance(out, Tensor)
+    outs = (out,) if call.single else tuple(out)
+    return outs, (True,) * len(outs)
+
+
+_checkpoint_rule.vjp_batches = False
 
 
 def rule_kind(prim) -> str:
@@ -59,9 +80,3 @@ def _no_python_values(name: str, convert):
     checked.__doc__ = convert.__doc__
     return checked
 
-
-for _name in ("__bool__", "__float__", "__int__", "__complex__", "__index__", "item", "tolist",
-              "numpy", "__array__"):
-    setattr(Tensor, _name, _no_python_values(_name, getattr(Tensor, _name)))
-
-_install()

@@ -32,7 +32,7 @@ from ..autograd import Tensor
 from ..autograd._primitive import new_level
 
 __all__ = ["Level", "Mark", "open_level", "live_levels", "marks_of", "mark_at", "alias",
-           "strip", "batch_axes", "is_batched", "top_level"]
+           "strip", "batch_axes", "is_batched", "top_level", "random_batch", "mark_draw"]
 
 
 class Mark:
@@ -93,6 +93,22 @@ class open_level:
 def live_levels() -> tuple:
     """The levels of the vmaps running in this thread, outermost first."""
     return _live.levels
+
+
+def random_batch(shape: tuple) -> tuple[tuple, tuple]:
+    """For a random draw of ``shape``: the shape to draw, with one axis in front for each
+    running vmap whose randomness is ``"different"`` (outermost first), and those vmaps'
+    levels, to mark the draw with (``mark_draw``); outside vmap, ``shape`` and ``()``."""
+    levels = tuple(lv for lv in _live.levels if lv.randomness == "different")
+    return tuple(lv.size for lv in levels) + tuple(shape), levels
+
+
+def mark_draw(t: Tensor, levels: tuple) -> Tensor:
+    """A fresh draw ``t`` (of ``random_batch``'s shape) marked as batched by ``levels``, in
+    place; returns it."""
+    if levels:
+        t._tangents = {**(t._tangents or {}), **{lv.id: lv.physical for lv in levels}}
+    return t
 
 
 def marks_of(t) -> dict:
