@@ -17,6 +17,7 @@ import math
 import warnings
 
 from ..backends._memory import out_kind
+
 __all__ = ["Instruction", "Program", "Const"]
 
 
@@ -339,12 +340,15 @@ def _plan_memory(program: Program, last_use: dict) -> tuple[dict, set]:
     keeps alive at once. Only kernels that take ``out=`` (``backends._memory.out_kind``) get a
     buffer; an elementwise one may be given an input it reads for the last time, other
     kernels only buffers that died before them. Arrays that leave the program (its outputs)
-    are never written over.
+    are never written over, nor are one-element arrays: allocating one costs nothing, and
+    NumPy takes about twice as long for an in-place op on one (measured: 1.2 against 0.55 us
+    for ``multiply(a, a, out=a)``; from two elements on, ``out=`` is as fast or faster).
     """
     info = {s: i for ins in program.instructions for s, i in zip(ins.outs, ins.out_info)}
     escaping = {program.buffers.get(s, s) for s in program.outputs}
     owners = {s: o for s, o in program.buffers.items()
-              if o in program.reusable and o not in escaping and o in info}
+              if o in program.reusable and o not in escaping and o in info
+              and math.prod(info[o][0]) > 1}
     death: dict[int, int] = {}
     for s, o in owners.items():
         death[o] = max(death.get(o, -1), last_use.get(s, -1))
