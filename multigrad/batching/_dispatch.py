@@ -26,6 +26,8 @@ JAX decides which trace sees an op first:
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import warnings
 
@@ -55,6 +57,7 @@ class _Refusal(threading.local):
 
 _refusal = _Refusal()
 _warned: set = set()
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 class loops_refused:
@@ -76,7 +79,17 @@ def warn_loop(name: str) -> None:
         _warned.add(name)
         warnings.warn(f"vmap: {name} has no batching rule, so it runs once per example in a "
                       "Python loop (declare one with defprimitive(..., batch=...), or a batch "
-                      "method on the Function)", LoopFallbackWarning, stacklevel=4)
+                      "method on the Function)", LoopFallbackWarning,
+                      stacklevel=_outside_multigrad())
+
+
+def _outside_multigrad() -> int:
+    """The ``stacklevel`` of warn_loop's warning that points at the user's line: the first
+    caller outside multigrad's own files."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 # -- running a batching rule ----------------------------------------------------------------------
@@ -176,16 +189,31 @@ def batch_first(prim: Primitive, args: tuple):
     """For a forward-mode level about to run ``prim``'s JVP rules on batched tensors: the
     level of the highest batch to take apart first instead (the JVP rules then run on plain
     arrays), when ``prim``'s rules read raw values; else None."""
-    top = None
-    for a in args:
-        if isinstance(a, Tensor) and a._tangents:
-            for k, v in a._tangents.items():
-                if type(v) is Mark and (top is None or k > top):
-                    top = k
-    if top is None:
+    tops = [_top_batch(a) for a in args if isinstance(a, Tensor) and a._tangents]
+    tops = [k for k in tops if k is not None]
+    if not tops:
         return None
-    batched = tuple(mark_at(a, top) is not None and mark_at(a, top).batched for a in args)
+    top = max(tops)
+    batched = tuple(_batched_at(a, top) for a in args)
     return None if _rules_take_batches(prim, batched) else top
+
+
+def _top_batch(t: Tensor):
+    """The highest batch level marking ``t`` or a tangent it carries (a vmap of ``jvp``'s
+    tangents batches them alone), or None."""
+    top = None
+    for k, v in t._tangents.items():
+        found = k if type(v) is Mark else (_top_batch(v) if isinstance(v, Tensor)
+                                           and v._tangents else None)
+        if found is not None and (top is None or found > top):
+            top = found
+    return top
+
+
+def _batched_at(a, lid: int) -> bool:
+    """Whether ``apply_batched`` at level ``lid`` takes ``a`` as batched."""
+    mark = mark_at(a, lid)
+    return (mark is not None and mark.batched) or (_above(a, lid) and _involves(a, lid))
 
 
 def _rules_take_batches(prim: Primitive, batched) -> bool:
