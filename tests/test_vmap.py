@@ -317,3 +317,48 @@ def test_python_control_flow_on_a_batched_value_is_refused(data):
     _, _, xs = data
     with pytest.raises(TypeError, match=r"batched tensor.*multigrad\.where"):
         mg.vmap(lambda x: x if mg.sum(x) > 0 else -x)(xs)
+
+
+# -- per-example gradients of a model -------------------------------------------------------------
+
+def _mlp(b):
+    nn = mg.nn
+    return nn.Sequential(nn.Linear(5, 8, seed=0, dtype=b.dtype, device=b.device), nn.Tanh(),
+                         nn.Linear(8, 3, seed=1, dtype=b.dtype, device=b.device))
+
+
+def test_per_example_grads_of_a_model_equal_one_backward_per_example(backend64, rng):
+    b = backend64
+    model, loss = _mlp(b), mg.nn.CrossEntropyLoss()
+    x, y = b.tensor(rng.standard_normal((6, 5))), b.tensor(rng.integers(0, 3, 6))
+    grads = mg.nn.per_example_grads(model, loss, x, y)
+    assert sorted(grads) == sorted(k for k, _ in model.named_parameters())
+    for i in range(6):
+        model.zero_grad()
+        loss(model(x[i:i + 1]), y[i:i + 1]).backward()
+        for name, p in model.named_parameters():
+            _close(grads[name][i], p.grad, b)
+    # a label out of range in one example is named, as without vmap
+    y_bad = b.tensor(np.array([0, 1, 2, 7, 0, 1]))
+    with pytest.raises(IndexError, match=r"class indices must be in \[0, 3\); got 7"):
+        mg.nn.per_example_grads(model, loss, x, y_bad)
+
+
+def test_functional_call_replaces_parameters_by_name_and_restores_them(backend64, rng):
+    b = backend64
+    model = _mlp(b)
+    before = {k: p for k, p in model.named_parameters()}
+    x = b.tensor(rng.standard_normal((2, 5)))
+    zero = mg.zeros_like(before["2.weight"])
+    out = mg.nn.functional_call(model, {"2.weight": zero}, x)
+    _close(out, np.broadcast_to(before["2.bias"].numpy(), (2, 3)), b)
+    assert all(p is before[k] for k, p in model.named_parameters())
+    g = mg.grad(lambda w: mg.sum(mg.nn.functional_call(model, {"0.bias": w}, x)))(
+        before["0.bias"])
+    model.zero_grad()
+    mg.sum(model(x)).backward()
+    _close(g, before["0.bias"].grad, b)
+    with pytest.raises(KeyError, match=r"no parameter or buffer named '1.weight'"):
+        mg.nn.functional_call(model, {"1.weight": zero}, x)
+    with pytest.raises(ValueError, match=r"params\['0.weight'\] has shape \(3, 8\) but"):
+        mg.nn.functional_call(model, {"0.weight": zero}, x)
