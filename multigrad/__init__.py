@@ -52,7 +52,7 @@ batching.install()  # every primitive's batching rule, now that all are declared
 
 __all__ = (["Device", "DeviceError", "DType", "GradcheckError", "MixedDeviceError", "Tensor",
             "__array_api_version__", "__array_namespace_info__", "__version__", "autograd",
-            "backends", "defprimitive", "devices", "e", "enable_grad", "fft", "get_default_device",
+            "backends", "batching", "defprimitive", "devices", "e", "enable_grad", "fft", "get_default_device",
             "get_device", "grad", "gradcheck", "hessian", "hvp", "inf", "is_grad_enabled",
             "jacfwd", "jacrev", "jvp", "linalg", "nan", "newaxis", "nn", "no_grad", "numerical",
             "pi", "set_default_device", "set_grad_enabled", "special", "value_and_grad",

@@ -8,7 +8,8 @@
 - ``_vmap``: the transform itself: ``in_axes``, ``out_axes``, ``axis_size``, ``randomness``.
 
 The rules themselves live beside the ops, in ``multigrad/ops/_batching.py`` and
-``_batching_indexing.py``; importing this package gives every primitive its rule.
+``_batching_indexing.py``; ``install()`` (which ``multigrad/__init__`` calls once every
+primitive is declared) gives every primitive its rule.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from __future__ import annotations
 from ..autograd import REGISTRY, Tensor
 from ..ops import _batching, _batching_indexing
 from ._dispatch import LoopFallbackWarning, NoBatchingRule, loops_refused, warn_loop, _looping
-from ._marks import is_batched, live_levels
+from ._marks import is_batched
 from ._vmap import vmap
 
-__all__ = ["vmap", "LoopFallbackWarning", "NoBatchingRule", "loops_refused", "warn_loop",
-           "is_batched", "live_levels", "rule_kind", "install"]
+__all__ = ["vmap", "LoopFallbackWarning", "NoBatchingRule", "loops_refused", "is_batched",
+           "rule_kind"]
 
 
 def install() -> None:
