@@ -333,7 +333,12 @@ def _matmul(prim):
             x1 = line_up(xp, x1, depth + 2)
         if b2:
             x2 = line_up(xp, x2, depth + 2)
-        out = prim(x1, x2)
+        if x1.shape[-1] == 1 and x2.ndim >= 2:
+            # a stack of outer products (per-example weight gradients): NumPy's matmul loops
+            # over the stack without BLAS, the broadcast product is one pass over memory
+            out = x1 * x2
+        else:
+            out = prim(x1, x2)
         if vec1 and vec2:
             return xp.reshape(out, tuple(out.shape[:-2])), True
         if vec1:
