@@ -34,7 +34,7 @@ from .autograd._backward import pull_back_to
 from .autograd._forward import (forward_level, has_live_tangents, live_tangents, take_tangent,
                                 with_tangent)
 from .autograd._tensor import LeafNode
-from .batching import _dispatch as _batching, _marks as _batch_marks
+from .batching import _logical as _batching, _marks as _batch_marks
 from .ops import arange, ones_like, positive, zeros_like
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "hvp"]
@@ -46,7 +46,7 @@ def _variable(x: Tensor) -> Tensor:
     A tensor that already requires gradients gets a recorded alias (``positive``), a node of its
     own: the inner transform collects the cotangents of that node only, while the outer one still
     sees through it to ``x``. Any other tensor becomes a fresh leaf that keeps ``x``'s tangents.
-    Inside ``vmap`` the variable is on a tape of that level (see ``batching._dispatch``), so
+    Inside ``vmap`` the variable is on a tape of that level (see ``batching._logical``), so
     its derivatives are per example.
     """
     levels = _batch_marks.live_levels()

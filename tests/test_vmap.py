@@ -166,8 +166,8 @@ def test_batches_of_one_and_of_none(data, size):
 @pytest.fixture
 def fresh_warnings(monkeypatch):
     """The loop's warnings as if no op had looped yet in this process (they come once)."""
-    from multigrad.batching import _dispatch
-    monkeypatch.setattr(_dispatch, "_warned", set())
+    from multigrad.batching import _running
+    monkeypatch.setattr(_running, "_warned", set())
 
 
 def _cube_op(name, **batch):

@@ -3,8 +3,9 @@
 - ``_marks``: the levels of running vmaps and the marks that say which tensors they batch (in
   the ``{level: tangent}`` dict forward mode uses, so the engine's levels order them), and the
   logical view of a batched tensor (``shape`` without the batch axes).
-- ``_dispatch``: running a primitive on batched tensors through its batching rule (or a loop),
-  and recording it on the tape of the transform it belongs to.
+- ``_dispatch``: running a primitive on batched tensors through its batching rule
+  (``_running``: the rule, or a loop) and recording it on the tape of the transform it belongs
+  to (``_logical``: the nodes of transforms inside vmap).
 - ``_vmap``: the transform itself: ``in_axes``, ``out_axes``, ``axis_size``, ``randomness``.
 
 The rules themselves live beside the ops, in ``multigrad/ops/_batching.py`` and
@@ -16,7 +17,8 @@ from __future__ import annotations
 
 from ..autograd import REGISTRY, Tensor
 from ..ops import _batching, _batching_indexing
-from ._dispatch import LoopFallbackWarning, NoBatchingRule, loops_refused, warn_loop, _looping
+from . import _dispatch  # noqa: F401  (installs apply_batched in the engine)
+from ._running import LoopFallbackWarning, NoBatchingRule, loops_refused, warn_loop, _looping
 from ._marks import is_batched
 from ._vmap import vmap
 

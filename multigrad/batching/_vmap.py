@@ -16,7 +16,8 @@ from typing import Any, Callable
 from .. import _pytree
 from ..autograd import Tensor
 from ..ops import asarray, moveaxis
-from ._dispatch import mark_level, to_physical
+from ._logical import to_physical
+from ._running import mark_level
 from ._marks import open_level
 
 __all__ = ["vmap"]
