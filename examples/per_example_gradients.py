@@ -4,11 +4,11 @@ DP-SGD (Abadi et al., 2016) bounds what one training example can change: each ex
 gradient is clipped to norm at most ``--clip``, the clipped gradients are summed, Gaussian noise
 of standard deviation ``--noise * --clip`` is added, and the sum is divided by the batch size.
 The per-example gradients come from ``mg.nn.per_example_grads`` (``vmap(grad(...))`` of the
-model's forward as a function of its parameters), in one batched pass per minibatch; those of 16
-training examples are checked against a Python loop of one backward pass per example. The same network,
-from the same seed, is also trained by plain minibatch SGD; both test accuracies per epoch go to
-``per_example_gradients.png``. The full run (30 epochs, batches of 128): plain SGD 97.6%,
-DP-SGD 95.3% test accuracy (clip 1, noise 1).
+model's forward as a function of its parameters), in one batched pass per minibatch; those of
+16 training examples are checked against a Python loop of one backward pass per example. The
+same network, from the same seed, is also trained by plain minibatch SGD; both test accuracies
+per epoch go to ``per_example_gradients.png``. The full run (30 epochs, batches of 128):
+plain SGD 97.6%, DP-SGD 95.3% test accuracy (clip 1, noise 1).
 
     python examples/per_example_gradients.py                 # on the CPU (about a minute)
     python examples/per_example_gradients.py --device strict:device1 --quick

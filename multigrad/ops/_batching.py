@@ -39,7 +39,7 @@ __all__ = ["build", "elementwise", "unchanged", "reduction", "along_axis", "stac
            "logical_ndim", "line_up", "with_batch", "all_batched", "batch_size", "shift_axis"]
 
 
-# -- helpers ---------------------------------------------------------------------------------------
+# -- helpers --------------------------------------------------------------------------------------
 
 def logical_ndim(a, batched: bool) -> int:
     """The rank of one example of ``a``."""
@@ -91,7 +91,7 @@ def _kind(convention: str | None, vjp_batches=True):
     return mark
 
 
-# -- conventions ------------------------------------------------------------------------------------
+# -- conventions ----------------------------------------------------------------------------------
 
 def elementwise(prim):
     """Broadcasting ops: line the batched arguments up, apply."""
@@ -150,7 +150,7 @@ def stacked(prim, core: tuple, vjp_batches=True):
     return rule
 
 
-# -- shapes and joins --------------------------------------------------------------------------------
+# -- shapes and joins -----------------------------------------------------------------------------
 
 def _reshape(prim):
     @_kind(None)
@@ -311,7 +311,7 @@ def _argextreme(prim):
     return rule
 
 
-# -- linear algebra ---------------------------------------------------------------------------------
+# -- linear algebra -------------------------------------------------------------------------------
 
 def _matmul(prim):
     @_kind(None)
@@ -403,7 +403,7 @@ def _solve(prim):
     return rule
 
 
-# -- the table ----------------------------------------------------------------------------------------
+# -- the table ------------------------------------------------------------------------------------
 
 _ELEMENTWISE = (
     "add subtract multiply divide negative positive square sqrt reciprocal abs remainder "
