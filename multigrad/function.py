@@ -224,7 +224,8 @@ def _build_primitive(cls):
     has_jvp = cls.jvp is not None
     return defprimitive(name, forward, vjp=(vjp,), jvp=(jvp,) if has_jvp else None,
                         variadic=True, multi_output=True, batch=_batching_rule(cls),
-                        register=False, doc=cls.__doc__)
+                        register=False, doc=cls.__doc__,
+                        pure=False)  # the user's forward and backward
 
 
 def _batching_rule(cls):

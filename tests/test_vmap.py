@@ -254,9 +254,10 @@ def test_functions_loop_or_use_their_batch_method(data, fresh_warnings):
 
 def test_every_primitive_inside_multigrad_has_a_batching_rule():
     from multigrad.checkpoint import _checkpointed
-    from multigrad.nn._convolution import _patches_p
+    from multigrad.nn._convolution import _patches_p, _scatter_p
+    from multigrad.nn._normalization import _standardize_p
     from multigrad.ops._linalg_determinants import _cofactors_p
-    for prim in (_checkpointed, _patches_p, _cofactors_p):
+    for prim in (_checkpointed, _patches_p, _scatter_p, _standardize_p, _cofactors_p):
         assert mg.batching.rule_kind(prim) != "loop", prim.name
 
 
@@ -362,3 +363,27 @@ def test_functional_call_replaces_parameters_by_name_and_restores_them(backend64
         mg.nn.functional_call(model, {"1.weight": zero}, x)
     with pytest.raises(ValueError, match=r"params\['0.weight'\] has shape \(3, 8\) but"):
         mg.nn.functional_call(model, {"0.weight": zero}, x)
+
+
+def test_per_example_grads_through_convolution_pooling_and_normalization(backend64, rng):
+    # the internal primitives behind the layers: patches and their adjoint, standardize
+    b, nn = backend64, mg.nn
+    opts = dict(dtype=b.dtype, device=b.device)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1, seed=0, **opts),
+                          nn.BatchNorm2d(3, **opts), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.LayerNorm(18, **opts),
+                          nn.Linear(18, 2, seed=1, **opts))
+    model.eval()
+    x, y = b.tensor(rng.standard_normal((3, 1, 4, 6))), b.tensor(rng.integers(0, 2, 3))
+    loss = nn.CrossEntropyLoss()
+    grads = nn.per_example_grads(model, loss, x, y)
+    for i in range(3):
+        model.zero_grad()
+        loss(model(x[i:i + 1]), y[i:i + 1]).backward()
+        for name, p in model.named_parameters():
+            _close(grads[name][i], p.grad, b)
+    # batch norm in training mode over each example's own batch (statistics per example)
+    batches = b.tensor(rng.standard_normal((3, 5, 4)))
+    def normalized(h):
+        return mg.nn.functional.batch_norm(h, None, None, training=True)
+
+    _close(mg.vmap(normalized)(batches), _stack(normalized(h) for h in batches), b)

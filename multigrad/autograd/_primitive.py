@@ -86,7 +86,7 @@ class Primitive:
     """
 
     def __init__(self, name, forward, vjp, jvp, variadic, multi_output, changes_device, doc,
-                 module, keep=None, batch=None):
+                 module, keep=None, pure=False, overwrite=None, batch=None):
         self.name = self.__name__ = self.__qualname__ = name
         if isinstance(forward, str):
             self.forward = _named_forward(forward)
@@ -105,6 +105,8 @@ class Primitive:
         # arrays kept (None: every one), and whether the output is
         self.keep_args = None if keep is None else frozenset(k for k in keep if k != "ans")
         self.keep_ans = keep is None or "ans" in keep or multi_output
+        self.pure = pure  # see defprimitive
+        self.overwrite = overwrite
         # the batching rule vmap runs (see defprimitive); None: a loop over the batch
         self.batch = batch
         self.__doc__ = doc
@@ -134,8 +136,8 @@ class Primitive:
 
 
 def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_output=False,
-                 changes_device=False, keep=None, batch=None, doc=None,
-                 register=None) -> Primitive:
+                 changes_device=False, keep=None, batch=None, doc=None, register=None,
+                 pure=None, overwrite=None) -> Primitive:
     """Declare an op with its forward computation and derivative rules.
 
     Parameters
@@ -180,6 +182,15 @@ def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_out
         Add the op to ``REGISTRY``, whose ops must declare both modes and have a test spec.
         ``None`` (the default) registers the ops declared inside the multigrad package and
         leaves users' own ops out, so their names never clash with multigrad's.
+    pure : bool or None
+        The forward computes its result from its arguments alone and changes nothing else, so
+        a compiled program may drop it when nobody reads its result, run it once for two
+        identical calls, or capture it into a CUDA graph. ``None`` (the default): multigrad's
+        own ops are pure; users' ops are not (a compiled step runs their Python every time).
+    overwrite : callable or None
+        The forward, allowed to write its result into its first array argument (which it
+        would otherwise copy: ``setitem``): a compiled program calls it where nothing reads
+        that array afterwards.
 
     Notes
     -----
@@ -222,7 +233,7 @@ def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_out
         raise TypeError(f"primitive {name!r}: batch must be a batching rule (a callable) or "
                         f"None, got {type(batch).__name__}")
     prim = Primitive(name, forward, vjp, jvp, variadic, multi_output, changes_device, doc,
-                     module, keep, batch)
+                     module, keep, internal if pure is None else pure, overwrite, batch)
     if register:
         if name in REGISTRY:
             raise ValueError(f"a primitive named {name!r} is already registered")
@@ -461,6 +472,6 @@ def _made_by(node, prim: Primitive, out: Tensor) -> bool:
     rule ran on the batch's whole arrays, whose arguments carry no batch marks."""
     made = getattr(node, "prim", None)
     if made is prim:
-        return not any(not isinstance(v, Tensor) for v in out._tangents.values())
+        return not any(not isinstance(v, Tensor) for v in (out._tangents or {}).values())
     return made is not None and getattr(made, "batched_of", None) is prim
 

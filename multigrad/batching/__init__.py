@@ -30,13 +30,16 @@ def install() -> None:
     """Give every primitive of multigrad its batching rule (``multigrad/__init__`` calls this
     once everything is imported), and make batched tensors refuse conversion to Python."""
     from ..checkpoint import _checkpointed
-    from ..nn._convolution import _patches_p
+    from ..nn._convolution import _patches_p, _scatter_p
+    from ..nn._normalization import _standardize_p
     from ..ops._linalg_determinants import _cofactors_p
     rules = {**_batching.build(REGISTRY, _looping), **_batching_indexing.build(REGISTRY)}
     for name, rule in rules.items():
         REGISTRY[name].batch = rule
     _cofactors_p.batch = _batching.stacked(_cofactors_p, (2, 0), vjp_batches=False)
     _patches_p.batch = _batching_indexing.patches_rule(_patches_p)
+    _scatter_p.batch = _batching_indexing.patches_rule(_scatter_p)
+    _standardize_p.batch = _batching.along_axis(_standardize_p, "axes")
     _checkpointed.batch = _checkpoint_rule
     for name in ("__bool__", "__float__", "__int__", "__complex__", "__index__", "item",
                  "tolist", "numpy", "__array__"):

@@ -207,9 +207,12 @@ def _scatter_add(prim):
 
 
 def _patches(prim):
+    """Convolution's patches (im2col) and their adjoint (col2im): ``keys`` slice the last
+    axes, ``axis`` counts the leading ones and ``shape`` is the input's, all of one example."""
     @_kind(None)
-    def rule(xp, args, batched, *, keys, axis):
-        return prim(args[0], keys=keys, axis=axis + 1), True  # keys slice the last axes
+    def rule(xp, args, batched, *, keys, axis, shape):
+        size = args[0].shape[0]
+        return prim(args[0], keys=keys, axis=axis + 1, shape=(size,) + tuple(shape)), True
     return rule
 
 
@@ -333,5 +336,6 @@ def build(registry: dict) -> dict:
 
 
 def patches_rule(prim):
-    """The rule of convolution's and pooling's patches primitive (``nn._convolution``)."""
+    """The rule of convolution's and pooling's patches primitive and of its adjoint
+    (``nn._convolution``)."""
     return _patches(prim)
