@@ -217,6 +217,17 @@ def test_a_batching_rule_given_to_defprimitive_runs(data):
     assert calls == [(True,)]
 
 
+def test_a_wrong_batching_rule_is_named(data):
+    _, _, xs = data
+    with pytest.raises(TypeError, match="batch must be a batching rule"):
+        _cube_op("cube_bad_rule", batch="loop")
+    summed = _cube_op("cube_summing", batch=lambda xp, args, batched: (xp.sum(args[0]), True))
+    with pytest.raises(ValueError, match=r"cube_summing: its batching rule says output 0 is "
+                                         r"batched, but its shape \(\) does not start with the "
+                                         r"batch size 4"):
+        mg.vmap(summed)(xs)
+
+
 class _Square(mg.Function):
     @staticmethod
     def forward(ctx, x):
