@@ -102,6 +102,20 @@ def test_a_compiled_step_calling_vmap_replays_it(data):
     assert per_example.cache_info().hits == 2
 
 
+@pytest.mark.parametrize("transform", ["hessian", "jacfwd of grad", "jacrev"])
+def test_compiled_batched_jacobians_replay_the_eager_values(data, transform):
+    # the batched passes broadcast views that compile's passes must keep alive
+    b, w, _ = data
+    f = {"hessian": mg.hessian(lambda x: loss(w, x)),
+         "jacfwd of grad": mg.jacfwd(mg.grad(lambda x: loss(w, x))),
+         "jacrev": mg.jacrev(lambda x: mg.tanh(x) * mg.sum(x ** 2))}[transform]
+    x = w * 0.7 + 0.1
+    want = f(x)
+    compiled = mg.compile(f)
+    for _ in range(4):
+        _close(compiled(x), want, b)
+
+
 def test_vmap_of_a_compiled_function_says_to_compile_the_vmap(data):
     _, _, xs = data
     compiled = mg.compile(lambda x: mg.sum(x ** 2))
