@@ -59,6 +59,25 @@ def test_grad_of_a_sum_over_vmap_sums_the_gradients(data):
     _close(rows, _stack(mg.grad(loss, argnums=1)(w, x) for x in xs), b)
 
 
+def test_grad_of_a_penalty_on_per_example_gradients(data):
+    # grad over vmap(grad): a gradient penalty, each example's gradient norm squared
+    b, w, xs = data
+    penalty = mg.grad(lambda w: mg.sum(mg.vmap(mg.grad(loss), (None, 0))(w, xs) ** 2))(w)
+    looped = mg.grad(lambda w: sum(mg.sum(mg.grad(loss)(w, x) ** 2) for x in xs))(w)
+    _close(penalty, looped, b)
+
+
+def test_backward_outside_and_inside_vmap_sums_over_the_batch(data):
+    b, w, xs = data
+    want = sum(mg.grad(loss)(w, x).numpy() for x in xs)
+    leaf = w.detach().requires_grad_()
+    mg.sum(mg.vmap(loss, (None, 0))(leaf, xs)).backward()
+    _close(leaf.grad, want, b)
+    leaf.grad = None
+    mg.vmap(lambda x: loss(leaf, x).backward())(xs)
+    _close(leaf.grad, want, b)  # an unbatched leaf accumulates every example's gradient
+
+
 def test_nested_vmap_with_two_batch_sizes(backend64, rng):
     b = backend64
     w, xs = b.tensor(rng.standard_normal(3)), b.tensor(rng.standard_normal((2, 5, 3)))
