@@ -165,3 +165,14 @@ def test_dask_logistic_fits_on_a_local_cluster_under_dasks_progress_bar(tmp_path
     assert number(r"true direction ([0-9.-]+)", out) > 0.9
     assert "100% Completed" in done.stderr  # Dask's own bar, on stderr
     assert (tmp_path / "dask_logistic.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("device", ["cpu", "strict:device1"])
+def test_per_example_gradients_equal_the_loop_and_dp_sgd_trains(device, tmp_path):
+    require_extra("matplotlib", "tqdm", "sklearn")
+    out = run_quick("per_example_gradients.py", device, tmp_path)
+    assert number(r"max \|vmap - loop of backward passes\| = ([0-9.eE+-]+)", out) < 1e-5
+    # one epoch: both well above chance (10 classes)
+    assert number(r"plain SGD test accuracy ([0-9.]+)", out) > 0.3
+    assert number(r"DP-SGD test accuracy ([0-9.]+)", out) > 0.15
+    assert (tmp_path / "per_example_gradients.png").stat().st_size > 0

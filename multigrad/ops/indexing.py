@@ -26,8 +26,10 @@ import operator
 from typing import NamedTuple
 
 from ..autograd import LINEAR, Tensor, _record, defprimitive
+from ..autograd._primitive import namespace
 from ..backends import MixedDeviceError, device_of, same_shape
 from ._helpers import array_device, run
+from .searching import nonzero_p
 
 __all__ = ["getitem", "setitem", "take", "take_along_axis", "scatter_add"]
 
@@ -73,9 +75,8 @@ def scatter_add(values, indices, /, n):
         raise ValueError(f"scatter_add: indices must be 1-D with one entry per row of values "
                          f"(values shape {values.shape}, indices shape {indices.shape})")
     _check_bounds("scatter_add", indices, n, 0)
-    xp = indices.device.xp
-    return scatter_add_p(values, _record.derive(lambda i: _nonnegative(xp, i, n), indices.data),
-                         n=n)
+    # on the tensor (not its raw array), so a batch of index arrays stays one
+    return scatter_add_p(values, _nonnegative(namespace(), indices, n), n=n)
 
 
 def _scatter_rows(xp, values, indices, n):
@@ -212,9 +213,9 @@ def _normalize_key(op, x, key):
             if not same_shape(it.shape, covered):
                 raise IndexError(f"{op}: a boolean index of shape {it.shape} does not match the "
                                  f"shape {covered} of the dimensions it indexes (from axis {dim})")
-            for coords in xp.nonzero(it.data):
+            for coords in nonzero_p(it):  # the primitive: a batch of masks stays one
                 template.append(_Slot(len(arrays)))
-                arrays.append(Tensor(coords, x.device))
+                arrays.append(coords)
             dim += it.ndim
         else:
             _check_bounds(op, it, x.shape[dim], dim)
@@ -370,11 +371,16 @@ def _write_positions(xp, x_shape, arrays, key, device):
 
 
 def _assign(xp, x, value, *arrays, key):
+    # a fresh array we own: writing into it is safe
+    return _assign_over(xp, xp.asarray(x, copy=True), value, *arrays, key=key)
+
+
+def _assign_over(xp, out, value, *arrays, key):
+    """``out[key] = value``, written into ``out`` where the library allows; the result."""
     if not hasattr(value, "shape"):
-        value = xp.asarray(value, dtype=x.dtype, device=array_device(x))
-    out = xp.asarray(x, copy=True)  # a fresh array we own: writing into it is safe
-    if _plan(x.shape, key) is None:
-        shape = _gather(xp, x, key=key).shape
+        value = xp.asarray(value, dtype=out.dtype, device=array_device(out))
+    if _plan(out.shape, key) is None:
+        shape = _gather(xp, out, key=key).shape
         if value.shape != shape:  # (each of these costs microseconds of Python in NumPy)
             value = xp.broadcast_to(value, shape)
         # array_api_strict assigns through no None: drop them, with their length-1 axes
@@ -385,7 +391,7 @@ def _assign(xp, x, value, *arrays, key):
                                             if it is not None))
         # through the device: a functional update where arrays are immutable (JAX)
         return device_of(out).assign(out, kept + (Ellipsis,), value)
-    positions, last = _write_positions(xp, x.shape, arrays, key, array_device(x))
+    positions, last = _write_positions(xp, out.shape, arrays, key, array_device(out))
     values = xp.broadcast_to(value, positions.shape)[last]
     positions = positions[last]
     flat = xp.reshape(out, (-1,))
@@ -393,7 +399,7 @@ def _assign(xp, x, value, *arrays, key):
         flat = device_of(flat).assign(flat, positions, values)
     except (IndexError, NotImplementedError):  # no integer-array assignment (array_api_strict)
         flat = _assign_fallback(xp, flat, positions, values)
-    return xp.reshape(flat, x.shape)
+    return xp.reshape(flat, out.shape)
 
 
 def _setitem_value_vjp(xp, g, ans, x, value, *arrays, key):
@@ -410,6 +416,7 @@ def _setitem_value_vjp(xp, g, ans, x, value, *arrays, key):
 setitem_p = defprimitive(
     "setitem",
     forward=_assign,
+    overwrite=_assign_over,
     # x keeps its cotangent where it was not overwritten; value gets the cotangent of its places
     vjp=(lambda xp, g, ans, x, value, *arrays, key: run(setitem_p, xp, g, 0.0, *arrays, key=key),
          _setitem_value_vjp),
