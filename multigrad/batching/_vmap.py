@@ -14,6 +14,7 @@ import operator
 from typing import Any, Callable
 
 from .. import _pytree
+from .._transform_args import name_of
 from ..autograd import Tensor
 from ..ops import asarray, moveaxis
 from ._logical import to_physical
@@ -127,7 +128,7 @@ def vmap(f: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | None
     >>> per_example(w, xs).shape                               # one gradient per row
     (8, 3)
     """
-    fname = f"vmap({getattr(f, '__name__', type(f).__name__)})"
+    fname = f"vmap({name_of(f)})"
     if not callable(f):
         raise TypeError(f"vmap: f must be callable, got {type(f).__name__}")
     _check_axes_spec(fname, "in_axes", in_axes)
