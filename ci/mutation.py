@@ -1,0 +1,223 @@
+"""Mutation testing of ``multigrad/ops`` with cosmic-ray: do the tests notice a broken rule?
+
+    python ci/mutation.py                       # every module of multigrad/ops
+    python ci/mutation.py elementwise linalg    # some of them (file names, without .py)
+    python ci/mutation.py --report              # the summary of the last session again
+
+cosmic-ray (the ``mutation`` extra) writes each mutant over its module and runs a test command;
+here that command asks a pytest process started once (``ci/mutation_server.py``) to run, in a
+fork with the mutated functions swapped in, the tests that execute the mutated function, fastest
+first, stopping at the first failure. The tests are the op-level ones (``TEST_FILES``) on
+``--device`` (``numpy-cpu-float64`` by default: the derivative checks run in float64).
+
+The session (``.mutation/`` by default: cosmic-ray's database, the map of test -> functions,
+the server's log) survives an interruption: run the same command again to go on where it
+stopped (``--fresh`` starts over). The summary counts killed, survived and timed-out mutants per
+module and writes each survivor with its diff to ``.mutation/survivors-MODULE.txt``; the ones
+judged equivalent are listed in ``ci/mutation-survivors.md``.
+
+The modules' files are rewritten while it runs: it refuses to start when ``multigrad/ops`` has
+uncommitted changes, and restores the files from git when it ends or is interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OPS = ROOT / "multigrad" / "ops"
+
+TEST_FILES = [
+    "tests/test_op_gradients.py", "tests/test_special_points.py", "tests/test_properties.py",
+    "tests/test_elementwise_special.py", "tests/test_reductions_special.py",
+    "tests/test_linalg_special.py", "tests/test_indexing_special.py", "tests/test_fft_special.py",
+    "tests/test_special.py", "tests/test_higher_order.py", "tests/test_errors.py",
+    "tests/test_tensor_methods.py", "tests/test_mutation_kills.py",
+]
+
+# the mutations, as mutmut makes them: each operator to its nearest other (+ to -, * to /, < to
+# <=, == to !=...), each number +-1, True/False, and/or, a `not` added or removed, a loop run
+# zero times, an exception type replaced, a decorator removed; cosmic-ray's full cross product of
+# operators (11 replacements for every +) would give five times as many for little more
+KEPT_OPERATORS = [
+    "ReplaceBinaryOperator_(Add_Sub|Sub_Add|Mul_Div|Div_Mul|FloorDiv_Div|Mod_Div|Pow_Mul"
+    "|LShift_RShift|RShift_LShift|BitAnd_BitOr|BitOr_BitAnd|BitXor_BitAnd)",
+    "ReplaceComparisonOperator_(Lt_LtE|LtE_Lt|Gt_GtE|GtE_Gt|Eq_NotEq|NotEq_Eq|Is_IsNot|IsNot_Is)",
+    "ReplaceUnaryOperator_(Delete_USub|UAdd_USub|Delete_Not|Delete_Invert)",
+    "NumberReplacer", "ReplaceTrueWithFalse", "ReplaceFalseWithTrue", "ReplaceAndWithOr",
+    "ReplaceOrWithAnd", "AddNot", "ZeroIterationForLoop", "ReplaceBreakWithContinue",
+    "ReplaceContinueWithBreak", "ExceptionReplacer", "RemoveDecorator",
+]
+
+
+def _config(modules, timeout) -> str:
+    kept = "|".join(KEPT_OPERATORS)
+    paths = ", ".join(f'"{(OPS / f"{m}.py").relative_to(ROOT)}"' for m in modules)
+    client = f"{sys.executable} ci/mutation_client.py"
+    return f"""[cosmic-ray]
+module-path = [{paths}]
+timeout = {timeout}
+excluded-modules = []
+test-command = "{client}"
+
+[cosmic-ray.distributor]
+name = "local"
+
+[cosmic-ray.filters.operators-filter]
+exclude-operators = ['core/(?!({kept})$)']
+"""
+
+
+def _tool(*args):
+    """Run a cosmic-ray command of this environment from the repository root."""
+    binary = Path(sys.executable).parent / args[0]
+    subprocess.run([str(binary), *args[1:]], cwd=ROOT, check=True)
+
+
+def _map_key(device: str) -> str:
+    """The map of test -> functions holds while the ops, the tests and the device do."""
+    digest = hashlib.sha256(device.encode())
+    for path in sorted([*OPS.glob("*.py"), *(ROOT / "tests").rglob("*.py")]):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _start_server(work: Path, device: str):
+    env = dict(os.environ, MUTATION_SOCKET=str(work / "server.sock"),
+               MUTATION_MAP=str(work / f"map-{_map_key(device)}.json"),
+               PYTHONPATH=os.pathsep.join([str(ROOT / "ci"), os.environ.get("PYTHONPATH", "")]))
+    log = open(work / "server.log", "a")
+    tests = [t for t in TEST_FILES if (ROOT / t).exists()]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *tests, "-q", "-p", "no:cacheprovider",
+         "-p", "mutation_server", "--device", device],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    print(f"starting the test server (log: {work / 'server.log'}; a first run maps which tests "
+          "execute which functions, a few minutes)", flush=True)
+    while not (work / "server.sock").exists():
+        if server.poll() is not None:
+            sys.exit(f"the test server stopped (exit {server.returncode}): see {log.name}")
+        time.sleep(1)
+    return server, env
+
+
+def _stop_server(server, env):
+    import socket
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(env["MUTATION_SOCKET"])
+            conn.sendall(b"quit")
+            conn.recv(16)
+        server.wait(timeout=30)
+    except OSError:
+        server.terminate()
+
+
+def _restore(modules):
+    """Put back the modules cosmic-ray may have left mutated (they were clean when it started)."""
+    paths = [str((OPS / f"{m}.py").relative_to(ROOT)) for m in modules]
+    subprocess.run(["git", "checkout", "--", *paths], cwd=ROOT, check=True)
+    shutil.rmtree(OPS / "__pycache__", ignore_errors=True)
+
+
+def _verdict(output: str) -> str:
+    if output.startswith("timeout"):
+        return "timeout"
+    if output.startswith("survived"):
+        return "survived"
+    if output.startswith("error"):
+        return "error"
+    return "killed"
+
+
+def report(work: Path) -> int:
+    """Print mutants per module (killed / survived / timeout) and write the survivors' diffs."""
+    db = sqlite3.connect(work / "session.sqlite")
+    rows = db.execute(
+        "SELECT m.module_path, m.operator_name, m.start_pos_row, m.start_pos_col, r.output, r.diff,"
+        " r.worker_outcome FROM mutation_specs m LEFT JOIN work_results r ON m.job_id = r.job_id"
+    ).fetchall()
+    counts, survivors = {}, {}
+    for module, operator, row, col, output, diff, outcome in rows:
+        name = Path(module).stem
+        tally = counts.setdefault(name, Counter())
+        if outcome is None:
+            tally["pending"] += 1
+        elif outcome == "SKIPPED":
+            continue
+        else:
+            verdict = _verdict((output or "").strip())
+            tally[verdict] += 1
+            if verdict == "survived":
+                survivors.setdefault(name, []).append((row, col, operator, output, diff))
+    print(f"{'module':28} {'mutants':>7} {'killed':>7} {'survived':>8} {'timeout':>7} "
+          f"{'error':>5} {'pending':>7} {'killed %':>8}")
+    for name, tally in sorted(counts.items()):
+        done = tally["killed"] + tally["survived"] + tally["timeout"] + tally["error"]
+        rate = f"{100 * (done - tally['survived']) / done:.1f}" if done else "-"
+        print(f"{name:28} {done + tally['pending']:7d} {tally['killed']:7d} "
+              f"{tally['survived']:8d} {tally['timeout']:7d} {tally['error']:5d} "
+              f"{tally['pending']:7d} {rate:>8}")
+    for name, found in survivors.items():
+        with open(work / f"survivors-{name}.txt", "w") as out:
+            for row, col, operator, output, diff in sorted(found):
+                out.write(f"== {name}.py:{row}:{col} {operator}\n{(output or '').strip()}\n"
+                          f"{diff}\n")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("modules", nargs="*", help="modules of multigrad/ops (default: all)")
+    parser.add_argument("--device", default="numpy-cpu-float64",
+                        help="the backend cases to run (as pytest --device)")
+    parser.add_argument("--work", default=str(ROOT / ".mutation"), help="the session's folder")
+    parser.add_argument("--timeout", type=float, default=600,
+                        help="cosmic-ray's limit per mutant, in seconds (the server's own limit, "
+                             "5 times the tests' unmutated time, comes first)")
+    parser.add_argument("--fresh", action="store_true", help="start a new session")
+    parser.add_argument("--report", action="store_true", help="only print the last summary")
+    args = parser.parse_args(argv)
+    work = Path(args.work)
+    if args.report:
+        return report(work)
+    modules = args.modules or sorted(p.stem for p in OPS.glob("*.py") if p.stem != "__init__")
+    missing = [m for m in modules if not (OPS / f"{m}.py").exists()]
+    if missing:
+        parser.error(f"no such module in multigrad/ops: {', '.join(missing)}")
+    if subprocess.run(["git", "diff", "--quiet", "--", str(OPS)], cwd=ROOT).returncode:
+        parser.error("multigrad/ops has uncommitted changes: commit or stash them first "
+                     "(the mutants are written over the files and restored from git)")
+    work.mkdir(parents=True, exist_ok=True)
+    config = work / "config.toml"
+    db = work / "session.sqlite"
+    new_config = _config(modules, args.timeout)
+    if args.fresh or not db.exists() or not config.exists() or config.read_text() != new_config:
+        db.unlink(missing_ok=True)
+        config.write_text(new_config)
+        _tool("cosmic-ray", "init", str(config), str(db))
+        _tool("cr-filter-operators", str(db), str(config))
+    server, env = _start_server(work, args.device)
+    start = time.monotonic()
+    try:
+        subprocess.run([str(Path(sys.executable).parent / "cosmic-ray"), "exec", str(config),
+                        str(db)], cwd=ROOT, env=env, check=True)
+    finally:
+        _restore(modules)
+        _stop_server(server, env)
+    print(f"ran in {time.monotonic() - start:.0f} s")
+    return report(work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""pytest plugin behind ``ci/mutation.py``: collect once, then test each mutant in a fork.
+
+cosmic-ray tests a mutant by writing it over its module and running a command. Starting pytest
+for each one (importing multigrad, collecting 4,000 cases) costs seconds, most of a mutant's
+time. This plugin does that once: it collects the tests, runs them once in a child that records
+which functions of ``multigrad/ops`` each test executes, then serves requests on a Unix socket
+(``ci/mutation_client.py`` is cosmic-ray's test command). For each request it finds the module
+cosmic-ray rewrote, compiles the mutated source, forks, and in the child gives every function of
+that module the mutated code (``__code__``), then runs the tests that executed a changed
+function, fastest first, stopping at the first failure. A mutation outside any function (a
+module-level constant, a decorator) cannot be swapped in: those run the same tests in a fresh
+``python -B -m pytest`` over the rewritten file.
+
+Environment: ``MUTATION_SOCKET`` (the socket's path), ``MUTATION_MAP`` (where the map of
+test -> functions is cached, as JSON), ``MUTATION_TIMEOUT_FACTOR`` (a mutant may take this many
+times its tests' unmutated time, plus 10 s).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+from _pytest.runner import runtestprotocol
+
+ROOT = Path(__file__).resolve().parent.parent
+OPS = ROOT / "multigrad" / "ops"
+
+
+def _code_paths(code, prefix=()):
+    """Every code object nested in ``code`` with its path of indices in ``co_consts``."""
+    yield prefix, code
+    for k, const in enumerate(code.co_consts):
+        if isinstance(const, types.CodeType):
+            yield from _code_paths(const, prefix + (k,))
+
+
+def _own_parts(code):
+    """What a code object is, its nested code objects left out (they are compared on their own)."""
+    consts = tuple(repr(c) for c in code.co_consts if not isinstance(c, types.CodeType))
+    return (code.co_code, consts, code.co_names, code.co_varnames, code.co_freevars,
+            code.co_cellvars, code.co_argcount, code.co_kwonlyargcount, code.co_flags)
+
+
+class Module:
+    """One file of ``multigrad/ops``: its pristine source and its code objects by path."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.name = path.name
+        self.source = path.read_text()
+        self.code = compile(self.source, str(path), "exec", dont_inherit=True)
+        self.paths = dict(_code_paths(self.code))
+        self.path_of = {code: p for p, code in self.paths.items()}
+
+    def changed(self, mutated_source: str):
+        """(changed function paths, mutated code by path, module-level changed?) of a mutant."""
+        mutated = compile(mutated_source, str(self.path), "exec", dont_inherit=True)
+        mutated_paths = dict(_code_paths(mutated))
+        if mutated_paths.keys() != self.paths.keys():
+            return None, mutated_paths, True
+        changed = {p for p in self.paths
+                   if _own_parts(self.paths[p]) != _own_parts(mutated_paths[p])}
+        return changed, mutated_paths, () in changed
+
+
+class MutationServer:
+    def __init__(self, session):
+        self.session = session
+        self.items = list(session.items)
+        self.by_id = {item.nodeid: item for item in self.items}
+        self.modules = {p.name: Module(p) for p in sorted(OPS.glob("*.py"))}
+        self.module_of = {}  # runtime code object -> (module name, path)
+        for name, module in self.modules.items():
+            for code, p in module.path_of.items():
+                self.module_of[code] = (name, p)
+        self.factor = float(os.environ.get("MUTATION_TIMEOUT_FACTOR", "5"))
+
+    # -- the map: which test executes which function -------------------------------------------
+
+    def load_or_record_map(self):
+        cache = Path(os.environ["MUTATION_MAP"])
+        if cache.exists():
+            self.map = json.loads(cache.read_text())
+        else:
+            self.map = self._record_map()
+            cache.write_text(json.dumps(self.map))
+        self.tests_of = {}  # (module name, path) -> test ids
+        for nodeid, entry in self.map.items():
+            if entry["failed"] or nodeid not in self.by_id:
+                continue
+            for name, p in entry["codes"]:
+                self.tests_of.setdefault((name, tuple(p)), set()).add(nodeid)
+        failing = [n for n, e in self.map.items() if e["failed"]]
+        print(f"mutation server: {len(self.map)} tests mapped, {len(failing)} failing unmutated "
+              f"(left out): {failing[:5]}", flush=True)
+
+    def _record_map(self):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child runs every test once, recording the ops functions it enters
+            os.close(read)
+            result = {}
+            seen = set()
+
+            def profile(frame, event, arg):
+                if event == "call":
+                    key = self.module_of.get(frame.f_code)
+                    if key is not None:
+                        seen.add(key)
+
+            for k, item in enumerate(self.items):
+                seen.clear()
+                start = time.perf_counter()
+                sys.setprofile(profile)
+                try:
+                    reports = runtestprotocol(item, nextitem=None, log=False)
+                finally:
+                    sys.setprofile(None)
+                result[item.nodeid] = {
+                    "duration": time.perf_counter() - start,
+                    "failed": any(r.failed for r in reports),
+                    "codes": sorted([name, list(p)] for name, p in seen),
+                }
+                if k % 500 == 0:
+                    print(f"mutation server: mapped {k}/{len(self.items)} tests", flush=True)
+            with os.fdopen(write, "w") as out:
+                json.dump(result, out)
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as inp:
+            result = json.load(inp)
+        os.waitpid(pid, 0)
+        return result
+
+    # -- one mutant --------------------------------------------------------------------------
+
+    def _mutated_module(self):
+        """(module, mutated source) of the one ops file that differs from its pristine text."""
+        found = [(m, m.path.read_text()) for m in self.modules.values()]
+        found = [(m, text) for m, text in found if text != m.source]
+        if len(found) != 1:
+            raise RuntimeError(f"expected one mutated file, found {[m.name for m, _ in found]}")
+        return found[0]
+
+    def _ordered(self, ids):
+        return sorted(ids, key=lambda n: (self.map[n]["duration"], n))
+
+    def test_mutant(self) -> str:
+        module, text = self._mutated_module()
+        changed, mutated_paths, module_level = module.changed(text)
+        if module_level:
+            ids = set().union(*(t for (name, _), t in self.tests_of.items()
+                                if name == module.name))
+            return self._run_fresh(self._ordered(ids))
+        ids = set().union(*(self.tests_of.get((module.name, p), set()) for p in changed))
+        if not ids:
+            return "survived: no test executes the mutated function"
+        return self._run_forked(module, mutated_paths, self._ordered(ids))
+
+    def _limit(self, ids):
+        return int(self.factor * sum(self.map[n]["duration"] for n in ids) + 10)
+
+    def _run_forked(self, module, mutated_paths, ids):
+        limit = self._limit(ids)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            signal.alarm(limit)  # the default action ends the child: a timeout
+            swapped = 0
+            for obj in gc.get_objects():
+                if type(obj) is types.FunctionType:
+                    key = self.module_of.get(obj.__code__)
+                    if key is not None and key[0] == module.name:
+                        obj.__code__ = mutated_paths[key[1]]
+                        swapped += 1
+            verdict = f"survived: {len(ids)} tests pass ({swapped} functions swapped)"
+            for nodeid in ids:
+                reports = runtestprotocol(self.by_id[nodeid], nextitem=None, log=False)
+                if any(r.failed for r in reports):
+                    verdict = f"killed by {nodeid}"
+                    break
+            os.write(write, verdict.encode())
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read, "rb") as inp:
+            verdict = inp.read().decode()
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            signum = os.WTERMSIG(status)
+            if signum == signal.SIGALRM:
+                return f"timeout after {limit} s ({len(ids)} tests)"
+            return f"killed: the tests' process died of signal {signum}"
+        return verdict
+
+    def _run_fresh(self, ids):
+        argsfile = Path(os.environ["MUTATION_MAP"]).with_suffix(".args")
+        argsfile.write_text("\n".join(ids))
+        limit = self._limit(ids) + 30
+        command = [sys.executable, "-B", "-m", "pytest", f"@{argsfile}", "-x", "-q",
+                   "-p", "no:cacheprovider", "--device", self.session.config.getoption("--device")]
+        try:
+            done = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=limit,
+                                  env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+        except subprocess.TimeoutExpired:
+            return f"timeout after {limit} s ({len(ids)} tests, module-level mutation)"
+        if done.returncode == 0:
+            return f"survived: {len(ids)} tests pass (module-level mutation, fresh process)"
+        tail = done.stdout.decode(errors="replace").strip().splitlines()[-1:]
+        return f"killed (module-level mutation, fresh process): {' '.join(tail)}"
+
+    def serve(self):
+        path = os.environ["MUTATION_SOCKET"]
+        if os.path.exists(path):
+            os.unlink(path)
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(path)
+        server.listen(1)
+        print("mutation server: ready", flush=True)
+        while True:
+            conn, _ = server.accept()
+            with conn:
+                request = conn.recv(64).decode()
+                if request == "quit":
+                    conn.sendall(b"bye")
+                    return
+                try:
+                    verdict = self.test_mutant()
+                except Exception as err:  # reported to cosmic-ray as a killed mutant with why
+                    verdict = f"error: {type(err).__name__}: {err}"
+                print(f"mutation server: {verdict}", flush=True)
+                conn.sendall(verdict.encode())
+
+
+def pytest_runtestloop(session):
+    if session.config.option.collectonly:
+        return None
+    server = MutationServer(session)
+    server.load_or_record_map()
+    server.serve()
+    return True
