@@ -10,9 +10,9 @@ fork with the mutated functions swapped in, the tests that execute the mutated f
 first, stopping at the first failure. The tests are the op-level ones (``TEST_FILES``) on
 ``--device`` (``numpy-cpu-float64`` by default: the derivative checks run in float64).
 
-The session (``.mutation/`` by default: cosmic-ray's database, the map of test -> functions,
-the server's log) survives an interruption: run the same command again to go on where it
-stopped (``--fresh`` starts over). The summary counts killed, survived and timed-out mutants per
+The session (``.mutation/`` by default: cosmic-ray's database per module, the map of test ->
+functions, the server's log) survives an interruption: run the same command again to go on
+where it stopped (``--fresh`` starts the given modules over). The summary counts killed, survived and timed-out mutants per
 module and writes each survivor with its diff to ``.mutation/survivors-MODULE.txt``; the ones
 judged equivalent are listed in ``ci/mutation-survivors.md``.
 
@@ -96,6 +96,7 @@ def _start_server(work: Path, device: str):
     env = dict(os.environ, MUTATION_SOCKET=str(work / "server.sock"),
                MUTATION_MAP=str(work / f"map-{_map_key(device)}.json"),
                PYTHONPATH=os.pathsep.join([str(ROOT / "ci"), os.environ.get("PYTHONPATH", "")]))
+    (work / "server.sock").unlink(missing_ok=True)
     log = open(work / "server.log", "a")
     tests = [t for t in TEST_FILES if (ROOT / t).exists()]
     server = subprocess.Popen(
@@ -131,22 +132,22 @@ def _restore(modules):
 
 
 def _verdict(output: str) -> str:
-    if output.startswith("timeout"):
-        return "timeout"
-    if output.startswith("survived"):
-        return "survived"
-    if output.startswith("error"):
-        return "error"
-    return "killed"
+    """The server's verdict on a mutant (anything else, say a client that found no server, is
+    an error, not a kill)."""
+    for verdict in ("killed", "survived", "timeout", "invalid"):
+        if output.startswith(verdict):
+            return verdict
+    return "error"
 
 
 def report(work: Path) -> int:
     """Print mutants per module (killed / survived / timeout) and write the survivors' diffs."""
-    db = sqlite3.connect(work / "session.sqlite")
-    rows = db.execute(
-        "SELECT m.module_path, m.operator_name, m.start_pos_row, m.start_pos_col, r.output, r.diff,"
-        " r.worker_outcome FROM mutation_specs m LEFT JOIN work_results r ON m.job_id = r.job_id"
-    ).fetchall()
+    rows = []
+    for path in sorted(work.glob("session-*.sqlite")):
+        rows += sqlite3.connect(path).execute(
+            "SELECT m.module_path, m.operator_name, m.start_pos_row, m.start_pos_col, r.output,"
+            " r.diff, r.worker_outcome FROM mutation_specs m"
+            " LEFT JOIN work_results r ON m.job_id = r.job_id").fetchall()
     counts, survivors = {}, {}
     for module, operator, row, col, output, diff, outcome in rows:
         name = Path(module).stem
@@ -161,12 +162,14 @@ def report(work: Path) -> int:
             if verdict == "survived":
                 survivors.setdefault(name, []).append((row, col, operator, output, diff))
     print(f"{'module':28} {'mutants':>7} {'killed':>7} {'survived':>8} {'timeout':>7} "
-          f"{'error':>5} {'pending':>7} {'killed %':>8}")
+          f"{'invalid':>7} {'error':>5} {'pending':>7} {'killed %':>8}")
     for name, tally in sorted(counts.items()):
-        done = tally["killed"] + tally["survived"] + tally["timeout"] + tally["error"]
+        # killed % = (killed + timeout) / (killed + survived + timeout); the invalid ones (parso
+        # reads a positional-only ``/`` as a division) do not compile and are not mutants
+        done = tally["killed"] + tally["survived"] + tally["timeout"]
         rate = f"{100 * (done - tally['survived']) / done:.1f}" if done else "-"
-        print(f"{name:28} {done + tally['pending']:7d} {tally['killed']:7d} "
-              f"{tally['survived']:8d} {tally['timeout']:7d} {tally['error']:5d} "
+        print(f"{name:28} {done:7d} {tally['killed']:7d} {tally['survived']:8d} "
+              f"{tally['timeout']:7d} {tally['invalid']:7d} {tally['error']:5d} "
               f"{tally['pending']:7d} {rate:>8}")
     for name, found in survivors.items():
         with open(work / f"survivors-{name}.txt", "w") as out:
@@ -199,25 +202,27 @@ def main(argv=None) -> int:
         parser.error("multigrad/ops has uncommitted changes: commit or stash them first "
                      "(the mutants are written over the files and restored from git)")
     work.mkdir(parents=True, exist_ok=True)
-    config = work / "config.toml"
-    db = work / "session.sqlite"
-    new_config = _config(modules, args.timeout)
-    if args.fresh or not db.exists() or not config.exists() or config.read_text() != new_config:
-        db.unlink(missing_ok=True)
-        config.write_text(new_config)
-        _tool("cosmic-ray", "init", str(config), str(db))
-        _tool("cr-filter-operators", str(db), str(config))
+    sessions = []
+    for module in modules:  # a session per module: each can be resumed or redone on its own
+        config, db = work / f"config-{module}.toml", work / f"session-{module}.sqlite"
+        new_config = _config([module], args.timeout)
+        if args.fresh or not db.exists() or not config.exists() or config.read_text() != new_config:
+            db.unlink(missing_ok=True)
+            config.write_text(new_config)
+            _tool("cosmic-ray", "init", str(config), str(db))
+            _tool("cr-filter-operators", str(db), str(config))
+        sessions.append((module, config, db))
     server, env = _start_server(work, args.device)
-    start = time.monotonic()
     try:
-        subprocess.run([str(Path(sys.executable).parent / "cosmic-ray"), "exec", str(config),
-                        str(db)], cwd=ROOT, env=env, check=True)
+        for module, config, db in sessions:
+            start = time.monotonic()
+            subprocess.run([str(Path(sys.executable).parent / "cosmic-ray"), "exec", str(config),
+                            str(db)], cwd=ROOT, env=env, check=True)
+            print(f"{module}: ran in {time.monotonic() - start:.0f} s", flush=True)
     finally:
         _restore(modules)
         _stop_server(server, env)
-    print(f"ran in {time.monotonic() - start:.0f} s")
     return report(work)
-
 
 if __name__ == "__main__":
     sys.exit(main())

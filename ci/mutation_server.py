@@ -18,6 +18,7 @@ times its tests' unmutated time, plus 10 s).
 
 from __future__ import annotations
 
+import ast
 import gc
 import json
 import os
@@ -36,11 +37,12 @@ OPS = ROOT / "multigrad" / "ops"
 
 
 def _code_paths(code, prefix=()):
-    """Every code object nested in ``code`` with its path of indices in ``co_consts``."""
+    """Every code object nested in ``code`` with its path: at each level, its index among the
+    code objects of ``co_consts`` (a mutated constant can move them in ``co_consts``)."""
     yield prefix, code
-    for k, const in enumerate(code.co_consts):
-        if isinstance(const, types.CodeType):
-            yield from _code_paths(const, prefix + (k,))
+    nested = [const for const in code.co_consts if isinstance(const, types.CodeType)]
+    for k, const in enumerate(nested):
+        yield from _code_paths(const, prefix + (k,))
 
 
 def _own_parts(code):
@@ -48,6 +50,31 @@ def _own_parts(code):
     consts = tuple(repr(c) for c in code.co_consts if not isinstance(c, types.CodeType))
     return (code.co_code, consts, code.co_names, code.co_varnames, code.co_freevars,
             code.co_cellvars, code.co_argcount, code.co_kwonlyargcount, code.co_flags)
+
+
+def _defaults_of(tree):
+    """The default-value expressions of every function definition in ``tree``, in order."""
+    return [(node, node.args.defaults, node.args.kw_defaults) for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
+
+
+def _changed_defaults(source, mutated_source):
+    """``{function name: (defaults, kw_defaults)}`` (expressions) when the mutant changes only
+    default values of module-level functions (evaluated when the module is imported, so not in
+    any function's code), else None."""
+    tree, mutated = ast.parse(source), ast.parse(mutated_source)
+    changed = {}
+    for (node, defaults, kw), (new, new_defaults, new_kw) in zip(_defaults_of(tree),
+                                                                _defaults_of(mutated)):
+        dump = [ast.dump(e) if e is not None else None for e in (*defaults, *kw)]
+        new_dump = [ast.dump(e) if e is not None else None for e in (*new_defaults, *new_kw)]
+        if dump != new_dump:
+            if not isinstance(node, ast.FunctionDef) or node not in tree.body:
+                return None
+            names = [a.arg for a in node.args.kwonlyargs]
+            changed[node.name] = (new_defaults, list(zip(names, new_kw)))
+            new.args.defaults, new.args.kw_defaults = defaults, kw
+    return changed if ast.dump(tree) == ast.dump(mutated) else None
 
 
 class Module:
@@ -157,19 +184,30 @@ class MutationServer:
     def test_mutant(self) -> str:
         module, text = self._mutated_module()
         changed, mutated_paths, module_level = module.changed(text)
-        if module_level:
+        defaults = _changed_defaults(module.source, text) if module_level else None
+        if module_level and defaults:
+            # a default value changed: the child sets the functions' __defaults__ instead
+            functions = [getattr(self._runtime(module), name) for name in defaults]
+            changed = {self.module_of.get(f.__code__, (None, ()))[1] for f in functions} - {()}
+        elif module_level:
             ids = set().union(*(t for (name, _), t in self.tests_of.items()
                                 if name == module.name))
             return self._run_fresh(self._ordered(ids))
+        else:
+            defaults = {}
         ids = set().union(*(self.tests_of.get((module.name, p), set()) for p in changed))
         if not ids:
             return "survived: no test executes the mutated function"
-        return self._run_forked(module, mutated_paths, self._ordered(ids))
+        return self._run_forked(module, mutated_paths, defaults, self._ordered(ids))
+
+    @staticmethod
+    def _runtime(module):
+        return sys.modules[f"multigrad.ops.{module.path.stem}"]
 
     def _limit(self, ids):
         return int(self.factor * sum(self.map[n]["duration"] for n in ids) + 10)
 
-    def _run_forked(self, module, mutated_paths, ids):
+    def _run_forked(self, module, mutated_paths, defaults, ids):
         limit = self._limit(ids)
         read, write = os.pipe()
         pid = os.fork()
@@ -183,6 +221,15 @@ class MutationServer:
                     if key is not None and key[0] == module.name:
                         obj.__code__ = mutated_paths[key[1]]
                         swapped += 1
+            namespace = vars(self._runtime(module))
+            for name, (exprs, kw_exprs) in defaults.items():
+                function = namespace[name]
+                values = [eval(compile(ast.Expression(e), module.name, "eval"), namespace)
+                          for e in exprs]
+                function.__defaults__ = tuple(values) or None
+                function.__kwdefaults__ = {
+                    n: eval(compile(ast.Expression(e), module.name, "eval"), namespace)
+                    for n, e in kw_exprs if e is not None} or None
             verdict = f"survived: {len(ids)} tests pass ({swapped} functions swapped)"
             for nodeid in ids:
                 reports = runtestprotocol(self.by_id[nodeid], nextitem=None, log=False)
@@ -232,9 +279,13 @@ class MutationServer:
                 request = conn.recv(64).decode()
                 if request == "quit":
                     conn.sendall(b"bye")
+                    server.close()
+                    os.unlink(path)
                     return
                 try:
                     verdict = self.test_mutant()
+                except SyntaxError as err:  # parso reads the ``/`` of positional-only
+                    verdict = f"invalid: {err}"  # parameters as a division; not a mutant
                 except Exception as err:  # reported to cosmic-ray as a killed mutant with why
                     verdict = f"error: {type(err).__name__}: {err}"
                 print(f"mutation server: {verdict}", flush=True)
