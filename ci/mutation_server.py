@@ -58,23 +58,48 @@ def _defaults_of(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
 
 
-def _changed_defaults(source, mutated_source):
-    """``{function name: (defaults, kw_defaults)}`` (expressions) when the mutant changes only
-    default values of module-level functions (evaluated when the module is imported, so not in
-    any function's code), else None."""
+def _loaded_at_import(tree, name):
+    """Whether module-level code (not a function's body) reads ``name``."""
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            todo += [*node.args.defaults, *filter(None, node.args.kw_defaults)] \
+                if not isinstance(node, ast.ClassDef) else node.bases
+            continue
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
+            return True
+        todo += ast.iter_child_nodes(node)
+    return False
+
+
+def _import_time_patch(source, mutated_source):
+    """What a mutant outside every function's code changes, as a patch a forked child can apply:
+    ``({function: (defaults, [(kw name, kw default)])}, [(global name, value)])`` (expressions),
+    when it changes only default values of module-level functions and values of module-level
+    ``NAME = ...`` that no other import-time code reads; else None."""
     tree, mutated = ast.parse(source), ast.parse(mutated_source)
-    changed = {}
-    for (node, defaults, kw), (new, new_defaults, new_kw) in zip(_defaults_of(tree),
-                                                                _defaults_of(mutated)):
-        dump = [ast.dump(e) if e is not None else None for e in (*defaults, *kw)]
+    defaults, constants = {}, []
+    for (node, old, old_kw), (new, new_defaults, new_kw) in zip(_defaults_of(tree),
+                                                               _defaults_of(mutated)):
+        dump = [ast.dump(e) if e is not None else None for e in (*old, *old_kw)]
         new_dump = [ast.dump(e) if e is not None else None for e in (*new_defaults, *new_kw)]
         if dump != new_dump:
             if not isinstance(node, ast.FunctionDef) or node not in tree.body:
                 return None
             names = [a.arg for a in node.args.kwonlyargs]
-            changed[node.name] = (new_defaults, list(zip(names, new_kw)))
-            new.args.defaults, new.args.kw_defaults = defaults, kw
-    return changed if ast.dump(tree) == ast.dump(mutated) else None
+            defaults[node.name] = (new_defaults, list(zip(names, new_kw)))
+            new.args.defaults, new.args.kw_defaults = old, old_kw
+    for old, new in zip(tree.body, mutated.body):
+        if (ast.dump(old) != ast.dump(new) and isinstance(old, ast.Assign)
+                and isinstance(new, ast.Assign) and len(old.targets) == 1
+                and isinstance(old.targets[0], ast.Name)
+                and not _loaded_at_import(tree, old.targets[0].id)):
+            constants.append((old.targets[0].id, new.value))
+            new.value = old.value
+    if ast.dump(tree) != ast.dump(mutated):
+        return None
+    return defaults, constants
 
 
 class Module:
@@ -184,21 +209,22 @@ class MutationServer:
     def test_mutant(self) -> str:
         module, text = self._mutated_module()
         changed, mutated_paths, module_level = module.changed(text)
-        defaults = _changed_defaults(module.source, text) if module_level else None
-        if module_level and defaults:
-            # a default value changed: the child sets the functions' __defaults__ instead
-            functions = [getattr(self._runtime(module), name) for name in defaults]
-            changed = {self.module_of.get(f.__code__, (None, ()))[1] for f in functions} - {()}
-        elif module_level:
+        patch = _import_time_patch(module.source, text) if module_level else ({}, [])
+        if patch is None:  # run the tests in a fresh process, which imports the mutant
             ids = set().union(*(t for (name, _), t in self.tests_of.items()
                                 if name == module.name))
             return self._run_fresh(self._ordered(ids))
-        else:
-            defaults = {}
+        if module_level:  # the tests of the functions that read the changed values
+            defaults, constants = patch
+            functions = [getattr(self._runtime(module), name) for name in defaults]
+            changed = {self.module_of.get(f.__code__, (None, ()))[1] for f in functions}
+            changed |= {p for p, code in module.paths.items()
+                        if any(name in code.co_names for name, _ in constants)}
+            changed -= {()}
         ids = set().union(*(self.tests_of.get((module.name, p), set()) for p in changed))
         if not ids:
             return "survived: no test executes the mutated function"
-        return self._run_forked(module, mutated_paths, defaults, self._ordered(ids))
+        return self._run_forked(module, mutated_paths, patch, self._ordered(ids))
 
     @staticmethod
     def _runtime(module):
@@ -207,7 +233,7 @@ class MutationServer:
     def _limit(self, ids):
         return int(self.factor * sum(self.map[n]["duration"] for n in ids) + 10)
 
-    def _run_forked(self, module, mutated_paths, defaults, ids):
+    def _run_forked(self, module, mutated_paths, patch, ids):
         limit = self._limit(ids)
         read, write = os.pipe()
         pid = os.fork()
@@ -222,6 +248,10 @@ class MutationServer:
                         obj.__code__ = mutated_paths[key[1]]
                         swapped += 1
             namespace = vars(self._runtime(module))
+            defaults, constants = patch
+            for name, expr in constants:
+                namespace[name] = eval(compile(ast.Expression(expr), module.name, "eval"),
+                                       namespace)
             for name, (exprs, kw_exprs) in defaults.items():
                 function = namespace[name]
                 values = [eval(compile(ast.Expression(e), module.name, "eval"), namespace)
