@@ -35,6 +35,19 @@ from _pytest.runner import runtestprotocol
 ROOT = Path(__file__).resolve().parent.parent
 OPS = ROOT / "multigrad" / "ops"
 
+# the functions of multigrad/ops that run while multigrad is imported (factories that build the
+# primitives): a mutant there changes what was built, so its tests need a fresh import. This
+# plugin is loaded (``-p``) before the conftest imports multigrad, so the hook sees the import.
+_RUN_AT_IMPORT = set()
+
+
+def _record_import(frame, event, arg):
+    if event == "call" and frame.f_code.co_filename.startswith(str(OPS)):
+        _RUN_AT_IMPORT.add(frame.f_code)
+
+
+sys.setprofile(_record_import)
+
 
 def _code_paths(code, prefix=()):
     """Every code object nested in ``code`` with its path: at each level, its index among the
@@ -135,6 +148,9 @@ class MutationServer:
             for code, p in module.path_of.items():
                 self.module_of[code] = (name, p)
         self.factor = float(os.environ.get("MUTATION_TIMEOUT_FACTOR", "5"))
+        self.run_at_import = {self.module_of[c] for c in _RUN_AT_IMPORT if c in self.module_of}
+        print(f"mutation server: {len(self.run_at_import)} functions of multigrad/ops run at "
+              "import", flush=True)
 
     # -- the map: which test executes which function -------------------------------------------
 
@@ -210,17 +226,18 @@ class MutationServer:
         module, text = self._mutated_module()
         changed, mutated_paths, module_level = module.changed(text)
         patch = _import_time_patch(module.source, text) if module_level else ({}, [])
-        if patch is None:  # run the tests in a fresh process, which imports the mutant
-            ids = set().union(*(t for (name, _), t in self.tests_of.items()
-                                if name == module.name))
-            return self._run_fresh(self._ordered(ids))
-        if module_level:  # the tests of the functions that read the changed values
+        if module_level and patch is not None:  # the functions that read the changed values
             defaults, constants = patch
             functions = [getattr(self._runtime(module), name) for name in defaults]
             changed = {self.module_of.get(f.__code__, (None, ()))[1] for f in functions}
             changed |= {p for p, code in module.paths.items()
                         if any(name in code.co_names for name, _ in constants)}
             changed -= {()}
+        if patch is None or any((module.name, p) in self.run_at_import for p in changed):
+            # what the mutant changes was used while importing: a fresh process imports it
+            ids = set().union(*(t for (name, _), t in self.tests_of.items()
+                                if name == module.name))
+            return self._run_fresh(self._ordered(ids))
         ids = set().union(*(self.tests_of.get((module.name, p), set()) for p in changed))
         if not ids:
             return "survived: no test executes the mutated function"
@@ -325,6 +342,7 @@ class MutationServer:
 def pytest_runtestloop(session):
     if session.config.option.collectonly:
         return None
+    sys.setprofile(None)
     server = MutationServer(session)
     server.load_or_record_map()
     server.serve()
