@@ -7,8 +7,9 @@
 cosmic-ray (the ``mutation`` extra) writes each mutant over its module and runs a test command;
 here that command asks a pytest process started once (``ci/mutation_server.py``) to run, in a
 fork with the mutated functions swapped in, the tests that execute the mutated function, fastest
-first, stopping at the first failure. The tests are the op-level ones (``TEST_FILES``) on
-``--device`` (``numpy-cpu-float64`` by default: the derivative checks run in float64).
+first, stopping at the first failure. The tests are the op-level ones (``TEST_FILES``), on
+numpy float64 first (where the derivative checks run), then on the other backends (the strict
+ones catch a rule that works on NumPy by accident); ``--device`` narrows them.
 
 The session (``.mutation/`` by default: cosmic-ray's database per module, the map of test ->
 functions, the server's log) survives an interruption: run the same command again to go on
@@ -101,7 +102,7 @@ def _start_server(work: Path, device: str):
     tests = [t for t in TEST_FILES if (ROOT / t).exists()]
     server = subprocess.Popen(
         [sys.executable, "-m", "pytest", *tests, "-q", "-p", "no:cacheprovider",
-         "-p", "mutation_server", "--device", device],
+         "-p", "mutation_server", *(["--device", device] if device else [])],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     print(f"starting the test server (log: {work / 'server.log'}; a first run maps which tests "
           "execute which functions, a few minutes)", flush=True)
@@ -182,8 +183,8 @@ def report(work: Path) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("modules", nargs="*", help="modules of multigrad/ops (default: all)")
-    parser.add_argument("--device", default="numpy-cpu-float64",
-                        help="the backend cases to run (as pytest --device)")
+    parser.add_argument("--device", default="",
+                        help="run only these backend cases (as pytest --device; default: all)")
     parser.add_argument("--work", default=str(ROOT / ".mutation"), help="the session's folder")
     parser.add_argument("--timeout", type=float, default=600,
                         help="cosmic-ray's limit per mutant, in seconds (the server's own limit, "

@@ -22,6 +22,7 @@ import ast
 import gc
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -115,6 +116,15 @@ def _import_time_patch(source, mutated_source):
     return defaults, constants
 
 
+_BACKEND_ID = re.compile(r"(numpy|strict)-[A-Za-z0-9_]+-float(32|64)")
+
+
+def _twin(nodeid):
+    """The same test on the numpy float64 backend (``nodeid`` itself when not parametrized by
+    backend)."""
+    return _BACKEND_ID.sub("numpy-cpu-float64", nodeid, count=1)
+
+
 class Module:
     """One file of ``multigrad/ops``: its pristine source and its code objects by path."""
 
@@ -162,7 +172,13 @@ class MutationServer:
             self.map = self._record_map()
             cache.write_text(json.dumps(self.map))
         self.tests_of = {}  # (module name, path) -> test ids
-        for nodeid, entry in self.map.items():
+        self.twin_of = {}  # a test on another backend -> its twin on numpy float64, mapped
+        for item in self.items:
+            twin = _twin(item.nodeid)
+            if twin != item.nodeid and twin in self.map and "cupy" not in item.nodeid:
+                self.twin_of[item.nodeid] = twin
+        for nodeid, twin in [*((n, n) for n in self.map), *self.twin_of.items()]:
+            entry = self.map[twin]
             if entry["failed"] or nodeid not in self.by_id:
                 continue
             for name, p in entry["codes"]:
@@ -176,38 +192,46 @@ class MutationServer:
         pid = os.fork()
         if pid == 0:  # the child runs every test once, recording the ops functions it enters
             os.close(read)
-            result = {}
-            seen = set()
-
-            def profile(frame, event, arg):
-                if event == "call":
-                    key = self.module_of.get(frame.f_code)
-                    if key is not None:
-                        seen.add(key)
-
-            for k, item in enumerate(self.items):
-                seen.clear()
-                start = time.perf_counter()
-                sys.setprofile(profile)
-                try:
-                    reports = runtestprotocol(item, nextitem=None, log=False)
-                finally:
-                    sys.setprofile(None)
-                result[item.nodeid] = {
-                    "duration": time.perf_counter() - start,
-                    "failed": any(r.failed for r in reports),
-                    "codes": sorted([name, list(p)] for name, p in seen),
-                }
-                if k % 500 == 0:
-                    print(f"mutation server: mapped {k}/{len(self.items)} tests", flush=True)
-            with os.fdopen(write, "w") as out:
-                json.dump(result, out)
-            os._exit(0)
+            try:
+                self._map_in_child(write)
+            finally:
+                os._exit(0)
         os.close(write)
         with os.fdopen(read) as inp:
             result = json.load(inp)
         os.waitpid(pid, 0)
         return result
+
+    def _map_in_child(self, write):
+        result = {}
+        seen = set()
+
+        def profile(frame, event, arg):
+            if event == "call":
+                key = self.module_of.get(frame.f_code)
+                if key is not None:
+                    seen.add(key)
+
+        # a test on another backend executes the rules its numpy float64 twin does
+        mapped = [item for item in self.items if "cupy" not in item.nodeid and (
+            _twin(item.nodeid) == item.nodeid or _twin(item.nodeid) not in self.by_id)]
+        for k, item in enumerate(mapped):
+            seen.clear()
+            start = time.perf_counter()
+            sys.setprofile(profile)
+            try:
+                reports = runtestprotocol(item, nextitem=None, log=False)
+            finally:
+                sys.setprofile(None)
+            result[item.nodeid] = {
+                "duration": time.perf_counter() - start,
+                "failed": any(r.failed for r in reports),
+                "codes": sorted([name, list(p)] for name, p in seen),
+            }
+            if k % 500 == 0:
+                print(f"mutation server: mapped {k}/{len(mapped)} tests", flush=True)
+        with os.fdopen(write, "w") as out:
+            json.dump(result, out)
 
     # -- one mutant --------------------------------------------------------------------------
 
@@ -219,13 +243,22 @@ class MutationServer:
             raise RuntimeError(f"expected one mutated file, found {[m.name for m, _ in found]}")
         return found[0]
 
+    def _duration(self, nodeid):
+        return self.map[self.twin_of.get(nodeid, nodeid)]["duration"]
+
     def _ordered(self, ids):
-        return sorted(ids, key=lambda n: (self.map[n]["duration"], n))
+        """numpy float64 first (where the derivative checks run), then the other backends;
+        fastest first within each."""
+        return sorted(ids, key=lambda n: (n in self.twin_of, self._duration(n), n))
 
     def test_mutant(self) -> str:
         module, text = self._mutated_module()
         changed, mutated_paths, module_level = module.changed(text)
         patch = _import_time_patch(module.source, text) if module_level else ({}, [])
+        plain = (int, float, complex, str, bytes, bool, tuple, frozenset, type(None))
+        if patch is not None and not all(isinstance(getattr(self._runtime(module), name), plain)
+                                         for name, _ in patch[1]):
+            patch = None  # an object built at import (a primitive): imported afresh
         if module_level and patch is not None:  # the functions that read the changed values
             defaults, constants = patch
             functions = [getattr(self._runtime(module), name) for name in defaults]
@@ -248,41 +281,19 @@ class MutationServer:
         return sys.modules[f"multigrad.ops.{module.path.stem}"]
 
     def _limit(self, ids):
-        return int(self.factor * sum(self.map[n]["duration"] for n in ids) + 10)
+        return int(self.factor * sum(self._duration(n) for n in ids) + 10)
 
     def _run_forked(self, module, mutated_paths, patch, ids):
         limit = self._limit(ids)
         read, write = os.pipe()
         pid = os.fork()
-        if pid == 0:
+        if pid == 0:  # the child never returns: whatever happens, it reports and exits
             os.close(read)
             signal.alarm(limit)  # the default action ends the child: a timeout
-            swapped = 0
-            for obj in gc.get_objects():
-                if type(obj) is types.FunctionType:
-                    key = self.module_of.get(obj.__code__)
-                    if key is not None and key[0] == module.name:
-                        obj.__code__ = mutated_paths[key[1]]
-                        swapped += 1
-            namespace = vars(self._runtime(module))
-            defaults, constants = patch
-            for name, expr in constants:
-                namespace[name] = eval(compile(ast.Expression(expr), module.name, "eval"),
-                                       namespace)
-            for name, (exprs, kw_exprs) in defaults.items():
-                function = namespace[name]
-                values = [eval(compile(ast.Expression(e), module.name, "eval"), namespace)
-                          for e in exprs]
-                function.__defaults__ = tuple(values) or None
-                function.__kwdefaults__ = {
-                    n: eval(compile(ast.Expression(e), module.name, "eval"), namespace)
-                    for n, e in kw_exprs if e is not None} or None
-            verdict = f"survived: {len(ids)} tests pass ({swapped} functions swapped)"
-            for nodeid in ids:
-                reports = runtestprotocol(self.by_id[nodeid], nextitem=None, log=False)
-                if any(r.failed for r in reports):
-                    verdict = f"killed by {nodeid}"
-                    break
+            try:
+                verdict = self._test_in_child(module, mutated_paths, patch, ids)
+            except BaseException as err:
+                verdict = f"error in the child: {type(err).__name__}: {err}"
             os.write(write, verdict.encode())
             os._exit(0)
         os.close(write)
@@ -296,12 +307,42 @@ class MutationServer:
             return f"killed: the tests' process died of signal {signum}"
         return verdict
 
+    def _test_in_child(self, module, mutated_paths, patch, ids):
+        """Put the mutant in place (code, import-time values) and run ``ids`` until one fails."""
+        swapped = 0
+        for obj in gc.get_objects():
+            if type(obj) is types.FunctionType:
+                key = self.module_of.get(obj.__code__)
+                if key is not None and key[0] == module.name:
+                    obj.__code__ = mutated_paths[key[1]]
+                    swapped += 1
+        namespace = vars(self._runtime(module))
+
+        def value(expr):
+            return eval(compile(ast.Expression(expr), module.name, "eval"), namespace)
+
+        defaults, constants = patch
+        for name, expr in constants:
+            namespace[name] = value(expr)
+        for name, (exprs, kw_exprs) in defaults.items():
+            function = namespace[name]
+            function.__defaults__ = tuple(value(e) for e in exprs) or None
+            function.__kwdefaults__ = {n: value(e) for n, e in kw_exprs if e is not None} or None
+        for nodeid in ids:
+            reports = runtestprotocol(self.by_id[nodeid], nextitem=None, log=False)
+            if any(r.failed for r in reports):
+                return f"killed by {nodeid}"
+        return f"survived: {len(ids)} tests pass ({swapped} functions swapped)"
+
     def _run_fresh(self, ids):
         argsfile = Path(os.environ["MUTATION_MAP"]).with_suffix(".args")
         argsfile.write_text("\n".join(ids))
         limit = self._limit(ids) + 30
         command = [sys.executable, "-B", "-m", "pytest", f"@{argsfile}", "-x", "-q",
-                   "-p", "no:cacheprovider", "--device", self.session.config.getoption("--device")]
+                   "-p", "no:cacheprovider"]
+        device = self.session.config.getoption("--device")
+        if device:
+            command += ["--device", device]
         try:
             done = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=limit,
                                   env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))

@@ -100,10 +100,15 @@ POINTS = [
     Point("pow at exponent 0, base 1", mg.pow, (_a(1.0), _a(0.0))),
     Point("pow at exponent 1", mg.pow, (_a(3.0), _a(1.0))),
     Point("pow of a scalar at exponent 0", lambda e: mg.pow(2.0, e), (_a(0.0),)),
+    # a Python-scalar base 0: 0**e is 0 for e > 0, so its derivative in e is 0, never log(0)
+    Point("pow of a scalar base 0", lambda e: mg.pow(0.0, e), (_a(2.0, 0.5),), [_a(0.0, 0.0)],
+          0.0),
     Point("pow at base 0, exponent 2", mg.pow, (_a(0.0), _a(2.0)), [_a(0.0), _a(0.0)],
           np.array([[2.0, 0.0], [0.0, 0.0]])),
     Point("pow at base 0, exponent 3", mg.pow, (_a(0.0), _a(3.0)), [_a(0.0), _a(0.0)], 0.0),
     Point("pow at base 0, exponent 0", mg.pow, (_a(0.0), _a(0.0)), [_a(0.0), _a(0.0)], 0.0),
+    # x1**1 = x1 (second derivative 0); in x2, 0 to every order at x1 = 0, mixed terms too
+    Point("pow at base 0, exponent 1", mg.pow, (_a(0.0), _a(1.0)), [_a(1.0), _a(0.0)], 0.0),
     # x**0.5 at 0: the true one-sided derivatives, +inf and -inf (the mixed second derivative
     # is not checked: forward over reverse meets 0 * inf in the exponent's zero tangent)
     Point("pow at base 0, exponent 1/2", mg.pow, (_a(0.0), _a(0.5)), [_a(INF), _a(0.0)], None),
