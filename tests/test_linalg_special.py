@@ -199,6 +199,10 @@ def test_decomposition_gradients_outside_their_domain_raise(backend64, rng):
     tall = backend64.tensor(rng.standard_normal((4, 2)), requires_grad=True)
     with pytest.raises(NotImplementedError, match="full_matrices=False"):
         mg.autograd.grad(mg.sum(mg.linalg.svd(tall).S), [tall])
+    # a stack of them: the matrices' shape is the last two axes, whatever the batch
+    stack = backend64.tensor(rng.standard_normal((3, 4, 2)), requires_grad=True)
+    with pytest.raises(NotImplementedError, match="full_matrices=False"):
+        mg.autograd.grad(mg.sum(mg.linalg.svd(stack).S), [stack])
 
 
 def test_matrix_rank_and_eigvals_carry_no_gradient(backend, rng):

@@ -341,8 +341,11 @@ SPECS = [
     OpSpec("qr", lambda a: tuple(mg.linalg.qr(a)), lambda a: tuple(np.linalg.qr(a)),
            [((3, 3),), ((4, 3),), ((2, 4, 3),)], make=_separated_singular_values,
            rtol=LOOSE, atol=LOOSE),
+    # (4, 4, 3), (4, 3, 4): more matrices than singular values, so a rule that reads the
+    # number of singular values off the wrong axis takes the wrong branch
     OpSpec("svd", _svd_invariants, _np_svd_invariants,
-           [((3, 3),), ((4, 3),), ((3, 4),), ((2, 4, 3),)], make=_separated_singular_values,
+           [((3, 3),), ((4, 3),), ((3, 4),), ((2, 4, 3),), ((4, 4, 3),), ((4, 3, 4),)],
+           make=_separated_singular_values,
            rtol=LOOSE, atol=LOOSE),
     OpSpec("svdvals", mg.linalg.svdvals, np.linalg.svdvals,
            [((3, 3),), ((4, 3),), ((2, 3, 4),)], make=_separated_singular_values,
