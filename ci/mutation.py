@@ -188,7 +188,7 @@ def main(argv=None) -> int:
     parser.add_argument("--work", default=str(ROOT / ".mutation"), help="the session's folder")
     parser.add_argument("--timeout", type=float, default=600,
                         help="cosmic-ray's limit per mutant, in seconds (the server's own limit, "
-                             "5 times the tests' unmutated time, comes first)")
+                             "20 times the tests' unmutated time plus 30 s, comes first)")
     parser.add_argument("--fresh", action="store_true", help="start a new session")
     parser.add_argument("--report", action="store_true", help="only print the last summary")
     args = parser.parse_args(argv)

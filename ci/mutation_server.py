@@ -13,7 +13,7 @@ module-level constant, a decorator) cannot be swapped in: those run the same tes
 
 Environment: ``MUTATION_SOCKET`` (the socket's path), ``MUTATION_MAP`` (where the map of
 test -> functions is cached, as JSON), ``MUTATION_TIMEOUT_FACTOR`` (a mutant may take this many
-times its tests' unmutated time, plus 10 s).
+times its tests' unmutated time, plus 30 s; 20 by default: the load of a shared machine varies).
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ class MutationServer:
         for name, module in self.modules.items():
             for code, p in module.path_of.items():
                 self.module_of[code] = (name, p)
-        self.factor = float(os.environ.get("MUTATION_TIMEOUT_FACTOR", "5"))
+        self.factor = float(os.environ.get("MUTATION_TIMEOUT_FACTOR", "20"))
         self.run_at_import = {self.module_of[c] for c in _RUN_AT_IMPORT if c in self.module_of}
         print(f"mutation server: {len(self.run_at_import)} functions of multigrad/ops run at "
               "import", flush=True)
@@ -282,7 +282,7 @@ class MutationServer:
         return sys.modules[f"multigrad.ops.{module.path.stem}"]
 
     def _limit(self, ids):
-        return int(self.factor * sum(self._duration(n) for n in ids) + 10)
+        return int(self.factor * sum(self._duration(n) for n in ids) + 30)
 
     def _run_forked(self, module, mutated_paths, patch, ids):
         limit = self._limit(ids)
