@@ -3,6 +3,7 @@
     python ci/mutation.py                       # every module of multigrad/ops
     python ci/mutation.py elementwise linalg    # some of them (file names, without .py)
     python ci/mutation.py --report              # the summary of the last session again
+    python ci/mutation.py --retest elementwise  # its survivors again, after adding tests
 
 cosmic-ray (the ``mutation`` extra) writes each mutant over its module and runs a test command;
 here that command asks a pytest process started once (``ci/mutation_server.py``) to run, in a
@@ -180,6 +181,24 @@ def report(work: Path) -> int:
     return 0
 
 
+def _retest(db: Path, env, timeout):
+    """Test again the mutants that survived or timed out (after tests were added for them)."""
+    from cosmic_ray.mutating import mutate_and_test
+    from cosmic_ray.work_db import WorkDB, use_db
+    os.environ.update(env)  # the test command's environment
+    os.chdir(ROOT)  # the mutations' paths are relative to it
+    with use_db(str(db), WorkDB.Mode.open) as work_db:
+        for item, result in work_db.completed_work_items:
+            if result.output is None or _verdict(result.output) not in ("survived", "timeout"):
+                continue
+            result = mutate_and_test(item.mutations, f"{sys.executable} ci/mutation_client.py",
+                                     timeout)
+            work_db.set_result(item.job_id, result)
+            mutation = item.mutations[0]
+            print(f"{mutation.module_path}:{mutation.start_pos[0]} {mutation.operator_name}: "
+                  f"{(result.output or '').strip()}", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("modules", nargs="*", help="modules of multigrad/ops (default: all)")
@@ -191,6 +210,8 @@ def main(argv=None) -> int:
                              "20 times the tests' unmutated time plus 30 s, comes first)")
     parser.add_argument("--fresh", action="store_true", help="start a new session")
     parser.add_argument("--report", action="store_true", help="only print the last summary")
+    parser.add_argument("--retest", action="store_true",
+                        help="test the survivors and timeouts of the last session again")
     args = parser.parse_args(argv)
     work = Path(args.work)
     if args.report:
@@ -217,8 +238,11 @@ def main(argv=None) -> int:
     try:
         for module, config, db in sessions:
             start = time.monotonic()
-            subprocess.run([str(Path(sys.executable).parent / "cosmic-ray"), "exec", str(config),
-                            str(db)], cwd=ROOT, env=env, check=True)
+            if args.retest:
+                _retest(db, env, args.timeout)
+            else:
+                subprocess.run([str(Path(sys.executable).parent / "cosmic-ray"), "exec",
+                                str(config), str(db)], cwd=ROOT, env=env, check=True)
             print(f"{module}: ran in {time.monotonic() - start:.0f} s", flush=True)
     finally:
         _restore(modules)

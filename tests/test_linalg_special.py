@@ -205,6 +205,15 @@ def test_decomposition_gradients_outside_their_domain_raise(backend64, rng):
         mg.autograd.grad(mg.sum(mg.linalg.svd(stack).S), [stack])
 
 
+def test_eig_and_eigvals_are_complex_in_the_input_precision(backend, rng):
+    # a symmetric matrix: real eigenvalues, which NumPy returns as a real array
+    a = rng.standard_normal((3, 3))
+    x = backend.tensor(a + a.T)
+    expected = mg.complex64 if backend.dtype == mg.float32 else mg.complex128
+    w, v = mg.linalg.eig(x)
+    assert (mg.linalg.eigvals(x).dtype, w.dtype, v.dtype) == (expected,) * 3
+
+
 def test_matrix_rank_and_eigvals_carry_no_gradient(backend, rng):
     x = backend.tensor(rng.standard_normal((3, 3)), requires_grad=True)
     assert not mg.linalg.matrix_rank(x).requires_grad
