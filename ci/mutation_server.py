@@ -345,14 +345,17 @@ class MutationServer:
         if device:
             command += ["--device", device]
         try:
-            done = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=limit,
+            done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=limit,
                                   env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
         except subprocess.TimeoutExpired:
             return f"timeout after {limit} s ({len(ids)} tests, module-level mutation)"
         if done.returncode == 0:
             return f"survived: {len(ids)} tests pass (module-level mutation, fresh process)"
-        tail = done.stdout.decode(errors="replace").strip().splitlines()[-1:]
-        return f"killed (module-level mutation, fresh process): {' '.join(tail)}"
+        tail = " ".join(done.stdout.decode(errors="replace").strip().splitlines()[-1:])
+        if done.returncode not in (1, 2):  # 1: a test failed; 2: the mutant does not import
+            return f"error: pytest exited {done.returncode}: {tail}"
+        return f"killed (module-level mutation, fresh process): {tail}"
 
     def serve(self):
         path = os.environ["MUTATION_SOCKET"]
