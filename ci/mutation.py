@@ -126,11 +126,22 @@ def _stop_server(server, env):
         server.terminate()
 
 
-def _restore(modules):
-    """Put back the modules cosmic-ray may have left mutated (they were clean when it started)."""
-    paths = [str((OPS / f"{m}.py").relative_to(ROOT)) for m in modules]
-    subprocess.run(["git", "checkout", "--", *paths], cwd=ROOT, check=True)
+def _ops_tree() -> str:
+    """The git object of multigrad/ops in HEAD."""
+    return subprocess.run(["git", "rev-parse", "HEAD:multigrad/ops"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def _restore(pristine: dict, tree: str):
+    """Put back the modules as they were before the run (cosmic-ray may have left a mutant), and
+    say so if HEAD's multigrad/ops changed meanwhile (a ``git commit -a`` takes in the mutant
+    on disk at that moment)."""
+    for path, text in pristine.items():
+        path.write_text(text)
     shutil.rmtree(OPS / "__pycache__", ignore_errors=True)
+    if _ops_tree() != tree:
+        print("WARNING: multigrad/ops changed in git during the run: a commit may have taken "
+              "in a mutant (compare with `git diff HEAD@{1} -- multigrad/ops`)", file=sys.stderr)
 
 
 def _verdict(output: str) -> str:
@@ -234,6 +245,7 @@ def main(argv=None) -> int:
             _tool("cosmic-ray", "init", str(config), str(db))
             _tool("cr-filter-operators", str(db), str(config))
         sessions.append((module, config, db))
+    pristine, tree = {path: path.read_text() for path in OPS.glob("*.py")}, _ops_tree()
     server, env = _start_server(work, args.device)
     try:
         for module, config, db in sessions:
@@ -245,7 +257,7 @@ def main(argv=None) -> int:
                                 str(config), str(db)], cwd=ROOT, env=env, check=True)
             print(f"{module}: ran in {time.monotonic() - start:.0f} s", flush=True)
     finally:
-        _restore(modules)
+        _restore(pristine, tree)
         _stop_server(server, env)
     return report(work)
 
