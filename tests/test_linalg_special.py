@@ -196,6 +196,10 @@ def test_decomposition_gradients_outside_their_domain_raise(backend64, rng):
     wide = backend64.tensor(rng.standard_normal((2, 4)), requires_grad=True)
     with pytest.raises(NotImplementedError, match="qr"):
         mg.autograd.grad(mg.sum(mg.linalg.qr(wide).R), [wide])
+    # complete mode: Q's columns beyond n are not determined by x
+    tall = backend64.tensor(rng.standard_normal((4, 2)), requires_grad=True)
+    with pytest.raises(NotImplementedError, match="mode='reduced'"):
+        mg.autograd.grad(mg.sum(mg.linalg.qr(tall, mode="complete").R), [tall])
     tall = backend64.tensor(rng.standard_normal((4, 2)), requires_grad=True)
     with pytest.raises(NotImplementedError, match="full_matrices=False"):
         mg.autograd.grad(mg.sum(mg.linalg.svd(tall).S), [tall])

@@ -317,8 +317,10 @@ SPECS = [
     OpSpec("vector_norm-zeros", mg.linalg.vector_norm, _np_vector_norm, [((3, 4),)],
            params=[{"axis": -1, "keepdims": False, "ord": o} for o in (2, 1, 3)],
            make=_with_zeros, covers=("vector_norm",), rtol=LOOSE, second_order="skip"),
+    # (2, 2, 3, 3): two batch axes, the second of another length than the matrices'
     OpSpec("cholesky", lambda a, upper: mg.linalg.cholesky(_sym(a), upper=upper), _np_cholesky,
-           [((3, 3),), ((2, 4, 4),)], params=[{"upper": False}, {"upper": True}], make=_spd,
+           [((3, 3),), ((2, 4, 4),), ((2, 2, 3, 3),)], params=[{"upper": False}, {"upper": True}],
+           make=_spd,
            rtol=LOOSE, atol=LOOSE),
     OpSpec("cholesky-lower-triangle", lambda a, upper: mg.linalg.cholesky(a, upper=upper),
            lambda a, upper: _np_cholesky(a, upper, symmetrise=False),
