@@ -209,6 +209,21 @@ def test_decomposition_gradients_outside_their_domain_raise(backend64, rng):
         mg.autograd.grad(mg.sum(mg.linalg.svd(stack).S), [stack])
 
 
+def test_det_gradient_in_a_compiled_step_follows_each_matrix(backend64):
+    # the step is recorded at an invertible matrix and replayed at a singular one: the program
+    # holds both formulas, picked per call, not the branch the first call took
+    def det_gradient(a):
+        return mg.autograd.grad(mg.linalg.det(a), [a])[0]
+
+    step = mg.compile(det_gradient)
+    invertible = backend64.tensor([[2.0, 1.0], [1.0, 3.0]], requires_grad=True)
+    singular = backend64.tensor([[1.0, 2.0], [2.0, 4.0]], requires_grad=True)
+    step(invertible)  # records
+    np.testing.assert_allclose(step(invertible).numpy(), [[3.0, -1.0], [-1.0, 2.0]], atol=1e-12)
+    np.testing.assert_allclose(step(singular).numpy(), [[4.0, -2.0], [-2.0, 1.0]], atol=1e-12)
+    assert step.cache_info().hits == 2
+
+
 def test_eig_and_eigvals_are_complex_in_the_input_precision(backend, rng):
     # a symmetric matrix: real eigenvalues, which NumPy returns as a real array
     a = rng.standard_normal((3, 3))

@@ -201,6 +201,10 @@ POINTS = [
     Point("det at a singular matrix, the adjugate", mg.linalg.det, (SINGULAR,),
           [np.array([[4.0, -2.0], [-2.0, 1.0]])]),
     Point("det at a rank-one 3x3", mg.linalg.det, (RANK_ONE,)),
+    # a stack mixing both formulas: the identity (repeated singular values, where the SVD's
+    # formula has no derivative) keeps the inverse's
+    Point("det of the identity stacked with a singular matrix", mg.linalg.det,
+          (np.stack([np.eye(2), SINGULAR]),)),
     Point("det at a rank-two 3x3", mg.linalg.det, (RANK_TWO,)),
     # singular, but LU's det is 2.7e-15, not 0: det * inv(A)^T's derivative would cancel to
     # noise (found by tests/test_properties.py)
