@@ -109,6 +109,11 @@ def test_slogdet_at_a_singular_matrix_is_infinite_along_the_cofactors(backend64)
     _, tangent = mg.jvp(lambda m: mg.linalg.slogdet(m).logabsdet, [x.detach()],
                         [backend64.tensor(np.eye(2))])
     assert tangent.item() == np.inf  # <C, I> = 5 > 0
+    # a stack of singular matrices: one tangent per matrix, <C(2a), -I> = -10 < 0
+    stack = backend64.tensor(np.stack([a, 2 * a]))
+    _, tangents = mg.jvp(lambda m: mg.linalg.slogdet(m).logabsdet, [stack],
+                         [backend64.tensor(np.stack([np.eye(2), -np.eye(2)]))])
+    np.testing.assert_array_equal(tangents.numpy(), [np.inf, -np.inf])
 
 
 # -- second derivatives: the VJP rules run on tensors under create_graph ----------------------
