@@ -109,11 +109,12 @@ def test_slogdet_at_a_singular_matrix_is_infinite_along_the_cofactors(backend64)
     _, tangent = mg.jvp(lambda m: mg.linalg.slogdet(m).logabsdet, [x.detach()],
                         [backend64.tensor(np.eye(2))])
     assert tangent.item() == np.inf  # <C, I> = 5 > 0
-    # a stack of singular matrices: one tangent per matrix, <C(2a), -I> = -10 < 0
-    stack = backend64.tensor(np.stack([a, 2 * a]))
+    # a stack: one tangent per matrix, <C(2a), -I> = -10 < 0, and <inv(I)^T, I> = 2 for the
+    # invertible one among them
+    stack = backend64.tensor(np.stack([a, 2 * a, np.eye(2)]))
     _, tangents = mg.jvp(lambda m: mg.linalg.slogdet(m).logabsdet, [stack],
-                         [backend64.tensor(np.stack([np.eye(2), -np.eye(2)]))])
-    np.testing.assert_array_equal(tangents.numpy(), [np.inf, -np.inf])
+                         [backend64.tensor(np.stack([np.eye(2), -np.eye(2), np.eye(2)]))])
+    np.testing.assert_array_equal(tangents.numpy(), [np.inf, -np.inf, 2.0])
 
 
 # -- second derivatives: the VJP rules run on tensors under create_graph ----------------------

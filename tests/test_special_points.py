@@ -71,6 +71,10 @@ def _sym(a):
 
 
 SINGULAR = np.array([[1.0, 2.0], [2.0, 4.0]])
+# 100 R diag(1, 1e-12) R^T: det 1e-8, far below Hadamard's bound (1e4) times sqrt(eps), where
+# the inverse's formulas lose their digits (its second derivative's terms of 1e12 cancel)
+_R = np.array([[0.6, -0.8], [0.8, 0.6]])
+NEARLY_SINGULAR_LARGE = 100.0 * _R @ np.diag([1.0, 1e-12]) @ _R.T
 RANK_ONE = np.outer([1.0, 2.0, -1.0], [0.5, -1.0, 2.0])
 RANK_TWO = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
 
@@ -201,6 +205,8 @@ POINTS = [
     Point("det at a singular matrix, the adjugate", mg.linalg.det, (SINGULAR,),
           [np.array([[4.0, -2.0], [-2.0, 1.0]])]),
     Point("det at a rank-one 3x3", mg.linalg.det, (RANK_ONE,)),
+    Point("det near a singular matrix with large entries", mg.linalg.det,
+          (NEARLY_SINGULAR_LARGE,)),
     # a stack mixing both formulas: the identity (repeated singular values, where the SVD's
     # formula has no derivative) keeps the inverse's
     Point("det of the identity stacked with a singular matrix", mg.linalg.det,
