@@ -230,6 +230,13 @@ def test_det_gradient_in_a_compiled_step_follows_each_matrix(backend64):
     assert step.cache_info().hits == 2
 
 
+def test_cholesky_is_lower_by_default(backend, rng):
+    b = rng.standard_normal((3, 3))
+    a = b @ b.T + 3.0 * np.eye(3)
+    np.testing.assert_allclose(mg.linalg.cholesky(backend.tensor(a)).numpy(),
+                               np.linalg.cholesky(a), rtol=1e-5, atol=1e-5)
+
+
 def test_eig_and_eigvals_are_complex_in_the_input_precision(backend, rng):
     # a symmetric matrix: real eigenvalues, which NumPy returns as a real array
     a = rng.standard_normal((3, 3))
