@@ -42,6 +42,8 @@ SPECS = [
     OpSpec("stack", lambda a, b, axis: mg.stack([a, b], axis=axis),
            lambda a, b, axis: np.stack([a, b], axis=axis),
            [((2, 3), (2, 3))], params=[{"axis": 0}, {"axis": 1}, {"axis": -1}]),
+    OpSpec("stack-default-axis", lambda a, b: mg.stack([a, b]), lambda a, b: np.stack([a, b]),
+           [((2, 3), (2, 3))], covers=("stack",)),
     OpSpec("stack-3", lambda a, b, c: mg.stack((a, b, c), axis=-2),
            lambda a, b, c: np.stack([a, b, c], axis=-2), [((3,), (3,), (3,))], covers=("stack",)),
     OpSpec("unstack", lambda x, axis: mg.unstack(x, axis=axis),
