@@ -46,6 +46,8 @@ SPECS = [
            [((2, 3), (2, 3))], covers=("stack",)),
     OpSpec("stack-3", lambda a, b, c: mg.stack((a, b, c), axis=-2),
            lambda a, b, c: np.stack([a, b, c], axis=-2), [((3,), (3,), (3,))], covers=("stack",)),
+    OpSpec("unstack-default-axis", mg.unstack, lambda x: tuple(x), [((2, 3, 2),)],
+           covers=("unstack",)),
     OpSpec("unstack", lambda x, axis: mg.unstack(x, axis=axis),
            lambda x, axis: tuple(np.moveaxis(x, axis, 0)), [((2, 3, 2),)],
            params=[{"axis": 0}, {"axis": 1}, {"axis": -1}]),
