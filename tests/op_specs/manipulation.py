@@ -30,6 +30,8 @@ SPECS = [
     OpSpec("concat", lambda a, b, axis: mg.concat([a, b], axis=axis),
            lambda a, b, axis: np.concatenate([a, b], axis=axis),
            [((2, 3), (4, 3))], params=[{"axis": 0}, {"axis": -2}]),
+    OpSpec("concat-default-axis", lambda a, b: mg.concat([a, b]),
+           lambda a, b: np.concatenate([a, b]), [((2, 3), (4, 3))], covers=("concat",)),
     OpSpec("concat-last", lambda a, b, axis: mg.concat([a, b], axis=axis),
            lambda a, b, axis: np.concatenate([a, b], axis=axis),
            [((2, 3), (2, 1))], params=[{"axis": 1}, {"axis": -1}], covers=("concat",)),
