@@ -1,5 +1,5 @@
 """Function transforms: ``grad``, ``value_and_grad``, ``vjp``, ``jvp``, ``jacrev``, ``jacfwd``,
-``hessian`` and ``hvp``.
+``hessian`` and ``hvp`` (the Jacobians in ``_jacobians``; ``vmap`` in ``multigrad.batching``).
 
 Each takes a function of tensors (or of nested tuples, lists and dicts of tensors) and gives its
 derivative as a function, or evaluated at a point. They compose in any order and to any depth:
@@ -34,7 +34,8 @@ from .autograd._backward import pull_back_to
 from .autograd._forward import (forward_level, has_live_tangents, live_tangents, take_tangent,
                                 with_tangent)
 from .autograd._tensor import LeafNode
-from .ops import arange, positive, zeros_like
+from .batching import _logical as _batching, _marks as _batch_marks
+from .ops import arange, ones_like, positive, zeros_like
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "hvp"]
 
@@ -45,7 +46,12 @@ def _variable(x: Tensor) -> Tensor:
     A tensor that already requires gradients gets a recorded alias (``positive``), a node of its
     own: the inner transform collects the cotangents of that node only, while the outer one still
     sees through it to ``x``. Any other tensor becomes a fresh leaf that keeps ``x``'s tangents.
+    Inside ``vmap`` the variable is on a tape of that level (see ``batching._logical``), so
+    its derivatives are per example.
     """
+    levels = _batch_marks.live_levels()
+    if levels:
+        return _batching.variable(x, levels)
     if x.requires_grad:
         return positive(x)
     v = Tensor(x.data, x.device).requires_grad_()
@@ -100,7 +106,8 @@ def _outer_state(inputs: Sequence[Tensor], variables: Sequence[Tensor],
     """
     if any(x.requires_grad for x in inputs):
         return RECORD
-    found = None
+    # batched tensors need their rules run on tensors, where the batching rules see them
+    found = TANGENTS if any(_batch_marks.marks_of(t) for t in (*inputs, *outputs)) else None
     own = {v._node for v in variables}
     seen = set()
     roots = [y._node for y in outputs if y.requires_grad]
@@ -144,7 +151,12 @@ def _pull_back(outputs: Sequence[Tensor], seeds: Sequence, variables: Sequence[T
                outer: str | None, retain_graph: bool) -> list[Tensor]:
     """Cotangents of the variables (zeros for those the outputs do not depend on), computed as
     ``outer`` (``_outer_state``) requires."""
-    live = [(y, s) for y, s in zip(outputs, seeds) if y.requires_grad]
+    # a batched output's seed is one per example (the engine's default seed would be ones of
+    # the whole batch's array, which its logical nodes would take for a cotangent of their own)
+    live = [(y, ones_like(y) if s is None and _batch_marks.marks_of(y) else s)
+            for y, s in zip(outputs, seeds) if y.requires_grad]
+    if outer is None and any(_batch_marks.marks_of(s) for _, s in live):
+        outer = TANGENTS  # batched seeds (a vmap of the pullback): rules run on tensors
     grads = [None] * len(variables)
     if live:
         grads = pull_back_to([y for y, _ in live], list(variables), [s for _, s in live],
@@ -284,45 +296,6 @@ def vjp(f: Callable, *primals, has_aux: bool = False, argnums=None):
     return (out, pullback, aux) if has_aux else (out, pullback)
 
 
-def jacrev(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
-    """The Jacobian of ``f`` by reverse mode: one backward pass per output element.
-
-    Returns a function of ``f``'s arguments. For an output ``y`` and a differentiated argument
-    ``x`` the block has shape ``y.shape + x.shape``; blocks are arranged as ``f``'s output,
-    each holding the structure of the arguments ``argnums`` names (as ``grad`` returns them).
-    Cheaper than ``jacfwd`` when outputs are fewer than inputs.
-    """
-    nums, single = normalize_argnums("jacrev", argnums)
-    fname = f"jacrev({name_of(f)})"
-
-    @functools.wraps(f)
-    def jacobian(*args, **kwargs):
-        wrt = Wrt(fname, args, nums, single)
-        with enable_grad():
-            variables = [_variable(x) for x in wrt.tensors]
-            out, aux = call(fname, f, wrt.substitute(args, variables), kwargs, has_aux)
-        outs, out_def = tensor_leaves(fname, "output ", out)
-        outer = _outer_state(wrt.tensors, variables, outs)
-        blocks = []
-        for y in outs:
-            rows = [[] for _ in variables]
-            if y.requires_grad and y.size:
-                index = arange(y.size, device=y.device)
-                for k in range(y.size):
-                    grads = _pull_back([y], [one_hot(k, y, index)], variables, outer, True)
-                    for row, g in zip(rows, grads):
-                        row.append(g)
-            blocks.append(wrt.result([assemble(r, y.shape, x, 0)
-                                      for r, x in zip(rows, wrt.tensors)]))
-        jac = _pytree.unflatten(out_def, blocks)
-        _retire(variables)
-        if not outer:
-            aux = detached(aux)
-        return (jac, aux) if has_aux else jac
-
-    return jacobian
-
-
 # -- forward mode ---------------------------------------------------------------------------------
 
 def _jvp(fname: str, f: Callable, primals, tangents, has_aux: bool):
@@ -402,61 +375,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fals
     return _jvp(fname, f, primals, tangents, has_aux)
 
 
-def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
-    """The Jacobian of ``f`` by forward mode: one ``jvp`` pass per input element.
-
-    Returns a function of ``f``'s arguments whose result is arranged like ``jacrev``'s (blocks
-    of shape ``y.shape + x.shape``). Cheaper than ``jacrev`` when inputs are fewer than outputs.
-    """
-    nums, single = normalize_argnums("jacfwd", argnums)
-    fname = f"jacfwd({name_of(f)})"
-
-    @functools.wraps(f)
-    def jacobian(*args, **kwargs):
-        wrt = Wrt(fname, args, nums, single)
-        xs = wrt.tensors
-        columns = None  # columns[output][input]: the tangents of one output, one per element
-        out_def = out_shapes = aux = None
-        for j, x in enumerate(xs):
-            index = arange(x.size, device=x.device)
-            for k in range(x.size):
-                with forward_level() as level:
-                    seeded = list(xs)
-                    seeded[j] = with_tangent(x, one_hot(k, x, index), level)
-                    out, aux_k = call(fname, f, wrt.substitute(args, seeded), kwargs, has_aux)
-                    outs, out_def = tensor_leaves(fname, "output ", out)
-                    tangents = [take_tangent(y, level)[1] for y in outs]
-                if columns is None:
-                    columns = [[[] for _ in xs] for _ in outs]
-                    out_shapes = [y.shape for y in outs]
-                    aux = _pytree.tree_map(lambda a, lv=level: take_tangent(a, lv)[0]
-                                           if isinstance(a, Tensor) else a, aux_k)
-                for col, t in zip(columns, tangents):
-                    col[j].append(t)
-        if columns is None:  # no input has any element: one plain call gives the shapes
-            out, aux = call(fname, f, args, kwargs, has_aux)
-            outs, out_def = tensor_leaves(fname, "output ", out)
-            columns = [[[] for _ in xs] for _ in outs]
-            out_shapes = [y.shape for y in outs]
-        blocks = [wrt.result([assemble(parts, shape, x, -1) for parts, x in zip(col, xs)])
-                  for col, shape in zip(columns, out_shapes)]
-        jac, aux = _release((_pytree.unflatten(out_def, blocks), aux))
-        return (jac, aux) if has_aux else jac
-
-    return jacobian
-
-
 # -- second order ---------------------------------------------------------------------------------
-
-def hessian(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
-    """The Hessian of a scalar-valued ``f``: ``jacfwd(jacrev(f))``, forward over reverse.
-
-    For arguments ``x`` and ``z`` named by ``argnums`` the block ``[x][z]`` has shape
-    ``x.shape + z.shape``. It takes one backward pass per input element; to apply the Hessian
-    to a vector without forming it, use ``hvp``.
-    """
-    return jacfwd(jacrev(f, argnums, has_aux), argnums, has_aux)
-
 
 def hvp(f: Callable, primals: Sequence, tangents: Sequence, argnums=None):
     """The gradient of a scalar-valued ``f`` and its Hessian applied to ``tangents``.
@@ -490,3 +409,7 @@ def hvp(f: Callable, primals: Sequence, tangents: Sequence, argnums=None):
         raise TypeError(f"{fname}: primals must be a non-empty tuple or list of arguments")
     gradient = _gradient_transform("hvp", f, tuple(range(n)), False, with_value=False)
     return _jvp(fname, gradient, primals, tangents, False)
+
+
+# the Jacobians build on the plumbing above (imported last: that module imports this one)
+from ._jacobians import hessian, jacfwd, jacrev  # noqa: E402

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from test_examples import ROOT, run_example
@@ -145,3 +146,33 @@ def test_examples_without_tqdm_say_what_to_install(tmp_path):
     assert done.returncode != 0
     assert "layered_network.py needs tqdm, which is not installed" in done.stderr
     assert "pip install -e '.[examples]'" in done.stderr
+
+
+def test_dask_logistic_fits_on_a_local_cluster_under_dasks_progress_bar(tmp_path):
+    require_extra("matplotlib")
+    pytest.importorskip("distributed", reason="dask.distributed is not installed "
+                                              "(pip install -e '.[backends]')")
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "dask_logistic.py"),
+                           "--quick", "--out", str(tmp_path)], cwd=ROOT, env=_env_with(ROOT),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "on 2 worker processes" in out
+    assert len(re.findall(r"(?m)^step \d+/4: loss ", out)) == 4, out
+    # from zero weights the loss starts at log 2 and falls
+    assert abs(number(r"initial loss ([0-9.]+)", out) - np.log(2.0)) < 1e-6
+    assert number(r"final loss ([0-9.]+)", out) < 0.75 * np.log(2.0)
+    assert number(r"true direction ([0-9.-]+)", out) > 0.9
+    assert "100% Completed" in done.stderr  # Dask's own bar, on stderr
+    assert (tmp_path / "dask_logistic.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("device", ["cpu", "strict:device1"])
+def test_per_example_gradients_equal_the_loop_and_dp_sgd_trains(device, tmp_path):
+    require_extra("matplotlib", "tqdm", "sklearn")
+    out = run_quick("per_example_gradients.py", device, tmp_path)
+    assert number(r"max \|vmap - loop of backward passes\| = ([0-9.eE+-]+)", out) < 1e-5
+    # one epoch: both well above chance (10 classes)
+    assert number(r"plain SGD test accuracy ([0-9.]+)", out) > 0.3
+    assert number(r"DP-SGD test accuracy ([0-9.]+)", out) > 0.15
+    assert (tmp_path / "per_example_gradients.png").stat().st_size > 0

@@ -17,10 +17,11 @@ the return value; ``restore`` undoes the call's changes when recording fails.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
-from ..autograd import REGISTRY, Tensor
+from ..autograd import Tensor
 from ..autograd._grad_mode import _state
 from ..autograd._tensor import LeafNode
 from ..backends import _random
@@ -96,7 +97,6 @@ class Recorder:
         self.generators: list[int] = []   # visit numbers of the generators drawn from
         self.reads: list = []             # (slot, how, value, site)
         self.host_data_site = None        # where the step first turned host data into a tensor
-        self._pure: dict = {}             # primitive -> whether its kernel is pure
         self.devices: set = set()         # the devices the kernels ran on
 
     # -- listening -------------------------------------------------------------------------
@@ -166,21 +166,24 @@ class Recorder:
                 slot = (Const(r) if r is None or type(r) in _SCALARS
                         else self.slot(r, prim.name))
             ins.append(slot)
-        self.detach()  # a kernel of Python (a Function, checkpoint) runs unrecorded
-        try:
+        if prim.kernel_name is not None:  # the namespace's own function
             out = kernel(*raw, **params)
-        finally:
-            self.attach()
+        else:  # a kernel of Python (det's, a Function, checkpoint) runs as it would unrecorded
+            self.detach()
+            try:
+                out = kernel(*raw, **params)
+            finally:
+                self.attach()
         if prim.multi_output:
             outs = [self._new_slot(o) for o in out]
             info = tuple(_layout(o) for o in out)
         else:
             outs, info = [self._new_slot(out)], (_layout(out),)
-        pure = self._pure.get(prim)
-        if pure is None:  # multigrad's own primitives are pure; users' ops run their Python
-            pure = self._pure[prim] = REGISTRY.get(prim.name) is prim
+        overwrite = (None if prim.overwrite is None
+                     else functools.partial(prim.overwrite, device.xp))
         self.instructions.append(Instruction("kernel", prim.name, kernel, ins, params, outs,
-                                             prim.multi_output, pure, None, info))
+                                             prim.multi_output, prim.pure, None, info,
+                                             overwrite))
         return out
 
     def constant(self, array) -> None:
@@ -305,8 +308,12 @@ class Recorder:
         program = Program(self.instructions, self.inputs, self.constants, self.generators,
                           outputs)
         program.buffers, program.reusable = self._buffers()
-        program.layouts = {slot: _layout(a) for slot, a in enumerate(self.arrays)
-                           if hasattr(a, "shape")}
+        program.layouts = layouts = {}
+        for ins in self.instructions:  # as recorded; then the inputs' and constants'
+            layouts.update(zip(ins.outs, ins.out_info))
+        for slot, array in enumerate(self.arrays):
+            if slot not in layouts and hasattr(array, "shape"):
+                layouts[slot] = _layout(array)
         if len(self.devices) == 1:
             (program.device,) = self.devices
         return program, writes, out_spec

@@ -1,6 +1,7 @@
 """Layers as functions: ``multigrad.nn.functional`` (the modules call these).
 
-Everything here is composed from multigrad's differentiable ops, so it differentiates in
+Everything here is composed from multigrad's differentiable ops and two primitives of nn's
+own with closed-form rules (convolution patches, standardization), so it differentiates in
 reverse and forward mode, to any order, on every device. Activations and losses are
 re-exported, so ``import multigrad.nn.functional as F`` gives ``F.relu``, ``F.cross_entropy``...
 """
@@ -8,9 +9,11 @@ re-exported, so ``import multigrad.nn.functional as F`` gives ``F.relu``, ``F.cr
 from __future__ import annotations
 
 from ..autograd import Tensor, no_grad
-from ..ops import (asarray, gelu, log_softmax, mean, reshape, relu, sigmoid, softmax, softplus,
-                   sqrt, tanh, take, var, where)
+from ..batching._marks import mark_draw, random_batch
+from ..ops import (asarray, gelu, log_softmax, reshape, relu, sigmoid, softmax, softplus, sqrt,
+                   tanh, take, where)
 from ._convolution import convolution, pool
+from ._normalization import standardize
 from .init import make_generator
 from .losses import (binary_cross_entropy_with_logits, check_floating, check_indices,
                      cross_entropy, mse_loss, nll_loss, on_device_of)
@@ -116,15 +119,13 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if count < 2 and training:
             raise ValueError(f"batch_norm: training needs more than one value per channel, got "
                              f"input of shape {input.shape}")
-        mu = mean(input, axis=axes, keepdims=True)
-        v = var(input, axis=axes, keepdims=True)
+        out, mu, v = standardize(input, axes, eps)
         if training:
             _update_running(running_mean, reshape(mu, (input.shape[1],)), momentum)
             _update_running(running_var, reshape(v, (input.shape[1],)) * (count / (count - 1)),
                             momentum)
     else:
-        mu, v = reshape(running_mean, shape), reshape(running_var, shape)
-    out = (input - mu) / sqrt(v + eps)
+        out = (input - reshape(running_mean, shape)) / sqrt(reshape(running_var, shape) + eps)
     if weight is not None:
         out = out * reshape(weight, shape)
     if bias is not None:
@@ -143,9 +144,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     if k == 0 or input.shape[input.ndim - k:] != normalized_shape or input.ndim < k:
         raise ValueError(f"layer_norm: expected input of shape (..., "
                          f"{', '.join(map(str, normalized_shape))}), got {input.shape}")
-    axes = tuple(range(input.ndim - k, input.ndim))
-    mu = mean(input, axis=axes, keepdims=True)
-    out = (input - mu) / sqrt(var(input, axis=axes, keepdims=True) + eps)
+    out, _, _ = standardize(input, tuple(range(input.ndim - k, input.ndim)), eps)
     if weight is not None:
         out = out * weight
     if bias is not None:
@@ -158,14 +157,16 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, *, generator=N
     """Zero each element with probability ``p`` and scale the others by ``1 / (1 - p)``.
 
     The mask is drawn on ``input``'s device from ``generator`` (made by ``device.random``), or
-    from a new generator seeded with ``seed``. The identity when not ``training``.
+    from a new generator seeded with ``seed``; inside ``vmap``, one per example unless the vmap
+    was asked for ``randomness="same"``. The identity when not ``training``.
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return input
     gen = make_generator(input.device, seed, generator)
-    keep = asarray(gen.uniform(input.shape, input.dtype), device=input.device) >= p
+    shape, levels = random_batch(input.shape)
+    keep = mark_draw(asarray(gen.uniform(shape, input.dtype), device=input.device), levels) >= p
     if keep.device is not input.device:
         raise ValueError(f"dropout: the generator draws on {keep.device.name} but the input is "
                          f"on {input.device.name}; make it with that device's random()")

@@ -6,10 +6,12 @@ and on multigrad tensors with multigrad's namespace (where it records).
 
 from __future__ import annotations
 
-from ..autograd import Tensor
-from ..backends import as_dtype, device_of
+from array_api_compat import device as array_device
 
-__all__ = ["is_tensor", "const_like", "held", "native_dtype", "normalize_axis", "run", "sigmoid",
+from ..autograd import Tensor
+from ..backends import as_dtype, device_of, is_lazy_array, same_shape
+
+__all__ = ["array_device", "assigned", "reshaped", "is_tensor", "const_like", "held", "native_dtype", "normalize_axis", "run", "sigmoid",
            "where_or_zero", "where_positive"]
 
 
@@ -19,7 +21,32 @@ def is_tensor(x) -> bool:
 
 def const_like(xp, value, like):
     """A 0-d array holding ``value`` with the dtype and device of ``like``."""
-    return xp.asarray(value, dtype=like.dtype, device=like.device)
+    return xp.asarray(value, dtype=like.dtype, device=array_device(like))
+
+
+def reshaped(xp, a, shape):
+    """``xp.reshape(a, shape)``; ``a`` itself where it has that shape, and by indexing on a
+    lazy (Dask) array where the reshape only adds or drops axes of length 1: Dask cannot
+    reshape a size unknown until computed (nan, after a mask), and rechunks for a reshape
+    that indexing does without."""
+    shape = tuple(shape)
+    if same_shape(tuple(a.shape), shape):
+        return a
+    if not (a.device.lazy if isinstance(a, Tensor) else is_lazy_array(a)):
+        return xp.reshape(a, shape)
+    if not same_shape(tuple(n for n in a.shape if n != 1), tuple(n for n in shape if n != 1)):
+        return xp.reshape(a, shape)  # not a matter of length-1 axes: the library says why
+    squeezed = a[tuple(0 if n == 1 else slice(None) for n in a.shape)]
+    return squeezed[tuple(None if n == 1 else slice(None) for n in shape)]
+
+
+def assigned(x, key, value):
+    """``x`` with ``x[key] = value``, for an ``x`` nobody else holds: in place on a tensor
+    (recording) and on a mutable array, a new array where arrays are immutable (JAX)."""
+    if isinstance(x, Tensor):
+        x[key] = value
+        return x
+    return device_of(x).assign(x, key, value)
 
 
 def held(a):
@@ -28,7 +55,7 @@ def held(a):
     For a factor whose derivative a convention sets to 0 on some region, so that the second
     derivatives of a rule stay consistent with its first.
     """
-    return Tensor(a.data, a.device) if isinstance(a, Tensor) else a
+    return a.detach() if isinstance(a, Tensor) else a
 
 
 def run(prim, xp, *args, **params):

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import math
 
-from ..autograd import LINEAR, defprimitive
-from ._helpers import native_dtype, normalize_axis, where_or_zero
+from ..autograd import LINEAR, Tensor, defprimitive
+from ..backends import is_lazy_array
+from ._helpers import array_device, native_dtype, normalize_axis, reshaped, where_or_zero
 
 __all__ = ["sum", "prod", "mean", "var", "std", "max", "min", "cumulative_sum",
            "cumulative_prod"]
@@ -36,17 +37,37 @@ __all__ = ["sum", "prod", "mean", "var", "std", "max", "min", "cumulative_sum",
 
 # -- helpers shared by the rules (both namespaces) -----------------------------------------------
 
-def expand_reduced(xp, g, x_shape, axis, keepdims):
-    """Broadcast a reduction's cotangent ``g`` back to the input's shape ``x_shape``."""
+def expand_reduced(xp, g, x, axis, keepdims):
+    """Broadcast a reduction's cotangent ``g`` back to the shape of the input ``x`` (an array,
+    or its shape). On a Dask array, against the array itself: no shape can name a size
+    unknown until computed (after a mask), and the result takes the array's chunks."""
+    x_shape = tuple(x.shape) if hasattr(x, "shape") else tuple(x)
     if not keepdims:
         axes = normalize_axis(axis, len(x_shape))
-        g = xp.reshape(g, tuple(1 if k in axes else n for k, n in enumerate(x_shape)))
+        g = reshaped(xp, g, tuple(1 if k in axes else n for k, n in enumerate(x_shape)))
+    if hasattr(x, "shape") and (is_lazy_array(x) or isinstance(x, Tensor) and x.device.lazy):
+        return g + xp.zeros_like(x)  # in x's chunks: Dask broadcasts into a single chunk
     return xp.broadcast_to(g, x_shape)
 
 
-def reduced_size(x_shape, axis) -> int:
-    """How many elements each result of a reduction over ``axis`` combines."""
-    return math.prod(x_shape[k] for k in normalize_axis(axis, len(x_shape)))
+def reduced_size(x_shape, axis, op: str = "this reduction") -> int:
+    """How many elements each result of a reduction over ``axis`` combines; a ValueError
+    naming ``op`` where that number is unknown until computed (a Dask array after a mask)."""
+    sizes = [x_shape[k] for k in normalize_axis(axis, len(x_shape))]
+    if not all(n == n and n is not None for n in sizes):
+        raise ValueError(f"{op}: its gradient needs the number of elements it reduces, which "
+                         f"is unknown until computed (shape {tuple(x_shape)}, a Dask array "
+                         "picked by a mask); compute the sizes first (multigrad.persist, or "
+                         "Dask's compute_chunk_sizes())")
+    return math.prod(sizes)
+
+
+def _count(xp, x, axis):
+    """``reduced_size`` as a number, or counted inside the graph where it is unknown."""
+    sizes = [x.shape[k] for k in normalize_axis(axis, x.ndim)]
+    if all(n == n and n is not None for n in sizes):
+        return math.prod(sizes)
+    return xp.sum(xp.ones_like(x), axis=axis, keepdims=True)
 
 
 def _upto(axis: int, stop_or_slice):
@@ -90,10 +111,10 @@ def _leave_one_out_cumprod(xp, x, axis: int, include_initial: bool):
     n = x.shape[axis]
     m = n + 1 if include_initial else n
     trailing = (1,) * (x.ndim - axis - 1)
-    rows = xp.reshape(xp.arange(n, device=x.device), (n, 1) + trailing)
-    cols = xp.reshape(xp.arange(m, device=x.device), (1, m) + trailing)
+    rows = xp.reshape(xp.arange(n, device=array_device(x)), (n, 1) + trailing)
+    cols = xp.reshape(xp.arange(m, device=array_device(x)), (1, m) + trailing)
     shift = 1 if include_initial else 0
-    diagonal = rows == xp.reshape(xp.arange(n, device=x.device), (1, n) + trailing)
+    diagonal = rows == xp.reshape(xp.arange(n, device=array_device(x)), (1, n) + trailing)
     x_rows = xp.reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
     # factor j replaced by 1 in row j, then the running product along the row
     table = xp.cumulative_prod(xp.where(diagonal, 1.0, x_rows), axis=axis + 1,
@@ -112,7 +133,7 @@ sum_p = defprimitive(
     forward=lambda xp, x, axis, dtype, keepdims: xp.sum(
         x, axis=axis, dtype=native_dtype(xp, dtype), keepdims=keepdims),
     vjp=(lambda xp, g, ans, x, axis, dtype, keepdims:
-         expand_reduced(xp, g, x.shape, axis, keepdims),),
+         expand_reduced(xp, g, x, axis, keepdims),),
     jvp=(LINEAR,),
 )
 
@@ -128,7 +149,7 @@ prod_p = defprimitive(
         x, axis=axis, dtype=native_dtype(xp, dtype), keepdims=keepdims),
     # d prod / d x[j] = product of the other factors (no division, so zeros are exact)
     vjp=(lambda xp, g, ans, x, axis, dtype, keepdims:
-         expand_reduced(xp, g, x.shape, axis, keepdims)
+         expand_reduced(xp, g, x, axis, keepdims)
          * exclusive_prod(xp, x, normalize_axis(axis, x.ndim)),),
     jvp=(lambda xp, t, ans, x, axis, dtype, keepdims:
          xp.sum(t * exclusive_prod(xp, x, normalize_axis(axis, x.ndim)), axis=axis,
@@ -145,7 +166,7 @@ mean_p = defprimitive(
     "mean",
     forward="mean",
     vjp=(lambda xp, g, ans, x, axis, keepdims:
-         expand_reduced(xp, g, x.shape, axis, keepdims) / reduced_size(x.shape, axis),),
+         expand_reduced(xp, g, x, axis, keepdims) / _count(xp, x, axis),),
     jvp=(LINEAR,),
 )
 
@@ -163,14 +184,14 @@ def _centered(xp, x, axis):
 
 def _dof(x_shape, axis, correction) -> float:
     """``1 / (N - correction)``, nan where that is not positive (the forward is not finite)."""
-    dof = reduced_size(x_shape, axis) - correction
+    dof = reduced_size(x_shape, axis, "var and std") - correction
     return 1.0 / dof if dof > 0 else math.nan
 
 
 def _var_vjp(xp, g, ans, x, axis, correction, keepdims):
     # d var = 2 (x - mean) / (N - correction); the mean's own derivative sums to zero
     scale = 2.0 * _dof(x.shape, axis, correction)
-    return expand_reduced(xp, g, x.shape, axis, keepdims) * (scale * _centered(xp, x, axis))
+    return expand_reduced(xp, g, x, axis, keepdims) * (scale * _centered(xp, x, axis))
 
 
 def _var_jvp(xp, t, ans, x, axis, correction, keepdims):
@@ -239,7 +260,7 @@ def _ties(xp, ans, x, axis, keepdims):
 def _extremum_vjp(xp, g, ans, x, axis, keepdims):
     # tied elements share the cotangent evenly
     hit, count = _ties(xp, ans, x, axis, keepdims)
-    return where_or_zero(xp, hit, expand_reduced(xp, g, x.shape, axis, keepdims) / count)
+    return where_or_zero(xp, hit, expand_reduced(xp, g, x, axis, keepdims) / count)
 
 
 def _extremum_jvp(xp, t, ans, x, axis, keepdims):
