@@ -69,3 +69,13 @@ def test_compiled_op_equals_eager(spec, shapes, params, backend, rng):
             continue
         assert r.dtype == e.dtype and r.shape == e.shape, f"{spec.name}: result {k}"
         np.testing.assert_array_equal(r, e, err_msg=f"{spec.name}: result {k}")
+
+
+def test_repeat_by_a_python_int_is_replayed(backend):
+    # only an array of repeats makes the result's shape depend on values
+    values = np.arange(6.0).reshape(2, 3)
+    step = mg.compile(lambda x: mg.repeat(x, 2, axis=0))
+    step(backend.tensor(values))  # records
+    np.testing.assert_array_equal(step(backend.tensor(values)).numpy(),
+                                  np.repeat(values, 2, axis=0))
+    assert step.cache_info().hits == 1

@@ -170,8 +170,12 @@ def test_broadcast_shapes():
     assert mg.broadcast_shapes((3, 1), (1, 4), (2, 1, 1)) == (2, 3, 4)
     assert mg.broadcast_shapes() == ()
     assert mg.broadcast_shapes((0,), (1,)) == (0,)
+    assert mg.broadcast_shapes((1, 3), (1, 1, 3)) == (1, 1, 3)  # size 1 everywhere stays 1
     with pytest.raises(ValueError, match="do not broadcast"):
         mg.broadcast_shapes((3,), (4,))
+    # the dimension is counted from the end, as NumPy does
+    with pytest.raises(ValueError, match=r"sizes \[2, 4\] in dimension -2"):
+        mg.broadcast_shapes((2, 3), (4, 3))
 
 
 def test_expand_dims_and_squeeze_errors():

@@ -109,6 +109,12 @@ def test_slogdet_at_a_singular_matrix_is_infinite_along_the_cofactors(backend64)
     _, tangent = mg.jvp(lambda m: mg.linalg.slogdet(m).logabsdet, [x.detach()],
                         [backend64.tensor(np.eye(2))])
     assert tangent.item() == np.inf  # <C, I> = 5 > 0
+    # a stack: one tangent per matrix, <C(2a), -I> = -10 < 0, and <inv(I)^T, I> = 2 for the
+    # invertible one among them
+    stack = backend64.tensor(np.stack([a, 2 * a, np.eye(2)]))
+    _, tangents = mg.jvp(lambda m: mg.linalg.slogdet(m).logabsdet, [stack],
+                         [backend64.tensor(np.stack([np.eye(2), -np.eye(2), np.eye(2)]))])
+    np.testing.assert_array_equal(tangents.numpy(), [np.inf, -np.inf, 2.0])
 
 
 # -- second derivatives: the VJP rules run on tensors under create_graph ----------------------
@@ -196,9 +202,48 @@ def test_decomposition_gradients_outside_their_domain_raise(backend64, rng):
     wide = backend64.tensor(rng.standard_normal((2, 4)), requires_grad=True)
     with pytest.raises(NotImplementedError, match="qr"):
         mg.autograd.grad(mg.sum(mg.linalg.qr(wide).R), [wide])
+    # complete mode: Q's columns beyond n are not determined by x
+    tall = backend64.tensor(rng.standard_normal((4, 2)), requires_grad=True)
+    with pytest.raises(NotImplementedError, match="mode='reduced'"):
+        mg.autograd.grad(mg.sum(mg.linalg.qr(tall, mode="complete").R), [tall])
     tall = backend64.tensor(rng.standard_normal((4, 2)), requires_grad=True)
     with pytest.raises(NotImplementedError, match="full_matrices=False"):
         mg.autograd.grad(mg.sum(mg.linalg.svd(tall).S), [tall])
+    # a stack of them: the matrices' shape is the last two axes, whatever the batch
+    stack = backend64.tensor(rng.standard_normal((3, 4, 2)), requires_grad=True)
+    with pytest.raises(NotImplementedError, match="full_matrices=False"):
+        mg.autograd.grad(mg.sum(mg.linalg.svd(stack).S), [stack])
+
+
+def test_det_gradient_in_a_compiled_step_follows_each_matrix(backend64):
+    # the step is recorded at an invertible matrix and replayed at a singular one: the program
+    # holds both formulas, picked per call, not the branch the first call took
+    def det_gradient(a):
+        return mg.autograd.grad(mg.linalg.det(a), [a])[0]
+
+    step = mg.compile(det_gradient)
+    invertible = backend64.tensor([[2.0, 1.0], [1.0, 3.0]], requires_grad=True)
+    singular = backend64.tensor([[1.0, 2.0], [2.0, 4.0]], requires_grad=True)
+    step(invertible)  # records
+    np.testing.assert_allclose(step(invertible).numpy(), [[3.0, -1.0], [-1.0, 2.0]], atol=1e-12)
+    np.testing.assert_allclose(step(singular).numpy(), [[4.0, -2.0], [-2.0, 1.0]], atol=1e-12)
+    assert step.cache_info().hits == 2
+
+
+def test_cholesky_is_lower_by_default(backend, rng):
+    b = rng.standard_normal((3, 3))
+    a = b @ b.T + 3.0 * np.eye(3)
+    np.testing.assert_allclose(mg.linalg.cholesky(backend.tensor(a)).numpy(),
+                               np.linalg.cholesky(a), rtol=1e-5, atol=1e-5)
+
+
+def test_eig_and_eigvals_are_complex_in_the_input_precision(backend, rng):
+    # a symmetric matrix: real eigenvalues, which NumPy returns as a real array
+    a = rng.standard_normal((3, 3))
+    x = backend.tensor(a + a.T)
+    expected = mg.complex64 if backend.dtype == mg.float32 else mg.complex128
+    w, v = mg.linalg.eig(x)
+    assert (mg.linalg.eigvals(x).dtype, w.dtype, v.dtype) == (expected,) * 3
 
 
 def test_matrix_rank_and_eigvals_carry_no_gradient(backend, rng):

@@ -211,6 +211,19 @@ def test_sort_at_ties_is_the_one_sided_derivative_that_keeps_the_stable_order(ba
     assert float(np.dot(_host(g), u)) == pytest.approx(float(np.dot(forward, w)), rel=1e-6)
 
 
+@pytest.mark.parametrize("fn", [mg.sort, mg.argsort])
+def test_sort_and_argsort_are_stable_by_default(backend, fn):
+    # as the standard says; many ties in a long array, where NumPy's unstable sort reorders them
+    values = np.random.default_rng(1).integers(0, 2, 64).astype(np.float64)
+    x = backend.tensor(values, requires_grad=fn is mg.sort)
+    if fn is mg.argsort:
+        np.testing.assert_array_equal(_host(mg.argsort(x)), np.argsort(values, stable=True))
+        return
+    # sort: the stable order decides which tied element's cotangent lands where
+    g = _host(mg.autograd.grad(mg.sort(x), x, grad_outputs=backend.tensor(np.arange(64.0)))[0])
+    np.testing.assert_array_equal(g[np.argsort(values, stable=True)], np.arange(64.0))
+
+
 # -- results off the graph ---------------------------------------------------------------------
 
 def test_index_count_and_set_results_do_not_require_grad(backend):

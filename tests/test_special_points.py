@@ -71,6 +71,10 @@ def _sym(a):
 
 
 SINGULAR = np.array([[1.0, 2.0], [2.0, 4.0]])
+# 100 R diag(1, 1e-12) R^T: det 1e-8, far below Hadamard's bound (1e4) times sqrt(eps), where
+# the inverse's formulas lose their digits (its second derivative's terms of 1e12 cancel)
+_R = np.array([[0.6, -0.8], [0.8, 0.6]])
+NEARLY_SINGULAR_LARGE = 100.0 * _R @ np.diag([1.0, 1e-12]) @ _R.T
 RANK_ONE = np.outer([1.0, 2.0, -1.0], [0.5, -1.0, 2.0])
 RANK_TWO = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
 
@@ -100,10 +104,15 @@ POINTS = [
     Point("pow at exponent 0, base 1", mg.pow, (_a(1.0), _a(0.0))),
     Point("pow at exponent 1", mg.pow, (_a(3.0), _a(1.0))),
     Point("pow of a scalar at exponent 0", lambda e: mg.pow(2.0, e), (_a(0.0),)),
+    # a Python-scalar base 0: 0**e is 0 for e > 0, so its derivative in e is 0, never log(0)
+    Point("pow of a scalar base 0", lambda e: mg.pow(0.0, e), (_a(2.0, 0.5),), [_a(0.0, 0.0)],
+          0.0),
     Point("pow at base 0, exponent 2", mg.pow, (_a(0.0), _a(2.0)), [_a(0.0), _a(0.0)],
           np.array([[2.0, 0.0], [0.0, 0.0]])),
     Point("pow at base 0, exponent 3", mg.pow, (_a(0.0), _a(3.0)), [_a(0.0), _a(0.0)], 0.0),
     Point("pow at base 0, exponent 0", mg.pow, (_a(0.0), _a(0.0)), [_a(0.0), _a(0.0)], 0.0),
+    # x1**1 = x1 (second derivative 0); in x2, 0 to every order at x1 = 0, mixed terms too
+    Point("pow at base 0, exponent 1", mg.pow, (_a(0.0), _a(1.0)), [_a(1.0), _a(0.0)], 0.0),
     # x**0.5 at 0: the true one-sided derivatives, +inf and -inf (the mixed second derivative
     # is not checked: forward over reverse meets 0 * inf in the exponent's zero tangent)
     Point("pow at base 0, exponent 1/2", mg.pow, (_a(0.0), _a(0.5)), [_a(INF), _a(0.0)], None),
@@ -196,6 +205,12 @@ POINTS = [
     Point("det at a singular matrix, the adjugate", mg.linalg.det, (SINGULAR,),
           [np.array([[4.0, -2.0], [-2.0, 1.0]])]),
     Point("det at a rank-one 3x3", mg.linalg.det, (RANK_ONE,)),
+    Point("det near a singular matrix with large entries", mg.linalg.det,
+          (NEARLY_SINGULAR_LARGE,)),
+    # a stack mixing both formulas: the identity (repeated singular values, where the SVD's
+    # formula has no derivative) keeps the inverse's
+    Point("det of the identity stacked with a singular matrix", mg.linalg.det,
+          (np.stack([np.eye(2), SINGULAR]),)),
     Point("det at a rank-two 3x3", mg.linalg.det, (RANK_TWO,)),
     # singular, but LU's det is 2.7e-15, not 0: det * inv(A)^T's derivative would cancel to
     # noise (found by tests/test_properties.py)

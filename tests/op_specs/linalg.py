@@ -317,8 +317,10 @@ SPECS = [
     OpSpec("vector_norm-zeros", mg.linalg.vector_norm, _np_vector_norm, [((3, 4),)],
            params=[{"axis": -1, "keepdims": False, "ord": o} for o in (2, 1, 3)],
            make=_with_zeros, covers=("vector_norm",), rtol=LOOSE, second_order="skip"),
+    # (2, 2, 3, 3): two batch axes, the second of another length than the matrices'
     OpSpec("cholesky", lambda a, upper: mg.linalg.cholesky(_sym(a), upper=upper), _np_cholesky,
-           [((3, 3),), ((2, 4, 4),)], params=[{"upper": False}, {"upper": True}], make=_spd,
+           [((3, 3),), ((2, 4, 4),), ((2, 2, 3, 3),)], params=[{"upper": False}, {"upper": True}],
+           make=_spd,
            rtol=LOOSE, atol=LOOSE),
     OpSpec("cholesky-lower-triangle", lambda a, upper: mg.linalg.cholesky(a, upper=upper),
            lambda a, upper: _np_cholesky(a, upper, symmetrise=False),
@@ -341,8 +343,11 @@ SPECS = [
     OpSpec("qr", lambda a: tuple(mg.linalg.qr(a)), lambda a: tuple(np.linalg.qr(a)),
            [((3, 3),), ((4, 3),), ((2, 4, 3),)], make=_separated_singular_values,
            rtol=LOOSE, atol=LOOSE),
+    # (4, 4, 3), (4, 3, 4): more matrices than singular values, so a rule that reads the
+    # number of singular values off the wrong axis takes the wrong branch
     OpSpec("svd", _svd_invariants, _np_svd_invariants,
-           [((3, 3),), ((4, 3),), ((3, 4),), ((2, 4, 3),)], make=_separated_singular_values,
+           [((3, 3),), ((4, 3),), ((3, 4),), ((2, 4, 3),), ((4, 4, 3),), ((4, 3, 4),)],
+           make=_separated_singular_values,
            rtol=LOOSE, atol=LOOSE),
     OpSpec("svdvals", mg.linalg.svdvals, np.linalg.svdvals,
            [((3, 3),), ((4, 3),), ((2, 3, 4),)], make=_separated_singular_values,

@@ -114,6 +114,9 @@ SPECS = [
     OpSpec("mean", mg.mean, np_reduce(np.mean), SHAPES, params=AXES, random="reduction"),
     OpSpec("var", mg.var, np_var(np.var), SHAPES, params=CORRECTIONS, random="reduction"),
     OpSpec("std", mg.std, np_var(np.std), SHAPES, params=CORRECTIONS, random="reduction"),
+    # the defaults: the whole array, correction 0
+    OpSpec("var-default", mg.var, np.var, [((2, 3),)], covers=("var",)),
+    OpSpec("std-default", mg.std, np.std, [((2, 3),)], covers=("std",)),
     # max and min are piecewise linear; ties are their special points
     OpSpec("max", mg.max, np_reduce(np.max), SHAPES, params=AXES, random="reduction",
            special=([1.0, 0.5],), second_order="zero"),
