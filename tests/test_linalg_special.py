@@ -230,6 +230,25 @@ def test_det_gradient_in_a_compiled_step_follows_each_matrix(backend64):
     assert step.cache_info().hits == 2
 
 
+def test_det_second_derivative_in_a_compiled_step_follows_each_matrix(backend64):
+    # det's second derivative runs its rule on tensors while the step records: it must hold
+    # both formulas too (the branch is chosen inside the rule, not inside a kernel)
+    direction = backend64.tensor([[0.3, -1.0], [0.5, 2.0]])
+
+    def det_hvp(a):
+        (g,) = mg.autograd.grad(mg.linalg.det(a), [a], create_graph=True)
+        return mg.autograd.grad(mg.sum(g * direction), [a])[0]
+
+    step = mg.compile(det_hvp)
+    invertible = backend64.tensor([[2.0, 1.0], [1.0, 3.0]], requires_grad=True)
+    singular = backend64.tensor([[1.0, 2.0], [2.0, 4.0]], requires_grad=True)
+    for a in (invertible, invertible, singular, invertible):
+        np.testing.assert_allclose(step(a).numpy(), det_hvp(a).numpy(), atol=1e-12)
+    assert step.cache_info().misses == 1
+    # the second derivative of a 2 x 2 determinant is linear: d/dA <C(A), E> = C(E)
+    np.testing.assert_allclose(step(singular).numpy(), [[2.0, -0.5], [1.0, 0.3]], atol=1e-12)
+
+
 def test_cholesky_is_lower_by_default(backend, rng):
     b = rng.standard_normal((3, 3))
     a = b @ b.T + 3.0 * np.eye(3)
