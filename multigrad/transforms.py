@@ -15,6 +15,13 @@ derivative as a function, or evaluated at a point. They compose in any order and
 - Forward mode (``jvp``, ``jacfwd``) opens a level of its own per pass (see
   ``multigrad.autograd._forward``), so nested forward transforms keep their tangents apart.
 
+Complex numbers follow JAX's convention: the gradient of a real-valued ``f`` of ``z = x + iy``
+is ``df/dx - i df/dy``, and ``vjp`` pulls a cotangent back as the transpose of the Jacobian
+(not its conjugate transpose), so a holomorphic function's pullback multiplies by ``f'(z)``.
+``grad`` and ``value_and_grad`` need a real output, unless ``holomorphic=True`` asks for
+``f'(z)`` of a holomorphic function of complex inputs (as do ``jacrev``, ``jacfwd`` and
+``hessian`` for a complex output of complex inputs); ``vjp`` and ``jvp`` take any.
+
 ``multigrad.autograd.grad`` is the engine's functional reverse pass with PyTorch's signature;
 ``multigrad.grad`` here is the transform.
 """
@@ -26,15 +33,16 @@ import weakref
 from typing import Callable, Sequence
 
 from . import _pytree
-from ._transform_args import (Wrt, assemble, call, check_differentiable, check_like, detached,
-                              name_of, normalize_argnums, one_hot, tensor_leaves)
+from ._transform_args import (Wrt, assemble, call, check_complex_kinds, check_differentiable,
+                              check_like, detached, name_of, normalize_argnums, one_hot,
+                              tensor_leaves)
 from .autograd import Tensor, enable_grad
 from .autograd._backward import _toposort
 from .autograd._backward import pull_back_to
 from .autograd._forward import (forward_level, has_live_tangents, live_tangents, take_tangent,
                                 with_tangent)
 from .autograd._tensor import LeafNode
-from .ops import arange, positive, zeros_like
+from .ops import arange, ones_like, positive, zeros_like
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "hvp"]
 
@@ -169,7 +177,8 @@ def _check_scalar(fname: str, out) -> None:
                         "gradient; return a floating-point scalar")
 
 
-def _gradient_transform(transform: str, f: Callable, argnums, has_aux: bool, with_value: bool):
+def _gradient_transform(transform: str, f: Callable, argnums, has_aux: bool, with_value: bool,
+                        holomorphic: bool = False):
     nums, single = normalize_argnums(transform, argnums)
     fname = f"{transform}({name_of(f)})"
 
@@ -180,8 +189,11 @@ def _gradient_transform(transform: str, f: Callable, argnums, has_aux: bool, wit
             variables = [_variable(x) for x in wrt.tensors]
             out, aux = call(fname, f, wrt.substitute(args, variables), kwargs, has_aux)
         _check_scalar(fname, out)
+        check_complex_kinds(fname, wrt.tensors, [out], holomorphic, "reverse")
+        # a holomorphic f's pullback of 1 is f'(z); a real output's seed is 1 too
+        seed = ones_like(out) if holomorphic else None
         outer = _outer_state(wrt.tensors, variables, [out])
-        grads = wrt.result(_pull_back([out], [None], variables, outer, outer is not None))
+        grads = wrt.result(_pull_back([out], [seed], variables, outer, outer is not None))
         _retire(variables)
         if not outer:
             out, aux = out.detach(), detached(aux)
@@ -193,18 +205,22 @@ def _gradient_transform(transform: str, f: Callable, argnums, has_aux: bool, wit
     return gradient
 
 
-def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+         holomorphic: bool = False) -> Callable:
     """The gradient of a scalar-valued function, as a function.
 
     Parameters
     ----------
     f : callable
         A function of tensors (or of nested tuples, lists and dicts of tensors) returning a
-        scalar tensor, or a pair ``(scalar, aux)`` with ``has_aux``.
+        real scalar tensor, or a pair ``(scalar, aux)`` with ``has_aux``.
     argnums : int or tuple of int
         Which positional arguments to differentiate with respect to.
     has_aux : bool
         ``f`` returns ``(output, aux)``; ``aux`` is handed back undifferentiated.
+    holomorphic : bool
+        ``f`` is a holomorphic function of complex arguments with a complex output: return
+        its complex derivative ``f'(z)``. Otherwise the output must be real.
 
     Returns
     -------
@@ -212,7 +228,8 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
         Takes ``f``'s arguments and returns the gradient with the structure of the argument
         ``argnums`` names (a tuple of such when ``argnums`` is a tuple), or ``(gradient, aux)``.
         Each gradient has its argument's shape, dtype and device; it is zero where ``f`` does
-        not depend on the argument.
+        not depend on the argument. For a complex argument ``z = x + iy`` of a real ``f`` it
+        is ``df/dx - i df/dy`` (JAX's convention; PyTorch's is its conjugate).
 
     Examples
     --------
@@ -220,17 +237,21 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
     >>> df = mg.grad(lambda x: mg.sum(x ** 3))
     >>> df(mg.tensor([1.0, 2.0]))            # 3 x**2
     >>> mg.grad(mg.grad(lambda x: x ** 3))(mg.tensor(2.0))   # 6 x
+    >>> mg.grad(lambda z: mg.abs(z) ** 2)(mg.tensor(1 + 2j))  # 2 conj(z)
+    >>> mg.grad(mg.sin, holomorphic=True)(mg.tensor(1j))     # cos(z)
     """
-    return _gradient_transform("grad", f, argnums, has_aux, with_value=False)
+    return _gradient_transform("grad", f, argnums, has_aux, with_value=False,
+                               holomorphic=holomorphic)
 
 
-def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0,
-                   has_aux: bool = False) -> Callable:
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+                   holomorphic: bool = False) -> Callable:
     """Like ``grad``, but the function returns ``(value, gradient)`` from one evaluation.
 
-    With ``has_aux`` it returns ``((value, aux), gradient)``.
+    With ``has_aux`` it returns ``((value, aux), gradient)``; ``holomorphic`` as in ``grad``.
     """
-    return _gradient_transform("value_and_grad", f, argnums, has_aux, with_value=True)
+    return _gradient_transform("value_and_grad", f, argnums, has_aux, with_value=True,
+                               holomorphic=holomorphic)
 
 
 def vjp(f: Callable, *primals, has_aux: bool = False, argnums=None):
@@ -284,13 +305,20 @@ def vjp(f: Callable, *primals, has_aux: bool = False, argnums=None):
     return (out, pullback, aux) if has_aux else (out, pullback)
 
 
-def jacrev(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+def jacrev(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           holomorphic: bool = False) -> Callable:
     """The Jacobian of ``f`` by reverse mode: one backward pass per output element.
 
     Returns a function of ``f``'s arguments. For an output ``y`` and a differentiated argument
     ``x`` the block has shape ``y.shape + x.shape``; blocks are arranged as ``f``'s output,
     each holding the structure of the arguments ``argnums`` names (as ``grad`` returns them).
     Cheaper than ``jacfwd`` when outputs are fewer than inputs.
+
+    Complex numbers: a real output's rows are its gradients (``df/dx - i df/dy`` for a complex
+    argument, as ``grad`` gives them); a complex output of real arguments has the complex
+    Jacobian ``dy/dx`` (two passes per element); a complex output of complex arguments needs
+    ``holomorphic=True`` (then ``f'(z)``), since otherwise no complex matrix is its derivative.
+    ``jacfwd`` gives the same blocks.
     """
     nums, single = normalize_argnums("jacrev", argnums)
     fname = f"jacrev({name_of(f)})"
@@ -302,14 +330,22 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
             variables = [_variable(x) for x in wrt.tensors]
             out, aux = call(fname, f, wrt.substitute(args, variables), kwargs, has_aux)
         outs, out_def = tensor_leaves(fname, "output ", out)
+        check_complex_kinds(fname, wrt.tensors, outs, holomorphic, "jacobian")
         outer = _outer_state(wrt.tensors, variables, outs)
         blocks = []
         for y in outs:
             rows = [[] for _ in variables]
+            # a complex output of real arguments: its real part's row, then its imaginary part's
+            # (the pullback of -i) as the imaginary part of the row
+            two_parts = y.dtype.kind == "complex floating" and not holomorphic
             if y.requires_grad and y.size:
                 index = arange(y.size, device=y.device)
                 for k in range(y.size):
-                    grads = _pull_back([y], [one_hot(k, y, index)], variables, outer, True)
+                    seed = one_hot(k, y, index)
+                    grads = _pull_back([y], [seed], variables, outer, True)
+                    if two_parts:
+                        imag = _pull_back([y], [seed * -1j], variables, outer, True)
+                        grads = [g + 1j * h for g, h in zip(grads, imag)]
                     for row, g in zip(rows, grads):
                         row.append(g)
             blocks.append(wrt.result([assemble(r, y.shape, x, 0)
@@ -402,11 +438,15 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fals
     return _jvp(fname, f, primals, tangents, has_aux)
 
 
-def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           holomorphic: bool = False) -> Callable:
     """The Jacobian of ``f`` by forward mode: one ``jvp`` pass per input element.
 
     Returns a function of ``f``'s arguments whose result is arranged like ``jacrev``'s (blocks
     of shape ``y.shape + x.shape``). Cheaper than ``jacrev`` when inputs are fewer than outputs.
+    Complex numbers as in ``jacrev``, which gives the same blocks: a complex argument of a
+    real output takes two passes per element (the columns ``df/dx - i df/dy``); a complex
+    output of complex arguments needs ``holomorphic=True``.
     """
     nums, single = normalize_argnums("jacfwd", argnums)
     fname = f"jacfwd({name_of(f)})"
@@ -415,22 +455,34 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
     def jacobian(*args, **kwargs):
         wrt = Wrt(fname, args, nums, single)
         xs = wrt.tensors
+
+        def push(j, tangent):
+            with forward_level() as level:
+                seeded = list(xs)
+                seeded[j] = with_tangent(xs[j], tangent, level)
+                out, aux_k = call(fname, f, wrt.substitute(args, seeded), kwargs, has_aux)
+                outs, out_def = tensor_leaves(fname, "output ", out)
+                tangents = [take_tangent(y, level)[1] for y in outs]
+            return outs, out_def, tangents, aux_k, level
+
         columns = None  # columns[output][input]: the tangents of one output, one per element
         out_def = out_shapes = aux = None
         for j, x in enumerate(xs):
             index = arange(x.size, device=x.device)
+            # a complex argument of a real output: along its real, then its imaginary unit
+            two_parts = x.dtype.kind == "complex floating" and not holomorphic
             for k in range(x.size):
-                with forward_level() as level:
-                    seeded = list(xs)
-                    seeded[j] = with_tangent(x, one_hot(k, x, index), level)
-                    out, aux_k = call(fname, f, wrt.substitute(args, seeded), kwargs, has_aux)
-                    outs, out_def = tensor_leaves(fname, "output ", out)
-                    tangents = [take_tangent(y, level)[1] for y in outs]
+                unit = one_hot(k, x, index)
+                outs, out_def, tangents, aux_k, level = push(j, unit)
                 if columns is None:
+                    check_complex_kinds(fname, xs, outs, holomorphic, "jacobian")
                     columns = [[[] for _ in xs] for _ in outs]
                     out_shapes = [y.shape for y in outs]
                     aux = _pytree.tree_map(lambda a, lv=level: take_tangent(a, lv)[0]
                                            if isinstance(a, Tensor) else a, aux_k)
+                if two_parts:
+                    along_imag = push(j, unit * 1j)[2]
+                    tangents = [t - 1j * u for t, u in zip(tangents, along_imag)]
                 for col, t in zip(columns, tangents):
                     col[j].append(t)
         if columns is None:  # no input has any element: one plain call gives the shapes
@@ -448,14 +500,17 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
 
 # -- second order ---------------------------------------------------------------------------------
 
-def hessian(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+def hessian(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+            holomorphic: bool = False) -> Callable:
     """The Hessian of a scalar-valued ``f``: ``jacfwd(jacrev(f))``, forward over reverse.
 
     For arguments ``x`` and ``z`` named by ``argnums`` the block ``[x][z]`` has shape
     ``x.shape + z.shape``. It takes one backward pass per input element; to apply the Hessian
-    to a vector without forming it, use ``hvp``.
+    to a vector without forming it, use ``hvp``. ``holomorphic=True``: the second complex
+    derivative of a holomorphic ``f`` of complex arguments (a real ``f`` of complex arguments
+    has no complex Hessian: differentiate it in its real and imaginary parts).
     """
-    return jacfwd(jacrev(f, argnums, has_aux), argnums, has_aux)
+    return jacfwd(jacrev(f, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
 
 
 def hvp(f: Callable, primals: Sequence, tangents: Sequence, argnums=None):

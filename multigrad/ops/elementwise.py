@@ -51,10 +51,12 @@ input ``real`` and ``conj`` are the identity); the other rules are written for r
 
 from __future__ import annotations
 
+import cmath
 import math
 
 from ..autograd import LINEAR, defprimitive
-from ._helpers import const_like, held, sigmoid, where_or_zero
+from ._helpers import (complex_refusal, const_like, held, is_complex, real_forward, real_only,
+                       sigmoid, where_or_zero)
 
 __all__ = [
     "abs", "acos", "acosh", "add", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_and",
@@ -68,19 +70,21 @@ __all__ = [
 ]
 
 _PY_SCALARS = (int, float)
+_PY_NUMBERS = (int, float, complex)
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 
 
 # -- declaration helpers -----------------------------------------------------------------------
 
-def _smooth(name, scale, doc):
+def _smooth(name, scale, doc, forward=None):
     """A unary primitive whose VJP and JVP are both ``scale(xp, g_or_t, ans, x)``.
 
     ``scale`` multiplies its second argument by the derivative, which is what both modes need
-    for a function of one real variable.
+    for a function of one real variable, and for a holomorphic function of a complex one
+    (JAX's convention: the cotangent is ``g * f'(z)``, not conjugated).
     """
-    return defprimitive(name, forward=name, vjp=(scale,), jvp=(scale,), doc=doc)
+    return defprimitive(name, forward=forward or name, vjp=(scale,), jvp=(scale,), doc=doc)
 
 
 def _zero_vjp(xp, g, ans, *arrays):
@@ -91,15 +95,43 @@ def _zero_jvp(xp, t, ans, *arrays):
     return xp.zeros_like(t)
 
 
-def _piecewise_constant(name, doc, arity=1):
+def _piecewise_constant(name, doc, arity=1, forward=None):
     """A primitive with a float result but a zero derivative: the result stays on the graph."""
-    return defprimitive(name, forward=name, vjp=(_zero_vjp,) * arity,
+    return defprimitive(name, forward=forward or name, vjp=(_zero_vjp,) * arity,
                         jvp=(_zero_jvp,) * arity, doc=doc)
 
 
 def _no_gradient(name, doc):
     """A primitive whose results never carry gradients (bool, integer, bit-level results)."""
     return defprimitive(name, forward=name, doc=doc)
+
+
+def _refused(name, arrays, err):
+    """Raise ``err``, explained when it is a refusal of complex input (``complex_refusal``)."""
+    better = complex_refusal(name, arrays, err)
+    if better is err:
+        raise err
+    raise better from err
+
+
+def _real_forward(name, arity):
+    """The namespace's ``name``, a function of ``arity`` arrays that the standard defines for
+    real numbers only, with its refusal of complex input explained: one Python frame, with the
+    op's own signature."""
+    if arity == 1:
+        def forward(xp, x):
+            try:
+                return getattr(xp, name)(x)
+            except TypeError as err:
+                _refused(name, (x,), err)
+    else:
+        def forward(xp, x1, x2):
+            try:
+                return getattr(xp, name)(x1, x2)
+            except TypeError as err:
+                _refused(name, (x1, x2), err)
+    forward.__name__ = forward.__qualname__ = name
+    return forward
 
 
 # -- arithmetic --------------------------------------------------------------------------------
@@ -166,8 +198,28 @@ sqrt = _smooth("sqrt", lambda xp, g, ans, x: g / (2 * ans), "Elementwise square 
 # d (1/x) = -1/x**2 = -ans**2
 reciprocal = _smooth("reciprocal", lambda xp, g, ans, x: -g * (ans * ans),
                      "Elementwise ``1 / x``.")
-# sign(0) == 0 gives the subgradient 0 at 0
-abs = _smooth("abs", lambda xp, g, ans, x: g * xp.sign(x), "Elementwise absolute value.")
+
+
+def _over_modulus(xp, numerator, modulus):
+    """``numerator / modulus``, and 0 where ``modulus`` is 0 (double where: no 0 / 0)."""
+    zero = modulus == 0
+    return xp.where(zero, 0.0, numerator / xp.where(zero, 1.0, modulus))
+
+
+def _abs_vjp(xp, g, ans, x):
+    if is_complex(x):  # d|z| = Re(conj(z) dz) / |z|: the cotangent g conj(z) / |z|
+        return _over_modulus(xp, g * xp.conj(x), ans)
+    return g * xp.sign(x)  # sign(0) == 0 gives the subgradient 0 at 0
+
+
+def _abs_jvp(xp, t, ans, x):
+    if is_complex(x):
+        return xp.real(_over_modulus(xp, xp.conj(x) * t, ans))
+    return t * xp.sign(x)
+
+
+abs = defprimitive("abs", forward="abs", vjp=(_abs_vjp,), jvp=(_abs_jvp,),
+                   doc="Elementwise absolute value (the modulus of a complex number).")
 
 
 def _remainder_x2(xp, g, ans, x1, x2):
@@ -177,21 +229,66 @@ def _remainder_x2(xp, g, ans, x1, x2):
 
 remainder = defprimitive(
     "remainder",
-    forward="remainder",
+    forward=_real_forward("remainder", 2),
     vjp=(lambda xp, g, ans, x1, x2: g, _remainder_x2),
     jvp=(lambda xp, t, ans, x1, x2: t, _remainder_x2),
     doc="Elementwise remainder of ``x1 / x2``, with the sign of ``x2`` (Python's ``%``).",
 )
 
-floor_divide = _piecewise_constant(
-    "floor_divide", "Elementwise ``floor(x1 / x2)`` (Python's ``//``); zero gradient.", arity=2)
+def _nonfinite(xp, a):
+    """Where ``a`` (an array or a Python scalar) is not finite: None when it is finite
+    throughout (one reduction and a read to the host for a floating array), True for an
+    infinite or nan scalar."""
+    if isinstance(a, (int, float)):
+        return None if math.isfinite(a) else True
+    if not xp.isdtype(a.dtype, "real floating"):
+        return None
+    finite = xp.isfinite(a)
+    return None if bool(xp.all(finite)) else xp.logical_not(finite)
+
+
+def _floor_divide(xp, x1, x2):
+    out = xp.floor_divide(x1, x2)
+    # NumPy and CuPy follow Python's // at an infinite operand (inf // 2 is nan, 1 // -inf is
+    # -1); the standard gives x1 / x2 there (+-inf, or a zero with the sign of the quotient).
+    # Only inputs that hold an infinity or a nan pay for more than the check.
+    masks = [m for m in (_nonfinite(xp, x1), _nonfinite(xp, x2)) if m is not None]
+    if not masks:
+        return out
+    if any(m is True for m in masks):
+        return xp.divide(x1, x2)
+    mask = masks[0] if len(masks) == 1 else xp.logical_or(masks[0], masks[1])
+    return xp.where(mask, xp.divide(x1, x2), out)
+
+
+floor_divide = defprimitive(
+    "floor_divide",
+    forward=real_forward("floor_divide", _floor_divide),
+    vjp=(_zero_vjp, _zero_vjp),
+    jvp=(_zero_jvp, _zero_jvp),
+    doc="Elementwise ``floor(x1 / x2)`` (Python's ``//``); zero gradient. An infinite operand "
+        "gives ``x1 / x2``, as the standard says.",
+)
 
 
 # -- powers, exponentials and logarithms -------------------------------------------------------
 
+def _expm1(xp, x):
+    out = xp.expm1(x)
+    if not is_complex(x):
+        return out
+    # NumPy's complex expm1 is nan at infinities and -0 at -0 + 0j, where the standard's special
+    # cases are those of exp(z) - 1; only inputs holding a zero or a non-finite part pay for more
+    # than the check
+    special = xp.logical_or(xp.logical_not(xp.isfinite(x)), x == 0)
+    if not bool(xp.any(special)):
+        return out
+    return xp.where(special, xp.exp(x) - 1, out)
+
+
 exp = _smooth("exp", lambda xp, g, ans, x: g * ans, "Elementwise ``e**x``.")
 expm1 = _smooth("expm1", lambda xp, g, ans, x: g * (ans + 1),
-                "Elementwise ``exp(x) - 1``, accurate for small ``x``.")
+                "Elementwise ``exp(x) - 1``, accurate for small ``x``.", forward=_expm1)
 log = _smooth("log", lambda xp, g, ans, x: g / x, "Elementwise natural logarithm.")
 log1p = _smooth("log1p", lambda xp, g, ans, x: g / (x + 1),
                 "Elementwise ``log(1 + x)``, accurate for small ``x``.")
@@ -204,23 +301,31 @@ def _pow_x1(xp, g, ans, x1, x2):
     # d x1**x2 / dx1 = x2 * x1**(x2 - 1). At 0**0 that is 0 * 0**-1 = nan for the constant 1
     # (x1**0): the one point given a safe base (double where). Elsewhere the formula stays whole,
     # so that its own derivative in x2 is right at x2 == 0 (1 / x1, not the 0 of a constant).
-    if isinstance(x2, _PY_SCALARS):
+    if isinstance(x2, _PY_NUMBERS):
         return xp.zeros_like(g) if x2 == 0 else g * (x2 * xp.pow(x1, x2 - 1))
     zero_to_zero = xp.logical_and(x1 == 0, x2 == 0)
     base = xp.where(zero_to_zero, 1.0, x1)
-    # where x1 <= 0 the derivative in x2 is 0 (see _pow_x2), to every order: x2 held there
-    exponent = xp.where(x1 > 0, x2, held(x2))
+    # a real power: where x1 <= 0 the derivative in x2 is 0 (see _pow_x2), to every order, so
+    # x2 is held there; a complex power (principal branch) is holomorphic in both
+    exponent = x2 if is_complex(ans) else xp.where(x1 > 0, x2, held(x2))
     return xp.where(zero_to_zero, 0.0, g * (exponent * xp.pow(base, exponent - 1)))
 
 
 def _pow_x2(xp, g, ans, x1, x2):
-    # d x1**x2 / dx2 = x1**x2 * log(x1) for x1 > 0; 0 at x1 <= 0, where log(x1) is sanitised
-    if isinstance(x1, _PY_SCALARS):
+    # d x1**x2 / dx2 = x1**x2 * log(x1) for x1 > 0; for a real power 0 at x1 <= 0, where
+    # log(x1) is sanitised; for a complex one the principal log (a negative real base too), 0
+    # at x1 == 0 (the limit where Re(x2) > 0)
+    complex_ = is_complex(ans)
+    if isinstance(x1, _PY_NUMBERS):
+        if complex_:
+            return g * (ans * cmath.log(x1)) if x1 != 0 else xp.zeros_like(g)
         return g * (ans * math.log(x1)) if x1 > 0 else xp.zeros_like(g)
     # the power is recomputed from the sanitised base rather than taken from ans: at x1 == 0
     # the masked zero cotangent would meet ans's infinite derivative (x2 < 1) as 0 * inf
-    inside = x1 > 0
+    inside = x1 != 0 if complex_ else x1 > 0
     base = xp.where(inside, x1, 1.0)
+    if complex_ and not is_complex(base):  # a real base of a complex power: the complex log
+        base = xp.astype(base, ans.dtype)
     return xp.where(inside, g * (xp.pow(base, x2) * xp.log(base)), 0.0)
 
 
@@ -246,7 +351,7 @@ def _logaddexp_share(xp, g, a, b, ans):
 
 logaddexp = defprimitive(
     "logaddexp",
-    forward="logaddexp",
+    forward=_real_forward("logaddexp", 2),
     vjp=(lambda xp, g, ans, x1, x2: _logaddexp_share(xp, g, x1, x2, ans),
          lambda xp, g, ans, x1, x2: _logaddexp_share(xp, g, x2, x1, ans)),
     jvp=(lambda xp, t, ans, x1, x2: _logaddexp_share(xp, t, x1, x2, ans),
@@ -266,9 +371,27 @@ acos = _smooth("acos", lambda xp, g, ans, x: -g / xp.sqrt(1 - x * x), "Elementwi
 atan = _smooth("atan", lambda xp, g, ans, x: g / (1 + x * x), "Elementwise arctangent.")
 sinh = _smooth("sinh", lambda xp, g, ans, x: g * xp.cosh(x), "Elementwise hyperbolic sine.")
 cosh = _smooth("cosh", lambda xp, g, ans, x: g * xp.sinh(x), "Elementwise hyperbolic cosine.")
+
+
+def _tanh(xp, x):
+    out = xp.tanh(x)
+    if not is_complex(x):
+        return out
+    # at real part +-inf and a finite imaginary part y the standard gives +-1 + copysign(0, y) j;
+    # NumPy gives the zero the sign of sin(2 y): conjugated there (only inputs holding an
+    # infinite real part pay for more than the check)
+    infinite = xp.isinf(xp.real(x))
+    if not bool(xp.any(infinite)):
+        return out
+    y = xp.imag(x)
+    flipped = xp.logical_and(xp.logical_and(infinite, xp.isfinite(y)),
+                             xp.signbit(xp.imag(out)) != xp.signbit(y))
+    return xp.where(flipped, xp.conj(out), out)
+
+
 # d tanh = 1 - tanh**2
 tanh = _smooth("tanh", lambda xp, g, ans, x: g * (1 - ans * ans),
-               "Elementwise hyperbolic tangent.")
+               "Elementwise hyperbolic tangent.", forward=_tanh)
 asinh = _smooth("asinh", lambda xp, g, ans, x: g / xp.sqrt(x * x + 1),
                 "Elementwise inverse hyperbolic sine.")
 # x - 1 and x + 1 apart rather than x*x - 1: no cancellation near x = 1; divided one after the
@@ -294,7 +417,7 @@ def _over_hypot(xp, g, x, ans):
 
 atan2 = defprimitive(
     "atan2",
-    forward="atan2",
+    forward=_real_forward("atan2", 2),
     # d atan2(y, x) = (x dy - y dx) / (x**2 + y**2)
     vjp=(lambda xp, g, ans, x1, x2: _over_radius_sq(xp, g, x2, x1, x2),
          lambda xp, g, ans, x1, x2: _over_radius_sq(xp, g, -x1, x1, x2)),
@@ -305,7 +428,7 @@ atan2 = defprimitive(
 
 hypot = defprimitive(
     "hypot",
-    forward="hypot",
+    forward=_real_forward("hypot", 2),
     vjp=(lambda xp, g, ans, x1, x2: _over_hypot(xp, g, x1, ans),
          lambda xp, g, ans, x1, x2: _over_hypot(xp, g, x2, ans)),
     jvp=(lambda xp, t, ans, x1, x2: _over_hypot(xp, t, x1, ans),
@@ -316,24 +439,29 @@ hypot = defprimitive(
 
 # -- maximum, minimum, clip, sign manipulation -------------------------------------------------
 
-def _max_share(xp, g, a, b):
+def _max_share(xp, g, a, b, op="maximum"):
     """The part of ``g`` that ``a`` gets in ``maximum(a, b)``: all where it wins, half at a tie.
 
     Two masked copies, each by the device's fastest where-or-zero, rather than a ``where``
     nested in a ``where``, which NumPy runs branching on every element (a ReLU spelled
-    ``maximum(h, 0.0)`` would pay for it on every step)."""
+    ``maximum(h, 0.0)`` would pay for it on every step). Complex numbers have no order in the
+    standard (NumPy's maximum orders them lexicographically): ``op`` refuses them."""
+    real_only(op, a)
+    real_only(op, b)
     return where_or_zero(xp, a > b, g) + where_or_zero(xp, a == b, g * 0.5)
 
 
-def _min_share(xp, g, a, b):
+def _min_share(xp, g, a, b, op="minimum"):
     """The part of ``g`` that ``a`` gets in ``minimum(a, b)``: all where it wins, half at a tie
     (as ``_max_share``)."""
+    real_only(op, a)
+    real_only(op, b)
     return where_or_zero(xp, a < b, g) + where_or_zero(xp, a == b, g * 0.5)
 
 
 maximum = defprimitive(
     "maximum",
-    forward="maximum",
+    forward=_real_forward("maximum", 2),
     vjp=(lambda xp, g, ans, x1, x2: _max_share(xp, g, x1, x2),
          lambda xp, g, ans, x1, x2: _max_share(xp, g, x2, x1)),
     jvp=(lambda xp, t, ans, x1, x2: _max_share(xp, t, x1, x2),
@@ -343,7 +471,7 @@ maximum = defprimitive(
 
 minimum = defprimitive(
     "minimum",
-    forward="minimum",
+    forward=_real_forward("minimum", 2),
     vjp=(lambda xp, g, ans, x1, x2: _min_share(xp, g, x1, x2),
          lambda xp, g, ans, x1, x2: _min_share(xp, g, x2, x1)),
     jvp=(lambda xp, t, ans, x1, x2: _min_share(xp, t, x1, x2),
@@ -354,24 +482,25 @@ minimum = defprimitive(
 
 # clip(x, lo, hi) is minimum(maximum(x, lo), hi): each rule walks g back through those stages
 def _clip_x(xp, g, ans, x, lo, hi):
+    real_only("clip", x)
     if hi is not None:
-        g = _min_share(xp, g, x if lo is None else xp.maximum(x, lo), hi)
-    return g if lo is None else _max_share(xp, g, x, lo)
+        g = _min_share(xp, g, x if lo is None else xp.maximum(x, lo), hi, "clip")
+    return g if lo is None else _max_share(xp, g, x, lo, "clip")
 
 
 def _clip_lo(xp, g, ans, x, lo, hi):
     if hi is not None:
-        g = _min_share(xp, g, xp.maximum(x, lo), hi)
-    return _max_share(xp, g, lo, x)
+        g = _min_share(xp, g, xp.maximum(x, lo), hi, "clip")
+    return _max_share(xp, g, lo, x, "clip")
 
 
 def _clip_hi(xp, g, ans, x, lo, hi):
-    return _min_share(xp, g, hi, x if lo is None else xp.maximum(x, lo))
+    return _min_share(xp, g, hi, x if lo is None else xp.maximum(x, lo), "clip")
 
 
 clip_p = defprimitive(
     "clip",
-    forward=lambda xp, x, lo, hi: xp.clip(x, min=lo, max=hi),
+    forward=real_forward("clip", lambda xp, x, lo, hi: xp.clip(x, min=lo, max=hi)),
     vjp=(_clip_x, _clip_lo, _clip_hi),
     jvp=(_clip_x, _clip_lo, _clip_hi),
 )
@@ -397,7 +526,7 @@ def _copysign_x1(xp, g, ans, x1, x2):
 
 copysign = defprimitive(
     "copysign",
-    forward="copysign",
+    forward=_real_forward("copysign", 2),
     vjp=(_copysign_x1, _zero_vjp),
     jvp=(_copysign_x1, _zero_jvp),
     doc="Elementwise magnitude of ``x1`` with the sign (bit) of ``x2``.",
@@ -406,12 +535,33 @@ copysign = defprimitive(
 
 # -- rounding and sign: float results with a zero gradient -------------------------------------
 
-ceil = _piecewise_constant("ceil", "Elementwise smallest integer ``>= x``; zero gradient.")
-floor = _piecewise_constant("floor", "Elementwise largest integer ``<= x``; zero gradient.")
+ceil = _piecewise_constant("ceil", "Elementwise smallest integer ``>= x``; zero gradient.",
+                          forward=_real_forward("ceil", 1))
+floor = _piecewise_constant("floor", "Elementwise largest integer ``<= x``; zero gradient.",
+                           forward=_real_forward("floor", 1))
+# complex: each part rounded, also piecewise constant
 round = _piecewise_constant("round", "Elementwise nearest integer, ties to even; zero gradient.")
-trunc = _piecewise_constant("trunc", "Elementwise integer part, toward zero; zero gradient.")
-sign = _piecewise_constant("sign", "Elementwise sign (-1, 0 or 1; ``x/|x|`` for complex); zero "
-                           "gradient.")
+trunc = _piecewise_constant("trunc", "Elementwise integer part, toward zero; zero gradient.",
+                           forward=_real_forward("trunc", 1))
+
+
+# sign(z) = z / |z| has d sign = (dz - s**2 conj(dz)) / (2 |z|) for complex z != 0 (0 at 0, as
+# for real numbers, whose sign is piecewise constant)
+def _sign_vjp(xp, g, ans, x):
+    if not is_complex(x):
+        return xp.zeros_like(g)
+    return _over_modulus(xp, g - xp.conj(g * ans * ans), 2 * xp.abs(x))
+
+
+def _sign_jvp(xp, t, ans, x):
+    if not is_complex(x):
+        return xp.zeros_like(t)
+    return _over_modulus(xp, t - ans * ans * xp.conj(t), 2 * xp.abs(x))
+
+
+sign = defprimitive("sign", forward="sign", vjp=(_sign_vjp,), jvp=(_sign_jvp,),
+                    doc="Elementwise sign: -1, 0 or 1 (zero gradient); ``z / |z|`` for complex "
+                        "``z`` (0 at 0).")
 
 
 # -- complex parts -----------------------------------------------------------------------------
