@@ -177,6 +177,7 @@ def plot(curves: dict, path: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(1, len(curves), figsize=(5.5 * len(curves), 4), squeeze=False)
     for ax, (kind, found) in zip(axes[0], curves.items()):
@@ -185,6 +186,8 @@ def plot(curves: dict, path: str) -> None:
             ax.plot(depths, [found[d][run] / 2 ** 20 for d in depths], marker="o", label=run)
         ax.set(xscale="log", yscale="log", xlabel="layers", ylabel="peak memory (MiB)",
                title=KINDS[kind][2])
+        ax.set_xticks(depths, [str(d) for d in depths])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -39,10 +39,10 @@ def _batches(device, n=20, batch=5, seed=0):
              mg.asarray(rng.standard_normal((batch, 3)), device=device)) for _ in range(n)]
 
 
-def _training_step(model, opt):
+def _training_step(model, opt, loss_fn=mg.nn.functional.mse_loss):
     def step(x, y):
         opt.zero_grad()
-        loss = mg.nn.functional.mse_loss(model(x), y)
+        loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
         return loss
@@ -476,17 +476,9 @@ def test_cnn_with_batch_norm_and_dropout_matches_eager_for_twenty_steps(device):
             mg.nn.Linear(16, 3, seed=1, dtype=mg.float64, device=device))
         return model, mg.optim.Adam(model.parameters(), lr=1e-2)
 
-    def stepper(model, opt):
-        def step(x, labels):
-            opt.zero_grad()
-            loss = mg.nn.functional.cross_entropy(model(x), labels)
-            loss.backward()
-            opt.step()
-            return loss
-        return step
-
     (m1, o1), (m2, o2) = make(), make()
-    eager, compiled = stepper(m1, o1), mg.compile(stepper(m2, o2))
+    loss_fn = mg.nn.functional.cross_entropy
+    eager, compiled = _training_step(m1, o1, loss_fn), mg.compile(_training_step(m2, o2, loss_fn))
     rng = np.random.default_rng(1)
     for k in range(20):
         x = mg.asarray(rng.standard_normal((5, 1, 4, 4)), device=device)

@@ -71,6 +71,8 @@ class Reference:
 
 
 class Multigrad:
+    activation = staticmethod(mg.relu)
+
     def __init__(self, ctx, x, onehot, params):
         dev = ctx.device
         self.x, self.onehot = mg.tensor(x, device=dev), mg.tensor(onehot, device=dev)
@@ -80,7 +82,7 @@ class Multigrad:
         weights, biases = self.params[0::2], self.params[1::2]
         h = self.x
         for w, b in zip(weights[:-1], biases[:-1]):
-            h = mg.relu(h @ w + b)
+            h = self.activation(h @ w + b)
         logits = h @ weights[-1] + biases[-1]
         loss = -mg.sum(self.onehot * mg.log_softmax(logits, axis=1)) / self.x.shape[0]
         self.reset()

@@ -33,20 +33,6 @@ class Spelled(_network.Multigrad):
         if compiled:
             self.step = mg.compile(self.step)
 
-    def step(self):
-        weights, biases = self.params[0::2], self.params[1::2]
-        h = self.x
-        for w, b in zip(weights[:-1], biases[:-1]):
-            h = self.activation(h @ w + b)
-        logits = h @ weights[-1] + biases[-1]
-        loss = -mg.sum(self.onehot * mg.log_softmax(logits, axis=1)) / self.x.shape[0]
-        self.reset()
-        loss.backward()
-        with mg.no_grad():
-            for p in self.params:
-                p -= _network.LEARNING_RATE * p.grad
-        return [loss, *(p.grad for p in self.params)]
-
 
 def run(ctx) -> None:
     if not ctx.on_cpu and ctx.device.library != "cupy":

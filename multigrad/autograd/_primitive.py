@@ -286,7 +286,7 @@ def apply(prim: Primitive, *args, **params):
         kernel = prim.kernel(device.xp)
     try:
         if _grad_state.recorder is not None:  # multigrad.compile is recording a step
-            out = _grad_state.recorder.run(prim, kernel, args, raw, params)
+            out = _grad_state.recorder.run(prim, kernel, device, raw, params)
         # the common arities by position: a call unpacking a list and a dict costs about
         # 100 ns more, on every op
         elif params or len(raw) > 2:

@@ -15,7 +15,7 @@ import os
 import threading
 
 from ._dtypes import DTYPES, DType, as_dtype, dtype_name
-from . import _fallbacks
+from . import _cuda, _fallbacks
 from ._random import CupyGenerator, NumpyStyleGenerator
 
 __all__ = ["Device", "DeviceError", "MixedDeviceError", "get_device", "device_of", "devices",
@@ -176,6 +176,24 @@ class Device:
         if sync is not None:
             sync()
 
+    @property
+    def fuses(self) -> bool:
+        """Whether this library makes fused elementwise kernels (``fuse``)."""
+        return "fuse" in self._ext
+
+    def fuse(self, expression, in_dtypes: list, out_dtype):
+        """One kernel computing an elementwise ``expression`` (``compile._fusion``'s
+        language) from arrays of ``in_dtypes``, or None where this library has no way to make
+        one (then the ops run one by one)."""
+        fuse = self._ext.get("fuse")
+        return None if fuse is None else fuse(expression, in_dtypes, out_dtype)
+
+    def capture(self, run_all, inputs, generators):
+        """A program captured into one launch (``backends._cuda.GraphReplay``), called as
+        the program is; None where this library has no such thing."""
+        capture = self._ext.get("capture")
+        return None if capture is None else capture(run_all, inputs, generators)
+
 
 # ----------------------------------------------------------------------------------------------
 # Backends: how each known library is loaded, named and extended.
@@ -297,9 +315,13 @@ def _cupy_device(index: int):
                 return kernel(*arrays)
         return on_device
 
+    def capture(run_all, inputs, generators):
+        return _cuda.GraphReplay(native, run_all, inputs, generators)
+
     ext = {"scatter_add": scatter_add, "where_positive": where_positive,
            "sum_leading": sum_leading, "random": random, "special": _cached(special),
-           "to_host": cupy.asnumpy, "from_host": from_host, "synchronize": native.synchronize}
+           "to_host": cupy.asnumpy, "from_host": from_host, "synchronize": native.synchronize,
+           "fuse": _cuda.fuse, "capture": capture}
     return Device(f"cuda:{index}", "cupy", xp, native, ext)
 
 

@@ -15,27 +15,17 @@ import numpy as np
 __all__ = ["out_kind", "memory_of"]
 
 
-def _ufunc_types() -> tuple:
-    kinds = [np.ufunc]
+def _numpy_and_cupy(attribute: str) -> tuple:
+    """NumPy's ``attribute`` (``ufunc``, ``ndarray``), and CuPy's when CuPy is imported."""
     cupy = sys.modules.get("cupy")
-    if cupy is not None:
-        kinds.append(cupy.ufunc)
-    return tuple(kinds)
-
-
-def _array_types() -> tuple:
-    kinds = [np.ndarray]
-    cupy = sys.modules.get("cupy")
-    if cupy is not None:
-        kinds.append(cupy.ndarray)
-    return tuple(kinds)
+    return (getattr(np, attribute),) + ((getattr(cupy, attribute),) if cupy else ())
 
 
 def out_kind(kernel) -> str | None:
     """"elementwise" for a kernel that takes ``out=`` and may write over its own inputs
     (a ufunc), "general" for one that takes ``out=`` only distinct from its inputs (a
     generalized ufunc: ``matmul``), None for the rest."""
-    if isinstance(kernel, _ufunc_types()):
+    if isinstance(kernel, _numpy_and_cupy("ufunc")):
         return "elementwise" if kernel.signature is None else "general"
     return None
 
@@ -44,6 +34,6 @@ def memory_of(array):
     """None for an array whose memory this module cannot vouch for; ``array`` itself when it
     owns its memory (a kernel may write over it once nobody reads it); else the array whose
     memory it views."""
-    if not isinstance(array, _array_types()):
+    if not isinstance(array, _numpy_and_cupy("ndarray")):
         return None
     return array if array.base is None else array.base

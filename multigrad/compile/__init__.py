@@ -11,6 +11,7 @@ gradients, optimizer state, flags) so that every object looks as after an eager 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import warnings
@@ -20,6 +21,7 @@ from ..autograd import Tensor
 from ..autograd._grad_mode import _state
 from ._passes import optimize
 from ._program import Program
+from ._guard import write_guard
 from ._recorder import CompileError, Recorder
 from ._walk import walk
 
@@ -27,16 +29,42 @@ __all__ = ["compile", "CompileError", "CompiledFunction", "CacheInfo"]
 
 #: hits: calls that replayed a program; misses: calls that recorded one; eager: calls run
 #: eagerly because the cache was full; maxsize, currsize: the cache's limit and programs held
+#: how many times ``walk`` finds a program before its guard is written as code (``_guard``):
+#: writing one costs about 30 walks of the same call (Python compiles it), and a step found
+#: 8 times is likely to run many more
+GUARD_AFTER = 8
+
 CacheInfo = namedtuple("CacheInfo", ["hits", "misses", "eager", "maxsize", "currsize"])
 
 
 class _Entry:
-    """One recorded program with its write-backs and the shape of its result."""
+    """One recorded program with its write-backs and the shape of its result.
 
-    __slots__ = ("program", "writes", "result")
+    The program is optimized and built when it is first wanted (its first replay), not when
+    it is recorded: a call whose guards are met only once (the last, shorter batch of an
+    epoch) costs its recording and nothing more, and the first call of a step stays close to
+    an eager one.
+    """
 
-    def __init__(self, program: Program, writes: list, result):
-        self.program, self.writes, self.result = program, writes, result
+    __slots__ = ("recorded", "optimize", "writes", "result", "_program", "key", "guard",
+                 "walked")
+
+    def __init__(self, program: Program, writes: list, result, optimize: bool, key: tuple):
+        self.recorded, self.optimize, self.writes, self.result = program, optimize, writes, result
+        self._program = None
+        self.key = key
+        self.guard = None  # written once walk has found this entry GUARD_AFTER times
+        self.walked = 0
+
+    @property
+    def program(self) -> Program:
+        """The program, optimized (when asked for) and built."""
+        if self._program is None:
+            with _collection_paused():
+                program = optimize(self.recorded) if self.optimize else self.recorded
+                program.build()
+            self._program, self.recorded = program, None
+        return self._program
 
     def replay(self, objects: list):
         program = self.program
@@ -159,7 +187,7 @@ class CompiledFunction:
         self._hits = self._misses = self._eager = 0
 
     def programs(self) -> list[Program]:
-        """The recorded programs, most recently used last."""
+        """The recorded programs (optimized and built on the way), most recently used last."""
         return [entry.program for entry in self._cache.values()]
 
     def __call__(self, *args, **kwargs):
@@ -168,30 +196,35 @@ class CompiledFunction:
             # inside another compiled step's recording the calls become part of its program;
             # anomaly mode checks every op, which only eager execution can do
             return self.fn(*args, **kwargs)
+        for entry in reversed(self._cache.values()):  # the most recently used first
+            if entry.guard is not None:
+                objects = entry.guard(self.fn, args, kwargs)
+                if objects is not None:
+                    self._hits += 1
+                    self._cache.move_to_end(entry.key)
+                    return entry.replay(objects)
         w = walk(self.fn, args, kwargs)
         key = tuple(w.key)
         entry = self._cache.get(key)
         if entry is not None:
             self._hits += 1
             self._cache.move_to_end(key)
+            entry.walked += 1
+            if entry.walked == GUARD_AFTER:
+                entry.guard = write_guard(self.fn, args, kwargs, w.key)
             return entry.replay(w.objects)
         if len(self._cache) >= self.cache_size:
             self._eager += 1
             self._warn_full(key)
             return self.fn(*args, **kwargs)
         self._misses += 1
-        entry, result = self._record(w, args, kwargs)
+        entry, result = self._record(w, args, kwargs, key)
         self._cache[key] = entry
         return result
 
-    def _record(self, w, args, kwargs):
+    def _record(self, w, args, kwargs, key):
         recorder = Recorder(w, self.__name__)
-        # The recorder keeps every array and instruction of the step alive until the program
-        # is built; the collector's passes over that growing heap cost more than the step
-        # itself (measured: 20 against 12 us an op), so collection waits until it is built.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with _collection_paused():
             try:
                 recorder.attach()
                 result = self.fn(*args, **kwargs)
@@ -202,18 +235,12 @@ class CompiledFunction:
                 raise
             finally:
                 recorder.detach()
-            if self.optimize:
-                program = optimize(program)
-            program.build()
-        finally:
-            if collecting:
-                gc.enable()
         if recorder.host_data_site is not None:
             warnings.warn(
                 f"compile({self.__name__}): the step turns host data into a tensor at "
                 f"{recorder.host_data_site}; the program keeps those values as a constant. "
                 "Pass data that changes from call to call as an argument.", stacklevel=3)
-        entry = _Entry(program, writes, result_spec)
+        entry = _Entry(program, writes, result_spec, self.optimize, key)
         # the first call's result is built as a replay's would be: the same kind of objects
         outs = [recorder.arrays[slot] for slot in program.outputs]
         return entry, _build(result_spec, w.objects, outs, recorder.first_made)
@@ -233,6 +260,20 @@ class CompiledFunction:
             "A Python value that changes on every call (a counter, a learning rate) makes a "
             "new program each time: keep such values in tensors, or raise cache_size.",
             stacklevel=3)
+
+
+@contextlib.contextmanager
+def _collection_paused():
+    """The garbage collector off while a program is recorded or built: both make many objects
+    that live until the program is done, and the collector's passes over that growing heap
+    cost more than the step itself (measured: 20 against 12 us an op)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 _ARGUMENT_LEAVES = (Tensor, int, float, complex, bool, str, type(None))

@@ -7,11 +7,14 @@
 - ``eliminate_dead_code``: drop what nobody reads;
 - ``share_common_subexpressions``: compute an identical call once (the backward pass often
   repeats a product its forward made, or two rules the same one);
+- ``fuse_elementwise`` (``_fusion``): chains of elementwise ops as one kernel, where the
+  program's device makes such kernels (CuPy);
 - the generated function frees each slot after its last use (``Program.build``).
 """
 
 from __future__ import annotations
 
+from ._fusion import fuse_elementwise
 from ._program import Program
 
 __all__ = ["optimize", "fold_constants", "simplify", "eliminate_dead_code",
@@ -29,6 +32,7 @@ def _with_program(program: Program, instructions, outputs=None, constants=None) 
                   {s: a for s, a in (constants or program.constants).items() if s in used},
                   program.generators, outputs)
     new.buffers, new.reusable, new.layouts = program.buffers, program.reusable, program.layouts
+    new.device = program.device
     return new
 
 
@@ -135,6 +139,12 @@ def simplify(program: Program) -> Program:
 
 
 def optimize(program: Program) -> Program:
-    """Every pass, in order."""
-    return eliminate_dead_code(share_common_subexpressions(simplify(fold_constants(program))))
+    """Every pass, in order; fusion where the program's one device makes fused kernels."""
+    program = eliminate_dead_code(share_common_subexpressions(simplify(fold_constants(program))))
+    device = program.device
+    if device is not None and device.fuses:
+        program = fuse_elementwise(program, lambda expression, inputs, output, kernels:
+                                   device.fuse(expression, [d for _, d, _ in inputs],
+                                               output[1]))
+    return program
 

@@ -97,6 +97,7 @@ class Recorder:
         self.reads: list = []             # (slot, how, value, site)
         self.host_data_site = None        # where the step first turned host data into a tensor
         self._pure: dict = {}             # primitive -> whether its kernel is pure
+        self.devices: set = set()         # the devices the kernels ran on
 
     # -- listening -------------------------------------------------------------------------
     def attach(self) -> None:
@@ -153,9 +154,10 @@ class Recorder:
             "multigrad.where for a branch on values, or pass Python values as arguments")
 
     # -- what the layers below report --------------------------------------------------------
-    def run(self, prim, kernel, args, raw, params):
+    def run(self, prim, kernel, device, raw, params):
         if self.reads:
             self._pending_read(prim.name)
+        self.devices.add(device)
         slots = self.slots
         ins = []
         for r in raw:
@@ -305,6 +307,8 @@ class Recorder:
         program.buffers, program.reusable = self._buffers()
         program.layouts = {slot: _layout(a) for slot, a in enumerate(self.arrays)
                            if hasattr(a, "shape")}
+        if len(self.devices) == 1:
+            (program.device,) = self.devices
         return program, writes, out_spec
 
     def _buffers(self) -> tuple[dict, set]:

@@ -68,6 +68,12 @@ def _names(code: types.CodeType):
             yield from _names(const)
 
 
+@functools.lru_cache(maxsize=4096)
+def _global_names(code: types.CodeType) -> tuple[str, ...]:
+    """``_names`` without repeats, once per code object."""
+    return tuple(dict.fromkeys(_names(code)))
+
+
 class Walk:
     """One walk: the fingerprint ``key``, the ``objects`` visited, and where arrays live.
 
@@ -81,6 +87,28 @@ class Walk:
         self.objects: list = []
         self.arrays: dict[int, tuple] = {}
         self._index: dict[int, int] = {}
+
+    def call(self, fn, args: tuple, kwargs: dict) -> "Walk":
+        """Walk a call of ``fn``: the modes that steer a step (grad mode, the default device),
+        its arguments, what ``fn`` reaches, then the default generators (``mg.manual_seed``'s,
+        which ``mg.randn`` and unseeded layers draw from), made first for every device met,
+        so that a step drawing from one finds it."""
+        default = get_default_device()
+        self._modes(_state.enabled, default.name)
+        self._root(args, "args")
+        self._root(kwargs, "kwargs")
+        self._root(fn, "fn")
+        for device in {default, *(o.device for o in self.objects if isinstance(o, Tensor))}:
+            default_generator(device)
+        self._root(default_generators(), "default_generators()")
+        return self
+
+    def _modes(self, grad_enabled: bool, default_device: str) -> None:
+        self.key.append((grad_enabled, default_device))
+
+    def _root(self, value, name: str) -> None:
+        """Visit one of the roots of a call (``name`` is where a generated guard finds it)."""
+        self.visit(value)
 
     def visit(self, value, depth: int = 0) -> None:
         kind = type(value)
@@ -192,10 +220,11 @@ class Walk:
             return
         self.visit(fn.__defaults__, depth)
         self.visit(fn.__kwdefaults__, depth)
-        for name in dict.fromkeys(_names(code)):
-            if name in fn.__globals__:
+        scope = fn.__globals__
+        for name in _global_names(code):
+            if name in scope:
                 self.key.append(name)
-                self.visit(fn.__globals__[name], depth)
+                self.visit(scope[name], depth)
 
     def _array(self, array, number: int, where: str):
         """The first place this array was found (arrays shared by tensors alias)."""
@@ -247,6 +276,7 @@ def _slots(kind: type) -> tuple:
                 names.append(name)
     return tuple(names)
 
+
 def _identity(value):
     try:
         hash(value)
@@ -256,17 +286,5 @@ def _identity(value):
 
 
 def walk(fn, args: tuple, kwargs: dict) -> Walk:
-    """Walk a call of ``fn``: the modes that steer a step (grad mode, the default device),
-    its arguments, what ``fn`` reaches, then the default generators (``mg.manual_seed``'s,
-    which ``mg.randn`` and unseeded layers draw from), made first for every device met, so
-    that a step drawing from one finds it."""
-    default = get_default_device()
-    w = Walk()
-    w.key.append((_state.enabled, default.name))
-    w.visit(args)
-    w.visit(kwargs)
-    w.visit(fn)
-    for device in {default, *(o.device for o in w.objects if isinstance(o, Tensor))}:
-        default_generator(device)
-    w.visit(default_generators())
-    return w
+    """Walk a call of ``fn`` (see ``Walk.call``)."""
+    return Walk().call(fn, args, kwargs)

@@ -12,9 +12,10 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Iterator
 
+from .._grads import forget_grads
 from ..autograd import Tensor, no_grad
 from ..backends import Device, as_dtype, get_device
-from ..ops import asarray, to_device, zeros_like
+from ..ops import asarray, to_device
 
 __all__ = ["Parameter", "Module", "check_input", "check_sizes"]
 
@@ -219,8 +220,7 @@ class Module:
             True: ``.grad`` becomes None. False: a gradient that exists becomes zeros of the
             parameter's shape, dtype and device (a new tensor; None stays None).
         """
-        for p in self.parameters():
-            p.grad = None if set_to_none or p.grad is None else zeros_like(p)
+        forget_grads(self.parameters(), set_to_none)
 
     def train(self, mode: bool = True) -> "Module":
         """Training mode (dropout drops, batch norm uses batch statistics); returns self."""

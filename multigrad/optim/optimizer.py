@@ -22,9 +22,10 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Iterable
 
+from .._grads import forget_grads
 from ..autograd import Tensor, enable_grad, no_grad
 from ..autograd._tensor import check_like
-from ..ops import asarray, zeros_like
+from ..ops import asarray
 
 __all__ = ["Optimizer"]
 
@@ -120,20 +121,9 @@ class Optimizer:
 
     # -- stepping ----------------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Forget every parameter's gradient, before the next backward.
-
-        Parameters
-        ----------
-        set_to_none : bool
-            True: ``.grad`` becomes None. False: a gradient that exists becomes zeros of the
-            parameter's shape, dtype and device (a new tensor; None stays None).
-        """
-        for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none or p.grad is None:
-                    p.grad = None
-                else:
-                    p.grad = zeros_like(p)
+        """Forget the gradient of every parameter this optimizer updates, before the next
+        backward; ``set_to_none`` as in :meth:`multigrad.nn.Module.zero_grad`."""
+        forget_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
         """Update every parameter that has a gradient; returns ``closure()``'s loss if given.
