@@ -259,6 +259,15 @@ def test_real_input_through_complex_operations(backend64, rng):
         _close(g, numerical_grad(h, [x])[0].numpy(), 1e-6)
 
 
+@pytest.mark.parametrize("target", ["float32", "float64", "int64"])
+def test_astype_from_complex_to_real_is_refused(backend, rng, target):
+    """The standard forbids the cast (NumPy dropped the imaginary part with a warning,
+    array-api-strict refused it in its own words): an error naming astype on every backend."""
+    z = _z(backend, rng, (3,))
+    with pytest.raises(TypeError, match=rf"astype: .*complex.*{target}.*mg.real"):
+        mg.astype(z, getattr(mg, target))
+
+
 def test_complex_python_scalars_with_complex_tensors(backend64, rng):
     z = _z(backend64, rng, (3,))
 
