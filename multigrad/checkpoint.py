@@ -178,7 +178,8 @@ def _jvp_rule(xp, t, ans, *arrays, argnum, fn, call):
 
 
 _checkpointed = defprimitive("checkpoint", _forward, vjp=(_vjp,), jvp=(_jvp_rule,),
-                             variadic=True, multi_output=True, register=False)
+                             variadic=True, multi_output=True, register=False,
+                             pure=False)  # it runs the user's function
 
 
 def checkpoint(fn, *args, preserve_rng_state: bool = True):

@@ -214,7 +214,8 @@ def _build_primitive(cls):
 
     has_jvp = cls.jvp is not None
     return defprimitive(name, forward, vjp=(vjp,), jvp=(jvp,) if has_jvp else None,
-                        variadic=True, multi_output=True, register=False, doc=cls.__doc__)
+                        variadic=True, multi_output=True, register=False, doc=cls.__doc__,
+                        pure=False)  # the user's forward and backward
 
 
 def _gradients(cls, ctx, xp, g, ans, arrays) -> tuple:

@@ -224,6 +224,43 @@ def test_patch_ops_forward_and_second_order_against_central_differences(backend6
         np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("axes", [(0, 2, 3), (2, 3), (1,)])
+def test_standardize_primitive_in_every_output_and_mode_against_central_differences(
+        backend64, rng, axes):
+    # batch and layer norm run one primitive with closed-form rules; weigh all three of its
+    # outputs (batch norm moves its running statistics with the mean and the variance) so
+    # that every term of the rules counts, in reverse mode, forward mode and second order
+    from multigrad.nn._normalization import standardize
+
+    x = backend64.tensor(rng.normal(size=(3, 2, 4, 3)) * 2.0 + 0.5, requires_grad=True)
+    v = backend64.tensor(rng.normal(size=(3, 2, 4, 3)))
+    weights = [backend64.tensor(rng.normal(size=s)) for s in
+               [(3, 2, 4, 3)] + [tuple(1 if a in axes else n for a, n in enumerate(x.shape))] * 2]
+    step = 1e-6
+
+    def outputs(a):
+        return standardize(a, axes, 1e-3)
+
+    def energy(a):
+        y, mu, var = outputs(a)
+        return (mg.sum(y ** 3 * weights[0]) + mg.sum(mu * weights[1])
+                + mg.sum(mg.sqrt(var) * weights[2]))
+
+    def derivative(f):
+        return (f(x + step * v) - f(x - step * v)) / (2 * step)
+
+    assert mg.numerical.gradcheck(energy, x)
+    _, tangents = mg.jvp(outputs, (x,), (v,))
+    expected = [derivative(lambda a, k=k: outputs(a)[k]) for k in range(3)]
+    for got, want in zip(tangents, expected):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-7)
+    expected = derivative(mg.grad(energy)).numpy()
+    _, (forward_over_reverse,) = mg.hvp(energy, (x,), (v,))
+    reverse_over_reverse = mg.grad(lambda a: mg.sum(mg.grad(energy)(a) * v))(x)
+    for got in (forward_over_reverse, reverse_over_reverse):
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_embedding_gradient_accumulates_repeated_indices(backend):
     emb = nn.Embedding(5, 3, device=backend.device, dtype=backend.dtype, seed=0)
     indices = mg.asarray(np.array([[1, 3], [1, 1]]), device=backend.device)

@@ -74,7 +74,7 @@ class Primitive:
     """
 
     def __init__(self, name, forward, vjp, jvp, variadic, multi_output, changes_device, doc,
-                 module, keep=None):
+                 module, keep=None, pure=False, overwrite=None):
         self.name = self.__name__ = self.__qualname__ = name
         if isinstance(forward, str):
             self.forward = _named_forward(forward)
@@ -93,6 +93,8 @@ class Primitive:
         # arrays kept (None: every one), and whether the output is
         self.keep_args = None if keep is None else frozenset(k for k in keep if k != "ans")
         self.keep_ans = keep is None or "ans" in keep or multi_output
+        self.pure = pure  # see defprimitive
+        self.overwrite = overwrite
         self.__doc__ = doc
         self.__module__ = module
 
@@ -120,7 +122,8 @@ class Primitive:
 
 
 def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_output=False,
-                 changes_device=False, keep=None, doc=None, register=None) -> Primitive:
+                 changes_device=False, keep=None, doc=None, register=None,
+                 pure=None, overwrite=None) -> Primitive:
     """Declare an op with its forward computation and derivative rules.
 
     Parameters
@@ -157,6 +160,15 @@ def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_out
         Add the op to ``REGISTRY``, whose ops must declare both modes and have a test spec.
         ``None`` (the default) registers the ops declared inside the multigrad package and
         leaves users' own ops out, so their names never clash with multigrad's.
+    pure : bool or None
+        The forward computes its result from its arguments alone and changes nothing else, so
+        a compiled program may drop it when nobody reads its result, run it once for two
+        identical calls, or capture it into a CUDA graph. ``None`` (the default): multigrad's
+        own ops are pure; users' ops are not (a compiled step runs their Python every time).
+    overwrite : callable or None
+        The forward, allowed to write its result into its first array argument (which it
+        would otherwise copy: ``setitem``): a compiled program calls it where nothing reads
+        that array afterwards.
 
     Notes
     -----
@@ -196,7 +208,7 @@ def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_out
     if keep is None and internal and vjp is not None:
         keep = rules_read(vjp)
     prim = Primitive(name, forward, vjp, jvp, variadic, multi_output, changes_device, doc,
-                     module, keep)
+                     module, keep, internal if pure is None else pure, overwrite)
     if register:
         if name in REGISTRY:
             raise ValueError(f"a primitive named {name!r} is already registered")

@@ -17,10 +17,11 @@ the return value; ``restore`` undoes the call's changes when recording fails.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
-from ..autograd import REGISTRY, Tensor
+from ..autograd import Tensor
 from ..autograd._grad_mode import _state
 from ..autograd._tensor import LeafNode
 from ..backends import _random
@@ -96,7 +97,6 @@ class Recorder:
         self.generators: list[int] = []   # visit numbers of the generators drawn from
         self.reads: list = []             # (slot, how, value, site)
         self.host_data_site = None        # where the step first turned host data into a tensor
-        self._pure: dict = {}             # primitive -> whether its kernel is pure
         self.devices: set = set()         # the devices the kernels ran on
 
     # -- listening -------------------------------------------------------------------------
@@ -176,11 +176,11 @@ class Recorder:
             info = tuple(_layout(o) for o in out)
         else:
             outs, info = [self._new_slot(out)], (_layout(out),)
-        pure = self._pure.get(prim)
-        if pure is None:  # multigrad's own primitives are pure; users' ops run their Python
-            pure = self._pure[prim] = REGISTRY.get(prim.name) is prim
+        overwrite = (None if prim.overwrite is None
+                     else functools.partial(prim.overwrite, device.xp))
         self.instructions.append(Instruction("kernel", prim.name, kernel, ins, params, outs,
-                                             prim.multi_output, pure, None, info))
+                                             prim.multi_output, prim.pure, None, info,
+                                             overwrite))
         return out
 
     def constant(self, array) -> None:

@@ -3,7 +3,7 @@
 The input is padded (one ``setitem`` into a constant tensor), then for every kernel offset one
 strided slice picks the input element that offset sees in every output position; stacking the
 slices gives the patches ``(N, C, K, *out)`` with ``K = prod(kernel)`` (one primitive, whose
-backward adds the slices' cotangents into one array). Convolution is then one
+backward, another, adds the slices' cotangents into one array). Convolution is then one
 batched matmul over groups, pooling a ``max`` or ``mean`` over the ``K`` axis. Python loops run
 over kernel offsets only, never over output positions, and every step differentiates through
 existing primitives, so gradients, tangents and higher orders come for free.
@@ -18,6 +18,7 @@ import itertools
 import math
 
 from ..autograd import LINEAR, Tensor, defprimitive
+from ..ops._helpers import run
 from ..ops import full, matmul, max as max_, mean, ones_like, reshape, setitem, sum as sum_
 
 __all__ = ["as_tuple", "convolution", "pool"]
@@ -54,24 +55,35 @@ def _out_size(n: int, k: int, stride: int, dilation: int, who: str) -> int:
     return (n - span) // stride + 1
 
 
-def _gather_patches(xp, x, *, keys, axis):
+def _gather_patches(xp, x, *, keys, axis, shape):
     return xp.stack([x[key] for key in keys], axis=axis)
 
 
-def _scatter_patches(xp, g, ans, x, *, keys, axis):
-    """The cotangent of ``x``: each offset's slice of ``g`` added into its place of one zero
-    array (col2im), rather than one full-size array per offset summed afterwards."""
-    ct = xp.zeros_like(x)
+def _scatter_patches(xp, g, *, keys, axis, shape):
+    """The adjoint of the patches (col2im): each offset's slice of ``g`` added in place into
+    its place of one zero array of ``shape``, rather than one full-size array per offset."""
+    out = xp.zeros(shape, dtype=g.dtype, device=g.device)
     lead = (slice(None),) * axis
     for k, key in enumerate(keys):
-        ct[key] = ct[key] + g[lead + (k, Ellipsis)]
-    return ct
+        out[key] += g[lead + (k, Ellipsis)]
+    return out
 
 
-# One primitive for all the slices: the pieces of its cotangent land in one array.
-# Internal (register=False): nn's tests check it through every convolution and pooling layer.
-_patches_p = defprimitive("patches", forward=_gather_patches, vjp=(_scatter_patches,),
-                          jvp=(LINEAR,), register=False)
+# Two primitives, each the other's adjoint: the patches (im2col) and adding them back
+# (col2im). As primitives, a compiled step runs col2im as one kernel of in-place additions, and
+# a node of either keeps no array (both are linear; the input's shape is a parameter).
+# Internal (register=False): nn's tests check them through every convolution and pooling layer,
+# to second order.
+_patches_p = defprimitive(
+    "patches", forward=_gather_patches,
+    vjp=(lambda xp, g, ans, x, *, keys, axis, shape: run(_scatter_p, xp, g, keys=keys,
+                                                         axis=axis, shape=shape),),
+    jvp=(LINEAR,), register=False)
+_scatter_p = defprimitive(
+    "scatter_patches", forward=_scatter_patches,
+    vjp=(lambda xp, g, ans, y, *, keys, axis, shape: run(_patches_p, xp, g, keys=keys,
+                                                         axis=axis, shape=shape),),
+    jvp=(LINEAR,), register=False)
 
 
 def _patches(x: Tensor, kernel, stride, dilation, who: str) -> tuple[Tensor, tuple]:
@@ -83,7 +95,7 @@ def _patches(x: Tensor, kernel, stride, dilation, who: str) -> tuple[Tensor, tup
     keys = tuple((Ellipsis,) + tuple(slice(o * d, o * d + s * (m - 1) + 1, s)
                                      for o, d, s, m in zip(offset, dilation, stride, out))
                  for offset in itertools.product(*(range(k) for k in kernel)))
-    return _patches_p(x, keys=keys, axis=lead), out
+    return _patches_p(x, keys=keys, axis=lead, shape=x.shape), out
 
 
 def _padding_pairs(padding, kernel, stride, dilation, op: str):

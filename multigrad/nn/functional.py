@@ -1,6 +1,7 @@
 """Layers as functions: ``multigrad.nn.functional`` (the modules call these).
 
-Everything here is composed from multigrad's differentiable ops, so it differentiates in
+Everything here is composed from multigrad's differentiable ops and two primitives of nn's
+own with closed-form rules (convolution patches, standardization), so it differentiates in
 reverse and forward mode, to any order, on every device. Activations and losses are
 re-exported, so ``import multigrad.nn.functional as F`` gives ``F.relu``, ``F.cross_entropy``...
 """
@@ -8,9 +9,10 @@ re-exported, so ``import multigrad.nn.functional as F`` gives ``F.relu``, ``F.cr
 from __future__ import annotations
 
 from ..autograd import Tensor, no_grad
-from ..ops import (asarray, gelu, log_softmax, mean, reshape, relu, sigmoid, softmax, softplus,
-                   sqrt, tanh, take, var, where)
+from ..ops import (asarray, gelu, log_softmax, reshape, relu, sigmoid, softmax, softplus, sqrt,
+                   tanh, take, where)
 from ._convolution import convolution, pool
+from ._normalization import standardize
 from .init import make_generator
 from .losses import (binary_cross_entropy_with_logits, check_floating, check_indices,
                      cross_entropy, mse_loss, nll_loss, on_device_of)
@@ -116,15 +118,13 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if count < 2 and training:
             raise ValueError(f"batch_norm: training needs more than one value per channel, got "
                              f"input of shape {input.shape}")
-        mu = mean(input, axis=axes, keepdims=True)
-        v = var(input, axis=axes, keepdims=True)
+        out, mu, v = standardize(input, axes, eps)
         if training:
             _update_running(running_mean, reshape(mu, (input.shape[1],)), momentum)
             _update_running(running_var, reshape(v, (input.shape[1],)) * (count / (count - 1)),
                             momentum)
     else:
-        mu, v = reshape(running_mean, shape), reshape(running_var, shape)
-    out = (input - mu) / sqrt(v + eps)
+        out = (input - reshape(running_mean, shape)) / sqrt(reshape(running_var, shape) + eps)
     if weight is not None:
         out = out * reshape(weight, shape)
     if bias is not None:
@@ -143,9 +143,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     if k == 0 or input.shape[input.ndim - k:] != normalized_shape or input.ndim < k:
         raise ValueError(f"layer_norm: expected input of shape (..., "
                          f"{', '.join(map(str, normalized_shape))}), got {input.shape}")
-    axes = tuple(range(input.ndim - k, input.ndim))
-    mu = mean(input, axis=axes, keepdims=True)
-    out = (input - mu) / sqrt(var(input, axis=axes, keepdims=True) + eps)
+    out, _, _ = standardize(input, tuple(range(input.ndim - k, input.ndim)), eps)
     if weight is not None:
         out = out * weight
     if bias is not None:

@@ -346,11 +346,16 @@ def _write_positions(xp, x_shape, arrays, key, device):
 
 
 def _assign(xp, x, value, *arrays, key):
+    # a fresh array we own: writing into it is safe
+    return _assign_over(xp, xp.asarray(x, copy=True), value, *arrays, key=key)
+
+
+def _assign_over(xp, out, value, *arrays, key):
+    """``out[key] = value``, written into ``out`` where the library allows; the result."""
     if not hasattr(value, "shape"):
-        value = xp.asarray(value, dtype=x.dtype, device=x.device)
-    out = xp.asarray(x, copy=True)  # a fresh array we own: writing into it is safe
-    if _plan(x.shape, key) is None:
-        shape = _gather(xp, x, key=key).shape
+        value = xp.asarray(value, dtype=out.dtype, device=out.device)
+    if _plan(out.shape, key) is None:
+        shape = _gather(xp, out, key=key).shape
         if value.shape != shape:  # (each of these costs microseconds of Python in NumPy)
             value = xp.broadcast_to(value, shape)
         # array_api_strict assigns through no None: drop them, with their length-1 axes
@@ -361,7 +366,7 @@ def _assign(xp, x, value, *arrays, key):
                                             if it is not None))
         out[kept + (Ellipsis,)] = value
         return out
-    positions, last = _write_positions(xp, x.shape, arrays, key, x.device)
+    positions, last = _write_positions(xp, out.shape, arrays, key, out.device)
     values = xp.broadcast_to(value, positions.shape)[last]
     positions = positions[last]
     flat = xp.reshape(out, (-1,))
@@ -369,7 +374,7 @@ def _assign(xp, x, value, *arrays, key):
         flat[positions] = values
     except IndexError:
         flat = _assign_fallback(xp, flat, positions, values)
-    return xp.reshape(flat, x.shape)
+    return xp.reshape(flat, out.shape)
 
 
 def _setitem_value_vjp(xp, g, ans, x, value, *arrays, key):
@@ -386,6 +391,7 @@ def _setitem_value_vjp(xp, g, ans, x, value, *arrays, key):
 setitem_p = defprimitive(
     "setitem",
     forward=_assign,
+    overwrite=_assign_over,
     # x keeps its cotangent where it was not overwritten; value gets the cotangent of its places
     vjp=(lambda xp, g, ans, x, value, *arrays, key: run(setitem_p, xp, g, 0.0, *arrays, key=key),
          _setitem_value_vjp),
