@@ -3,10 +3,18 @@ extension (``multigrad.linalg``), differentiable.
 
 Primitives here: matmul, matrix_transpose, tensordot, vecdot, cross, outer, diagonal, trace,
 inv, solve, pinv, matrix_norm, vector_norm, matrix_rank (no gradient). det and slogdet live in
-``_linalg_determinants``, the decompositions (cholesky, eigh, eigvalsh, qr, svd, svdvals, eig,
-eigvals) in ``_linalg_decompositions``; matrix_power is composed from matmul and inv.
+``_linalg_determinants``, cholesky and qr in ``_linalg_decompositions``, eigh, eigvalsh, svd,
+svdvals, eig and eigvals in ``_linalg_spectral``; matrix_power is composed from matmul and inv.
 
-Conventions (gradients are for real inputs):
+Complex inputs follow JAX's convention (see ``multigrad.transforms``): a cotangent is pulled
+back by the transpose of the Jacobian, not its conjugate transpose. The holomorphic functions
+(matmul, tensordot, outer, cross, diagonal, trace, inv, solve, det, matrix_power) keep their
+real formulas, with transposes; the others conjugate where their derivative does: vecdot
+conjugates ``x1`` (its gradient wrt ``x1`` is ``conj(g x2)``), pinv's terms that come from
+``A^H``, the norms (real functions: ``d|x| = Re(conj(x) dx) / |x|``, through ``conj(U Vh)``
+for the singular values), and the Hermitian decompositions (see their modules).
+
+Conventions:
 
 - Cotangents may have the broadcast batch shape; the engine sums them back to each input.
 - det: ``d det = C(A)``, the cofactor matrix (the transposed adjugate): ``det * inv(A)^T``,

@@ -21,6 +21,12 @@ Conventions
   derivative, with the division sanitised so it never becomes ``inf * 0 = nan``. var of one
   element (``correction=0``) is the constant 0: derivatives 0.
 - var/std with ``N - correction <= 0``: the forward is not finite and the gradient is nan.
+- Complex input (JAX's convention, see ``multigrad.transforms``): sum, mean, prod and the
+  cumulative ones are holomorphic and keep their formulas; var and std are real,
+  ``var = sum(|x - mean(x)|**2) / (N - correction)`` (the variances of the real and the
+  imaginary parts added, on every backend), with gradient
+  ``2 conj(x - mean(x)) / (N - correction)``; max and min refuse complex input (the standard
+  has no order on complex numbers).
 """
 
 from __future__ import annotations
