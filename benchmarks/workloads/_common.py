@@ -11,6 +11,10 @@ from .._timing import check, interleaved
 REFERENCE = "reference"
 #: multigrad with the step compiled by ``mg.compile`` (recorded once, replayed as a program)
 COMPILED = "multigrad compiled"
+#: calls of a compiled system before it is measured: a program is optimized and built on its
+#: first replay, runs as generated source from its second, and has its guard written as code
+#: once a walk has found it 8 times; ten calls reach all three
+COMPILED_WARM_CALLS = 10
 
 
 @dataclass
@@ -128,9 +132,20 @@ def record(ctx: Context, workload: str, metric: str, unit: str, scale: float, sa
     })
 
 
+def warm_compiled(calls: dict) -> None:
+    """Bring each compiled system (``COMPILED``, or a label ending in " compiled") to the
+    program it will run from then on; what the first calls cost is ``profile_compile.py``'s
+    measure."""
+    for name, call in calls.items():
+        if name == COMPILED or name.endswith(" compiled"):
+            for _ in range(COMPILED_WARM_CALLS):
+                call()
+
+
 def time_systems(ctx: Context, workload: str, metric: str, unit: str, scale: float,
                  calls: dict, errors: dict, skipped: dict, rounds: int) -> None:
     """Time the systems that passed the check, interleaved, and record the case."""
+    warm_compiled(calls)
     samples = interleaved(calls, rounds, ctx.device.synchronize, ctx.progress,
                           f"{workload} / {metric} [{ctx.device.name}, {ctx.threads} thr]",
                           long_run=ctx.profile != "smoke")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .._timing import peak_bytes
 from . import _network
-from ._common import record, verify
+from ._common import record, verify, warm_compiled
 
 _LEFT_OUT = {
     "torch": "left out: its allocator is invisible to tracemalloc (the method used for all)",
@@ -28,6 +28,7 @@ def run(ctx) -> None:
     systems, skipped = _network.build(ctx, sizes, batch, exclude=_LEFT_OUT)
     errors, failed = verify(ctx, "peak memory", {n: s.step for n, s in systems.items()})
     skipped.update(failed)
+    warm_compiled({n: s.step for n, s in systems.items() if n in errors})
     samples = {n: peak_bytes(s.step, s.reset, repeats) for n, s in systems.items()
                if n in errors}
     ctx.progress("peak memory: " + ", ".join(f"{n} {max(v) / 2**20:.2f} MiB"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import multigrad as mg
 
 from . import _network
-from ._common import REFERENCE, record, verify
+from ._common import REFERENCE, record, verify, warm_compiled
 from .._timing import interleaved
 
 SPELLINGS = {
@@ -49,6 +49,7 @@ def run(ctx) -> None:
                                      compiled).step
     errors, failed = verify(ctx, "ReLU spellings", systems)
     calls = {n: s for n, s in systems.items() if n in errors}
+    warm_compiled(calls)
     samples = interleaved(calls, rounds, ctx.device.synchronize, ctx.progress,
                           f"ReLU spellings [{ctx.device.name}, {ctx.threads} thr]",
                           long_run=ctx.profile != "smoke")

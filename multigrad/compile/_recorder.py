@@ -166,11 +166,14 @@ class Recorder:
                 slot = (Const(r) if r is None or type(r) in _SCALARS
                         else self.slot(r, prim.name))
             ins.append(slot)
-        self.detach()  # a kernel of Python (a Function, checkpoint) runs unrecorded
-        try:
+        if prim.kernel_name is not None:  # the namespace's own function
             out = kernel(*raw, **params)
-        finally:
-            self.attach()
+        else:  # a kernel of Python (det's, a Function, checkpoint) runs as it would unrecorded
+            self.detach()
+            try:
+                out = kernel(*raw, **params)
+            finally:
+                self.attach()
         if prim.multi_output:
             outs = [self._new_slot(o) for o in out]
             info = tuple(_layout(o) for o in out)
@@ -305,8 +308,12 @@ class Recorder:
         program = Program(self.instructions, self.inputs, self.constants, self.generators,
                           outputs)
         program.buffers, program.reusable = self._buffers()
-        program.layouts = {slot: _layout(a) for slot, a in enumerate(self.arrays)
-                           if hasattr(a, "shape")}
+        program.layouts = layouts = {}
+        for ins in self.instructions:  # as recorded; then the inputs' and constants'
+            layouts.update(zip(ins.outs, ins.out_info))
+        for slot, array in enumerate(self.arrays):
+            if slot not in layouts and hasattr(array, "shape"):
+                layouts[slot] = _layout(array)
         if len(self.devices) == 1:
             (program.device,) = self.devices
         return program, writes, out_spec
