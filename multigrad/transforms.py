@@ -508,9 +508,25 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False
     ``x.shape + z.shape``. It takes one backward pass per input element; to apply the Hessian
     to a vector without forming it, use ``hvp``. ``holomorphic=True``: the second complex
     derivative of a holomorphic ``f`` of complex arguments (a real ``f`` of complex arguments
-    has no complex Hessian: differentiate it in its real and imaginary parts).
+    has no complex Hessian, a TypeError: ``hvp`` applies its second derivative to directions).
     """
-    return jacfwd(jacrev(f, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
+    hess = jacfwd(jacrev(f, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
+    if holomorphic:
+        return hess
+    nums, single = normalize_argnums("hessian", argnums)
+    fname = f"hessian({name_of(f)})"
+
+    @functools.wraps(f)
+    def real_hessian(*args, **kwargs):
+        # jacfwd would refuse the complex gradient, suggesting holomorphic=True, which a real
+        # f is not: say what does apply
+        if any(x.dtype.kind == "complex floating" for x in Wrt(fname, args, nums, single).tensors):
+            raise TypeError(f"{fname}: a real function of complex arguments has no complex "
+                            "Hessian (its gradient df/dx - i df/dy is not holomorphic): apply "
+                            "the Hessian to directions with mg.hvp(f, primals, tangents), or "
+                            "differentiate f of the real and imaginary parts as real arguments")
+        return hess(*args, **kwargs)
+    return real_hessian
 
 
 def hvp(f: Callable, primals: Sequence, tangents: Sequence, argnums=None):

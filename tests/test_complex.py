@@ -205,6 +205,16 @@ def test_hvp_of_a_real_function_of_complex_inputs(backend64, rng):
     _close(hu, expected.numpy(), 1e-6)
 
 
+def test_hessian_of_a_real_function_of_complex_inputs_points_to_hvp(backend64, rng):
+    z = _z(backend64, rng, (3,))
+    with pytest.raises(TypeError, match=r"hessian\(.*\): a real function of complex arguments"
+                                        r".*mg\.hvp"):
+        mg.hessian(lambda z: mg.sum(mg.abs(z) ** 4))(z)
+    # a holomorphic f has one: the second complex derivative, diag(6 z) for sum(z**3)
+    h = mg.hessian(lambda z: mg.sum(z ** 3), holomorphic=True)(z)
+    _close(h, np.diag(6 * z.numpy()))
+
+
 # -- gradcheck and numerical in both parts -----------------------------------------------------
 
 def test_numerical_grad_moves_both_parts(backend64, rng):
