@@ -25,6 +25,8 @@ from ._defaults import (default_generator, get_default_dtype, manual_seed, rand,
                         randperm, set_default_dtype)
 from . import nn
 from .transforms import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
+from . import batching
+from .batching import vmap
 from .numerical import GradcheckError, gradcheck
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .checkpoint import checkpoint
@@ -46,14 +48,15 @@ newaxis = None
 
 # rules that must record (create_graph, forward mode) run in this namespace
 _set_namespace(_sys.modules[__name__])
+batching.install()  # every primitive's batching rule, now that all are declared
 
 __all__ = (["Device", "DeviceError", "DType", "GradcheckError", "MixedDeviceError", "Tensor",
             "__array_api_version__", "__array_namespace_info__", "__version__", "autograd",
-            "backends", "defprimitive", "devices", "e", "enable_grad", "fft", "get_default_device",
+            "backends", "batching", "defprimitive", "devices", "e", "enable_grad", "fft", "get_default_device",
             "get_device", "grad", "gradcheck", "hessian", "hvp", "inf", "is_grad_enabled",
             "jacfwd", "jacrev", "jvp", "linalg", "nan", "newaxis", "nn", "no_grad", "numerical",
             "pi", "set_default_device", "set_grad_enabled", "special", "value_and_grad",
-            "vjp"]
+            "vjp", "vmap"]
            + list(_DTYPES) + list(_ops_all))
 # user-defined functions, checkpointing and anomaly mode
 __all__ += ["AnomalyError", "Function", "FunctionCtx", "checkpoint", "detect_anomaly",

@@ -14,7 +14,8 @@ the default random generator of each device.
   generator is seeded from the operating system.
 - ``randn``, ``rand``, ``randint``, ``randperm``: random tensors on the default device (or
   ``device=``), drawn from its default generator (or ``generator=``, one made by
-  ``device.random(seed)``).
+  ``device.random(seed)``). Inside ``vmap`` each example draws its own numbers, unless the
+  vmap was asked for ``randomness="same"``.
 """
 
 from __future__ import annotations
@@ -108,13 +109,24 @@ def _source(device, generator):
     return (None if device is None else get_device(device)), generator
 
 
-def _wrap(raw, device, where: str, requires_grad: bool = False) -> Tensor:
-    """A draw as a tensor, checked to be on ``device`` (when one was asked for)."""
+def _per_example(shape: tuple) -> tuple[tuple, tuple]:
+    """Inside ``vmap(randomness="different")``: the shape to draw, with the batch axes, and
+    the vmaps' levels (see ``multigrad.batching``); else ``shape`` and ``()``."""
+    from .batching._marks import random_batch  # imported late: batching is built on ours
+    return random_batch(shape)
+
+
+def _wrap(raw, device, where: str, requires_grad: bool = False, levels: tuple = ()) -> Tensor:
+    """A draw as a tensor, checked to be on ``device`` (when one was asked for); inside vmap,
+    batched by the ``levels`` it was drawn for."""
     drew_on = device_of(raw)
     if device is not None and drew_on is not device:
         raise ValueError(f"{where}: the generator draws on {drew_on.name} but device= is "
                          f"{device.name}; make the generator with that device's random(seed)")
     out = Tensor(raw, drew_on)
+    if levels:
+        from .batching._marks import mark_draw
+        mark_draw(out, levels)
     return out.requires_grad_() if requires_grad else out
 
 
@@ -142,17 +154,19 @@ def randn(*shape, dtype=None, device=None, generator=None, requires_grad: bool =
     requires_grad : bool
         Make the result a leaf that requires gradients.
     """
-    shape = _shape(shape, "randn")
+    shape, levels = _per_example(_shape(shape, "randn"))
     device, gen = _source(device, generator)
-    return _wrap(gen.normal(shape, _floating(dtype, "randn")), device, "randn", requires_grad)
+    return _wrap(gen.normal(shape, _floating(dtype, "randn")), device, "randn", requires_grad,
+                 levels)
 
 
 def rand(*shape, dtype=None, device=None, generator=None, requires_grad: bool = False) -> Tensor:
     """Draws from the uniform distribution on ``[0, 1)``, of shape ``shape`` (see ``randn``
     for the arguments)."""
-    shape = _shape(shape, "rand")
+    shape, levels = _per_example(_shape(shape, "rand"))
     device, gen = _source(device, generator)
-    return _wrap(gen.uniform(shape, _floating(dtype, "rand")), device, "rand", requires_grad)
+    return _wrap(gen.uniform(shape, _floating(dtype, "rand")), device, "rand", requires_grad,
+                 levels)
 
 
 def randint(low: int, high: int, shape, *, dtype=None, device=None, generator=None) -> Tensor:
@@ -167,8 +181,9 @@ def randint(low: int, high: int, shape, *, dtype=None, device=None, generator=No
     dtype = as_dtype("int64" if dtype is None else dtype)
     if dtype.kind not in ("signed integer", "unsigned integer"):
         raise TypeError(f"randint: dtype must be an integer dtype, got {dtype.name}")
+    shape, levels = _per_example(shape)
     device, gen = _source(device, generator)
-    return _wrap(gen.integers(low, high, shape, dtype), device, "randint")
+    return _wrap(gen.integers(low, high, shape, dtype), device, "randint", levels=levels)
 
 
 def randperm(n: int, *, device=None, generator=None) -> Tensor:
@@ -177,6 +192,7 @@ def randperm(n: int, *, device=None, generator=None) -> Tensor:
     if n < 0:
         raise ValueError(f"randperm: n must not be negative, got {n}")
     device, gen = _source(device, generator)
-    keys = _wrap(gen.uniform((n,), as_dtype("float64")), device, "randperm")
+    shape, levels = _per_example((n,))
+    keys = _wrap(gen.uniform(shape, as_dtype("float64")), device, "randperm", levels=levels)
     return argsort(keys)
 

@@ -19,6 +19,9 @@ is itself differentiable, which gives higher-order derivatives under ``create_gr
             return g * mg.sigmoid(x)
 
     y = Softplus.apply(x)
+
+Under ``multigrad.vmap`` a Function runs once per example in a loop (with a warning), unless
+it defines ``batch(batched, *args)``, its batching rule.
 """
 
 from __future__ import annotations
@@ -135,6 +138,11 @@ class Function:
       for arrays without one, ``None`` for non-arrays), one tangent per output out. It is
       called once per input carrying a tangent, and the results are summed (the JVP is
       linear). Without it the function cannot be used under ``multigrad.jvp``.
+    - ``batch(batched, *args)`` (optional, for ``multigrad.vmap``): ``apply``'s arguments,
+      those with ``batched[k]`` true holding the batch axis in front; returns
+      ``(outputs, out_batched)``, the result(s) of the whole batch (usually from
+      ``MyFunction.apply`` on the batched arrays) and whether each has the batch axis in
+      front. Without it ``vmap`` runs the function once per example (warning once).
 
     and call it as ``MyFunction.apply(*args)``. ``ctx`` offers ``save_for_backward``,
     ``saved_tensors``, ``needs_input_grad`` and ``mark_non_differentiable``.
@@ -149,6 +157,7 @@ class Function:
         raise NotImplementedError(f"{ctx._name} defines no backward(ctx, *grads)")
 
     jvp = None
+    batch = None
 
     @classmethod
     def apply(cls, *args):
@@ -214,8 +223,39 @@ def _build_primitive(cls):
 
     has_jvp = cls.jvp is not None
     return defprimitive(name, forward, vjp=(vjp,), jvp=(jvp,) if has_jvp else None,
-                        variadic=True, multi_output=True, register=False, doc=cls.__doc__,
+                        variadic=True, multi_output=True, batch=_batching_rule(cls),
+                        register=False, doc=cls.__doc__,
                         pure=False)  # the user's forward and backward
+
+
+def _batching_rule(cls):
+    """The primitive's rule for ``vmap``: the class's ``batch``, or ``apply`` once per
+    example. Either way the function's own forward and backward run on plain arrays."""
+    name = cls.__name__
+
+    def batch(xp, arrays, batched, *, ctx):
+        args = ctx._arguments(arrays)
+        flags = [False] * len(args)
+        for pos, b in zip(ctx._array_pos, batched):
+            flags[pos] = b
+        if cls.batch is not None:
+            result, out_batched = cls.batch(tuple(flags), *args)
+            outs = _as_tuple(result)
+            if isinstance(out_batched, bool):
+                out_batched = (out_batched,) * len(outs)
+        else:
+            from .batching import warn_loop
+            warn_loop(name)
+            size = next(a.shape[0] for a, b in zip(args, flags) if b)
+            results = [_as_tuple(cls.apply(*(a[k] if b else a for a, b in zip(args, flags))))
+                       for k in range(size)]
+            outs = tuple(xp.stack(list(column), axis=0) for column in zip(*results))
+            result, out_batched = (outs[0] if len(outs) == 1 else outs), (True,) * len(outs)
+        ctx._single = isinstance(result, Tensor)
+        return outs, tuple(out_batched)
+
+    batch.vjp_batches = False  # its derivatives are the class's, run on plain arrays
+    return batch
 
 
 def _gradients(cls, ctx, xp, g, ans, arrays) -> tuple:

@@ -1,5 +1,5 @@
 """Function transforms: ``grad``, ``value_and_grad``, ``vjp``, ``jvp``, ``jacrev``, ``jacfwd``,
-``hessian`` and ``hvp``.
+``hessian`` and ``hvp`` (the Jacobians in ``_jacobians``; ``vmap`` in ``multigrad.batching``).
 
 Each takes a function of tensors (or of nested tuples, lists and dicts of tensors) and gives its
 derivative as a function, or evaluated at a point. They compose in any order and to any depth:
@@ -42,6 +42,7 @@ from .autograd._backward import pull_back_to
 from .autograd._forward import (forward_level, has_live_tangents, live_tangents, take_tangent,
                                 with_tangent)
 from .autograd._tensor import LeafNode
+from .batching import _logical as _batching, _marks as _batch_marks
 from .ops import arange, ones_like, positive, zeros_like
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "hvp"]
@@ -53,7 +54,12 @@ def _variable(x: Tensor) -> Tensor:
     A tensor that already requires gradients gets a recorded alias (``positive``), a node of its
     own: the inner transform collects the cotangents of that node only, while the outer one still
     sees through it to ``x``. Any other tensor becomes a fresh leaf that keeps ``x``'s tangents.
+    Inside ``vmap`` the variable is on a tape of that level (see ``batching._logical``), so
+    its derivatives are per example.
     """
+    levels = _batch_marks.live_levels()
+    if levels:
+        return _batching.variable(x, levels)
     if x.requires_grad:
         return positive(x)
     v = Tensor(x.data, x.device).requires_grad_()
@@ -108,7 +114,8 @@ def _outer_state(inputs: Sequence[Tensor], variables: Sequence[Tensor],
     """
     if any(x.requires_grad for x in inputs):
         return RECORD
-    found = None
+    # batched tensors need their rules run on tensors, where the batching rules see them
+    found = TANGENTS if any(_batch_marks.marks_of(t) for t in (*inputs, *outputs)) else None
     own = {v._node for v in variables}
     seen = set()
     roots = [y._node for y in outputs if y.requires_grad]
@@ -152,7 +159,12 @@ def _pull_back(outputs: Sequence[Tensor], seeds: Sequence, variables: Sequence[T
                outer: str | None, retain_graph: bool) -> list[Tensor]:
     """Cotangents of the variables (zeros for those the outputs do not depend on), computed as
     ``outer`` (``_outer_state``) requires."""
-    live = [(y, s) for y, s in zip(outputs, seeds) if y.requires_grad]
+    # a batched output's seed is one per example (the engine's default seed would be ones of
+    # the whole batch's array, which its logical nodes would take for a cotangent of their own)
+    live = [(y, ones_like(y) if s is None and _batch_marks.marks_of(y) else s)
+            for y, s in zip(outputs, seeds) if y.requires_grad]
+    if outer is None and any(_batch_marks.marks_of(s) for _, s in live):
+        outer = TANGENTS  # batched seeds (a vmap of the pullback): rules run on tensors
     grads = [None] * len(variables)
     if live:
         grads = pull_back_to([y for y, _ in live], list(variables), [s for _, s in live],
@@ -305,60 +317,6 @@ def vjp(f: Callable, *primals, has_aux: bool = False, argnums=None):
     return (out, pullback, aux) if has_aux else (out, pullback)
 
 
-def jacrev(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-           holomorphic: bool = False) -> Callable:
-    """The Jacobian of ``f`` by reverse mode: one backward pass per output element.
-
-    Returns a function of ``f``'s arguments. For an output ``y`` and a differentiated argument
-    ``x`` the block has shape ``y.shape + x.shape``; blocks are arranged as ``f``'s output,
-    each holding the structure of the arguments ``argnums`` names (as ``grad`` returns them).
-    Cheaper than ``jacfwd`` when outputs are fewer than inputs.
-
-    Complex numbers: a real output's rows are its gradients (``df/dx - i df/dy`` for a complex
-    argument, as ``grad`` gives them); a complex output of real arguments has the complex
-    Jacobian ``dy/dx`` (two passes per element); a complex output of complex arguments needs
-    ``holomorphic=True`` (then ``f'(z)``), since otherwise no complex matrix is its derivative.
-    ``jacfwd`` gives the same blocks.
-    """
-    nums, single = normalize_argnums("jacrev", argnums)
-    fname = f"jacrev({name_of(f)})"
-
-    @functools.wraps(f)
-    def jacobian(*args, **kwargs):
-        wrt = Wrt(fname, args, nums, single)
-        with enable_grad():
-            variables = [_variable(x) for x in wrt.tensors]
-            out, aux = call(fname, f, wrt.substitute(args, variables), kwargs, has_aux)
-        outs, out_def = tensor_leaves(fname, "output ", out)
-        check_complex_kinds(fname, wrt.tensors, outs, holomorphic, "jacobian")
-        outer = _outer_state(wrt.tensors, variables, outs)
-        blocks = []
-        for y in outs:
-            rows = [[] for _ in variables]
-            # a complex output of real arguments: its real part's row, then its imaginary part's
-            # (the pullback of -i) as the imaginary part of the row
-            two_parts = y.dtype.kind == "complex floating" and not holomorphic
-            if y.requires_grad and y.size:
-                index = arange(y.size, device=y.device)
-                for k in range(y.size):
-                    seed = one_hot(k, y, index)
-                    grads = _pull_back([y], [seed], variables, outer, True)
-                    if two_parts:
-                        imag = _pull_back([y], [seed * -1j], variables, outer, True)
-                        grads = [g + 1j * h for g, h in zip(grads, imag)]
-                    for row, g in zip(rows, grads):
-                        row.append(g)
-            blocks.append(wrt.result([assemble(r, y.shape, x, 0)
-                                      for r, x in zip(rows, wrt.tensors)]))
-        jac = _pytree.unflatten(out_def, blocks)
-        _retire(variables)
-        if not outer:
-            aux = detached(aux)
-        return (jac, aux) if has_aux else jac
-
-    return jacobian
-
-
 # -- forward mode ---------------------------------------------------------------------------------
 
 def _jvp(fname: str, f: Callable, primals, tangents, has_aux: bool):
@@ -438,96 +396,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fals
     return _jvp(fname, f, primals, tangents, has_aux)
 
 
-def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-           holomorphic: bool = False) -> Callable:
-    """The Jacobian of ``f`` by forward mode: one ``jvp`` pass per input element.
-
-    Returns a function of ``f``'s arguments whose result is arranged like ``jacrev``'s (blocks
-    of shape ``y.shape + x.shape``). Cheaper than ``jacrev`` when inputs are fewer than outputs.
-    Complex numbers as in ``jacrev``, which gives the same blocks: a complex argument of a
-    real output takes two passes per element (the columns ``df/dx - i df/dy``); a complex
-    output of complex arguments needs ``holomorphic=True``.
-    """
-    nums, single = normalize_argnums("jacfwd", argnums)
-    fname = f"jacfwd({name_of(f)})"
-
-    @functools.wraps(f)
-    def jacobian(*args, **kwargs):
-        wrt = Wrt(fname, args, nums, single)
-        xs = wrt.tensors
-
-        def push(j, tangent):
-            with forward_level() as level:
-                seeded = list(xs)
-                seeded[j] = with_tangent(xs[j], tangent, level)
-                out, aux_k = call(fname, f, wrt.substitute(args, seeded), kwargs, has_aux)
-                outs, out_def = tensor_leaves(fname, "output ", out)
-                tangents = [take_tangent(y, level)[1] for y in outs]
-            return outs, out_def, tangents, aux_k, level
-
-        columns = None  # columns[output][input]: the tangents of one output, one per element
-        out_def = out_shapes = aux = None
-        for j, x in enumerate(xs):
-            index = arange(x.size, device=x.device)
-            # a complex argument of a real output: along its real, then its imaginary unit
-            two_parts = x.dtype.kind == "complex floating" and not holomorphic
-            for k in range(x.size):
-                unit = one_hot(k, x, index)
-                outs, out_def, tangents, aux_k, level = push(j, unit)
-                if columns is None:
-                    check_complex_kinds(fname, xs, outs, holomorphic, "jacobian")
-                    columns = [[[] for _ in xs] for _ in outs]
-                    out_shapes = [y.shape for y in outs]
-                    aux = _pytree.tree_map(lambda a, lv=level: take_tangent(a, lv)[0]
-                                           if isinstance(a, Tensor) else a, aux_k)
-                if two_parts:
-                    along_imag = push(j, unit * 1j)[2]
-                    tangents = [t - 1j * u for t, u in zip(tangents, along_imag)]
-                for col, t in zip(columns, tangents):
-                    col[j].append(t)
-        if columns is None:  # no input has any element: one plain call gives the shapes
-            out, aux = call(fname, f, args, kwargs, has_aux)
-            outs, out_def = tensor_leaves(fname, "output ", out)
-            columns = [[[] for _ in xs] for _ in outs]
-            out_shapes = [y.shape for y in outs]
-        blocks = [wrt.result([assemble(parts, shape, x, -1) for parts, x in zip(col, xs)])
-                  for col, shape in zip(columns, out_shapes)]
-        jac, aux = _release((_pytree.unflatten(out_def, blocks), aux))
-        return (jac, aux) if has_aux else jac
-
-    return jacobian
-
-
 # -- second order ---------------------------------------------------------------------------------
-
-def hessian(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-            holomorphic: bool = False) -> Callable:
-    """The Hessian of a scalar-valued ``f``: ``jacfwd(jacrev(f))``, forward over reverse.
-
-    For arguments ``x`` and ``z`` named by ``argnums`` the block ``[x][z]`` has shape
-    ``x.shape + z.shape``. It takes one backward pass per input element; to apply the Hessian
-    to a vector without forming it, use ``hvp``. ``holomorphic=True``: the second complex
-    derivative of a holomorphic ``f`` of complex arguments (a real ``f`` of complex arguments
-    has no complex Hessian, a TypeError: ``hvp`` applies its second derivative to directions).
-    """
-    hess = jacfwd(jacrev(f, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
-    if holomorphic:
-        return hess
-    nums, single = normalize_argnums("hessian", argnums)
-    fname = f"hessian({name_of(f)})"
-
-    @functools.wraps(f)
-    def real_hessian(*args, **kwargs):
-        # jacfwd would refuse the complex gradient, suggesting holomorphic=True, which a real
-        # f is not: say what does apply
-        if any(x.dtype.kind == "complex floating" for x in Wrt(fname, args, nums, single).tensors):
-            raise TypeError(f"{fname}: a real function of complex arguments has no complex "
-                            "Hessian (its gradient df/dx - i df/dy is not holomorphic): apply "
-                            "the Hessian to directions with mg.hvp(f, primals, tangents), or "
-                            "differentiate f of the real and imaginary parts as real arguments")
-        return hess(*args, **kwargs)
-    return real_hessian
-
 
 def hvp(f: Callable, primals: Sequence, tangents: Sequence, argnums=None):
     """The gradient of a scalar-valued ``f`` and its Hessian applied to ``tangents``.
@@ -561,3 +430,7 @@ def hvp(f: Callable, primals: Sequence, tangents: Sequence, argnums=None):
         raise TypeError(f"{fname}: primals must be a non-empty tuple or list of arguments")
     gradient = _gradient_transform("hvp", f, tuple(range(n)), False, with_value=False)
     return _jvp(fname, gradient, primals, tangents, False)
+
+
+# the Jacobians build on the plumbing above (imported last: that module imports this one)
+from ._jacobians import hessian, jacfwd, jacrev  # noqa: E402

@@ -145,3 +145,14 @@ def test_examples_without_tqdm_say_what_to_install(tmp_path):
     assert done.returncode != 0
     assert "layered_network.py needs tqdm, which is not installed" in done.stderr
     assert "pip install -e '.[examples]'" in done.stderr
+
+
+@pytest.mark.parametrize("device", ["cpu", "strict:device1"])
+def test_per_example_gradients_equal_the_loop_and_dp_sgd_trains(device, tmp_path):
+    require_extra("matplotlib", "tqdm", "sklearn")
+    out = run_quick("per_example_gradients.py", device, tmp_path)
+    assert number(r"max \|vmap - loop of backward passes\| = ([0-9.eE+-]+)", out) < 1e-5
+    # one epoch: both well above chance (10 classes)
+    assert number(r"plain SGD test accuracy ([0-9.]+)", out) > 0.3
+    assert number(r"DP-SGD test accuracy ([0-9.]+)", out) > 0.15
+    assert (tmp_path / "per_example_gradients.png").stat().st_size > 0

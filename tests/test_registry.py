@@ -201,3 +201,12 @@ def test_every_primitive_has_a_documented_public_function(name):
     assert doc and doc.strip(), f"multigrad.{name} has no docstring"
     assert any(name in ns.__all__ for ns in (mg, mg.linalg, mg.fft, mg.special)), (
         f"multigrad.{name} is not listed in __all__")
+
+
+@pytest.mark.parametrize("name", PRIMITIVES)
+def test_every_primitive_has_a_batching_rule(name):
+    prim = REGISTRY[name]
+    assert mg.batching.rule_kind(prim) != "loop", (
+        f"primitive {name!r} has no batching rule, so vmap (and the batched jacrev, jacfwd "
+        "and hessian) would run it once per example: give it one in ops/_batching.py or "
+        "ops/_batching_indexing.py (most follow a convention: elementwise, axis, stacked)")

@@ -86,12 +86,20 @@ def _primitive_for(name, fn, registry, prefix=""):
 
 
 def _modes(prim):
-    """(reverse, forward) support of one primitive."""
+    """(reverse, forward, batching) support of one primitive."""
+    from multigrad.batching import rule_kind
+
+    batching = _BATCHING[rule_kind(prim)]
     if prim.vjp is None:
-        return "no gradient", "no tangent"
+        return "no gradient", "no tangent", batching
     reverse = "yes" if any(r is not None for r in prim.vjp) else "zero (piecewise constant)"
     forward = "yes" if any(r is not None for r in prim.jvp) else "zero (piecewise constant)"
-    return reverse, forward
+    return reverse, forward, batching
+
+
+#: how vmap batches a primitive (``multigrad.batching.rule_kind``), as the table says it
+_BATCHING = {"elementwise": "elementwise", "axis": "axes shifted", "unchanged": "takes stacks",
+             "stacked": "stacks (own rule)", "rule": "own rule", "loop": "loop"}
 
 
 def complex_support():
@@ -122,32 +130,32 @@ def _complex_modes(prim, modes, support):
 
 def rows_for(names, namespace, registry, support, prefix=""):
     """One table row per function: (name, exported, primitive, reverse, forward, complex
-    reverse, complex forward)."""
+    reverse, complex forward, batching)."""
     rows = []
     for name in names:
         fn = getattr(namespace, name, None)
         if fn is None:
-            rows.append((name, "no", "", *["missing"] * 4))
+            rows.append((name, "no", "", *["missing"] * 5))
             continue
         prim = _primitive_for(name, fn, registry, prefix)
         if prim is not None:
-            modes = _modes(prim)
+            *modes, batching = _modes(prim)
             complex_modes = (_complex_modes(prim, modes, support) if prim.vjp is not None
                              else modes)
-            rows.append((name, "yes", f"`{prim.name}`", *modes, *complex_modes))
+            rows.append((name, "yes", f"`{prim.name}`", *modes, *complex_modes, batching))
         elif name in NOT_DIFFERENTIATED:
             why = f"n/a ({NOT_DIFFERENTIATED[name]})"
-            rows.append((name, "yes", "", *[why] * 4))
+            rows.append((name, "yes", "", *[why] * 5))
         else:
-            rows.append((name, "yes", "", *["composed"] * 4))
+            rows.append((name, "yes", "", *["composed"] * 5))
     return rows
 
 
 def _table(rows):
     lines = ["| function | exported | primitive | reverse mode | forward mode | complex reverse "
-             "| complex forward |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
-    lines += ["| `{}` | {} | {} | {} | {} | {} | {} |".format(*row) for row in rows]
+             "| complex forward | batching (vmap) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += ["| `{}` | {} | {} | {} | {} | {} | {} | {} |".format(*row) for row in rows]
     return lines
 
 
@@ -156,6 +164,7 @@ def render() -> str:
     import array_api_strict
     import multigrad
     from multigrad.autograd import REGISTRY
+    from multigrad.batching import rule_kind
     from multigrad.ops import nn as nn_family
 
     main, linalg = standard_functions()
@@ -198,7 +207,12 @@ def render() -> str:
         "boolean results, such as comparisons and `argmax`, and ops whose derivative is not "
         "implemented). "
         "Creation functions make leaves and dtype queries return no array, so there is nothing "
-        "to differentiate (n/a).",
+        "to differentiate (n/a). *Batching* says how `multigrad.vmap` runs the primitive on a "
+        "batch: *elementwise* (the batch axis in front broadcasts), *axes shifted* (its "
+        "`axis=` parameters move past the batch axis), *takes stacks* (it already works on "
+        "stacks of matrices), *stacks (own rule)* and *own rule* (a rule of its own); a "
+        "primitive without one would *loop* over the examples. A composed function batches "
+        "through its primitives; a creation function gives the same array to every example.",
         "",
         "*Complex reverse* and *complex forward*: the same for complex inputs (complex64 and "
         "complex128, JAX's convention: see [Complex numbers](complex.md)); *yes* means the op "
@@ -232,7 +246,8 @@ def render() -> str:
         "Registered primitives not behind a function listed above (indexing, moves between "
         "devices, helpers):",
         "",
-        *([f"- `{n}`" for n in others] or ["- none"]),
+        *([f"- `{n}` (batching: {_BATCHING[rule_kind(REGISTRY[n])]})" for n in others]
+          or ["- none"]),
         "",
     ]
     return "\n".join(out)

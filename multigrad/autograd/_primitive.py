@@ -20,7 +20,7 @@ from ._tensor import Node, Tensor
 from ._user_ops import checked_op
 
 __all__ = ["Primitive", "defprimitive", "LINEAR", "REGISTRY", "apply", "namespace",
-           "set_namespace", "new_level"]
+           "set_namespace", "new_level", "set_batching"]
 
 
 class _Linear:
@@ -40,6 +40,8 @@ _SCALARS = (int, float, complex, bool)
 _NO_PARAMS: dict = {}
 _ns = None
 _levels = itertools.count(1)
+# run a primitive on batched arguments, and say when a batch goes first (multigrad.batching)
+_apply_batched = _batch_first = None
 
 
 def set_namespace(ns) -> None:
@@ -51,6 +53,16 @@ def set_namespace(ns) -> None:
 def namespace():
     """multigrad's array API namespace (rules run in it under ``create_graph``)."""
     return _ns
+
+
+def set_batching(apply_batched, batch_first) -> None:
+    """Register ``apply_batched(prim, args, params, level)``, which runs ``prim`` on arguments
+    whose highest level is a ``vmap``'s (that level's entries in ``_tangents`` are its batch
+    marks, objects that are not tensors, where forward mode keeps tangents), and
+    ``batch_first(prim, args)``: the batch level to take apart before a forward-mode level
+    whose JVP rules cannot run on batched tensors, or None."""
+    global _apply_batched, _batch_first
+    _apply_batched, _batch_first = apply_batched, batch_first
 
 
 def _named_forward(name):
@@ -74,7 +86,7 @@ class Primitive:
     """
 
     def __init__(self, name, forward, vjp, jvp, variadic, multi_output, changes_device, doc,
-                 module, keep=None, pure=False, overwrite=None):
+                 module, keep=None, pure=False, overwrite=None, batch=None):
         self.name = self.__name__ = self.__qualname__ = name
         if isinstance(forward, str):
             self.forward = _named_forward(forward)
@@ -95,6 +107,8 @@ class Primitive:
         self.keep_ans = keep is None or "ans" in keep or multi_output
         self.pure = pure  # see defprimitive
         self.overwrite = overwrite
+        # the batching rule vmap runs (see defprimitive); None: a loop over the batch
+        self.batch = batch
         self.__doc__ = doc
         self.__module__ = module
 
@@ -122,7 +136,7 @@ class Primitive:
 
 
 def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_output=False,
-                 changes_device=False, keep=None, doc=None, register=None,
+                 changes_device=False, keep=None, batch=None, doc=None, register=None,
                  pure=None, overwrite=None) -> Primitive:
     """Declare an op with its forward computation and derivative rules.
 
@@ -156,6 +170,14 @@ def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_out
         rules get ``None`` in place of what is not kept; the engine keeps every argument's
         shape and dtype itself. ``None`` (the default): multigrad's own ops keep what their
         rules' code reads (``rules_read``); users' ops keep everything.
+    batch : callable or None
+        The batching rule ``multigrad.vmap`` runs, ``batch(xp, args, batched, **params)``:
+        ``args`` are the arguments with the batch axis in front where ``batched[k]`` (a bool
+        per argument) says so; it returns ``(out, out_batched)``, the result (a tuple with
+        ``multi_output``) and whether it (each of them) has the batch axis in front. Written
+        against ``xp`` like the other rules. ``None``: ``vmap`` runs the op once per example
+        in a loop (warning once). multigrad's own ops get theirs from
+        ``multigrad.ops._batching``.
     register : bool or None
         Add the op to ``REGISTRY``, whose ops must declare both modes and have a test spec.
         ``None`` (the default) registers the ops declared inside the multigrad package and
@@ -207,8 +229,11 @@ def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_out
                          f"got {keep!r}")
     if keep is None and internal and vjp is not None:
         keep = rules_read(vjp)
+    if batch is not None and not callable(batch):
+        raise TypeError(f"primitive {name!r}: batch must be a batching rule (a callable) or "
+                        f"None, got {type(batch).__name__}")
     prim = Primitive(name, forward, vjp, jvp, variadic, multi_output, changes_device, doc,
-                     module, keep, internal if pure is None else pure, overwrite)
+                     module, keep, internal if pure is None else pure, overwrite, batch)
     if register:
         if name in REGISTRY:
             raise ValueError(f"a primitive named {name!r} is already registered")
@@ -384,6 +409,14 @@ def _apply_jvp(prim: Primitive, args: tuple, params: dict):
     lower levels' tangents in turn.
     """
     level = max(k for a in args if isinstance(a, Tensor) and a._tangents for k in a._tangents)
+    mark = next(a._tangents[level] for a in args
+                if isinstance(a, Tensor) and a._tangents and level in a._tangents)
+    if not isinstance(mark, Tensor):  # a vmap's level: batch the op rather than differentiate
+        return _apply_batched(prim, args, params, level)
+    if _batch_first is not None:
+        first = _batch_first(prim, args)
+        if first is not None:
+            return _apply_batched(prim, args, params, first)
     stripped = tuple(_strip(a, level) if isinstance(a, Tensor) and a._tangents
                      and level in a._tangents else a for a in args)
     if prim.jvp is None and prim.vjp is not None:
@@ -426,9 +459,19 @@ def _apply_jvp(prim: Primitive, args: tuple, params: dict):
         o._tangents = dict(o._tangents or ())
         o._tangents[level] = t
     node = outs[0]._node
-    if node is not None and getattr(node, "prim", None) is prim:
+    if node is not None and _made_by(node, prim, outs[0]):
         # the outermost level finishes last, so the node ends up with every level's tangents
         node.tangents = (tuple(a._tangents if isinstance(a, Tensor) else None for a in args),
                          tuple(o._tangents for o in outs))
     return out
+
+
+def _made_by(node, prim: Primitive, out: Tensor) -> bool:
+    """Whether ``node`` is this application of ``prim``: its own node, or the node vmap
+    records for it on batched values (``batched_of``); not a node of ``prim`` that a batching
+    rule ran on the batch's whole arrays, whose arguments carry no batch marks."""
+    made = getattr(node, "prim", None)
+    if made is prim:
+        return not any(not isinstance(v, Tensor) for v in (out._tangents or {}).values())
+    return made is not None and getattr(made, "batched_of", None) is prim
 

@@ -68,5 +68,11 @@ def require(ok, fail, *operands) -> None:
     recorder = _state.recorder
     if recorder is not None:
         recorder.check(ok, fail, operands)
-    if not bool(ok.data):  # one element to the host, as Tensor.__bool__ reads it
+    verdict = ok.data
+    if verdict.ndim:  # under vmap: one verdict per example, every one must hold
+        from ._tensor import Tensor  # imported late: the tensor module imports this one
+        verdict = ok.device.xp.all(verdict)
+        operands = tuple(Tensor(o.data, o.device) if isinstance(o, Tensor) else o
+                         for o in operands)  # the whole batch, to name an offender in
+    if not bool(verdict):  # one element to the host, as Tensor.__bool__ reads it
         raise fail(*operands)

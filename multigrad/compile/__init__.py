@@ -17,6 +17,7 @@ import gc
 import warnings
 from collections import OrderedDict, namedtuple
 
+from .._transform_args import name_of
 from ..autograd import Tensor
 from ..autograd._grad_mode import _state
 from ._passes import optimize
@@ -168,7 +169,7 @@ class CompiledFunction:
         self._hits = self._misses = self._eager = 0
         self._warned = False
         functools.update_wrapper(self, fn)
-        self.__name__ = getattr(fn, "__name__", type(fn).__name__)
+        self.__name__ = name_of(fn)
 
     def __repr__(self) -> str:
         return f"<compiled {self.__name__}: {len(self._cache)} program(s)>"

@@ -21,9 +21,11 @@ __all__ = ["optimize", "fold_constants", "simplify", "eliminate_dead_code",
            "share_common_subexpressions"]
 
 
-def _with_program(program: Program, instructions, outputs=None, constants=None) -> Program:
+def _with_program(program: Program, instructions, outputs=None, constants=None,
+                  renamed=None) -> Program:
     """A program like ``program`` with new instructions, keeping only the inputs and
-    constants they or the outputs still read."""
+    constants they or the outputs still read; ``renamed`` maps dropped results to the slots
+    read instead (their views then live in those slots' memory)."""
     outputs = program.outputs if outputs is None else outputs
     used = set(outputs)
     for ins in instructions:
@@ -32,6 +34,13 @@ def _with_program(program: Program, instructions, outputs=None, constants=None) 
                   {s: a for s, a in (constants or program.constants).items() if s in used},
                   program.generators, outputs)
     new.buffers, new.reusable, new.layouts = program.buffers, program.reusable, program.layouts
+    if renamed:
+        # a view of a dropped result is a view of its replacement's memory, which must not be
+        # written over while the view is read
+        def owner(slot):
+            slot = renamed.get(slot, slot)
+            return program.buffers.get(slot, slot)
+        new.buffers = {s: owner(o) for s, o in program.buffers.items()}
     new.device = program.device
     return new
 
@@ -78,7 +87,8 @@ def share_common_subexpressions(program: Program) -> Program:
                 continue
             seen[key] = ins
         kept.append(ins)
-    return _with_program(program, kept, [renamed.get(s, s) for s in program.outputs])
+    return _with_program(program, kept, [renamed.get(s, s) for s in program.outputs],
+                         renamed=renamed)
 
 
 def fold_constants(program: Program) -> Program:
@@ -135,7 +145,7 @@ def simplify(program: Program) -> Program:
             renamed[ins.outs[0]] = source
             continue
         kept.append(ins)
-    return _with_program(program, kept)
+    return _with_program(program, kept, renamed=renamed)
 
 
 def optimize(program: Program) -> Program:

@@ -133,6 +133,11 @@ class Walk:
 
     def _tensor(self, t: Tensor, depth: int) -> None:
         if t._tangents:
+            from ..batching._marks import Mark  # only once something went wrong
+            if all(type(v) is Mark for v in t._tangents.values()):
+                raise TypeError("compile: the step reads a tensor batched by vmap (a compiled "
+                                "function called inside vmap); compile the vmap instead: "
+                                "mg.compile(mg.vmap(f)), with f not compiled")
             raise TypeError("compile: a tensor the step reads carries a forward-mode tangent: "
                             "compile the function inside the transform, not the transform's "
                             "function inside compile")

@@ -18,14 +18,15 @@ from .container import Identity, ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d
 from .dropout import Dropout
 from .embedding import Embedding
+from ._functional_call import functional_call, per_example_grads
 from .linear import Flatten, Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .pooling import AvgPool2d, MaxPool2d
 
-__all__ = ["functional", "init", "Module", "Parameter", "Sequential", "ModuleList",
-           "ModuleDict", "Identity", "Linear", "Flatten", "Conv1d", "Conv2d", "MaxPool2d",
+__all__ = ["functional", "init", "functional_call", "per_example_grads", "Module", "Parameter",
+           "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear", "Flatten", "Conv1d", "Conv2d", "MaxPool2d",
            "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout", "Embedding",
            "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "Softplus",
            "MSELoss", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss"]

@@ -9,6 +9,7 @@ re-exported, so ``import multigrad.nn.functional as F`` gives ``F.relu``, ``F.cr
 from __future__ import annotations
 
 from ..autograd import Tensor, no_grad
+from ..batching._marks import mark_draw, random_batch
 from ..ops import (asarray, gelu, log_softmax, reshape, relu, sigmoid, softmax, softplus, sqrt,
                    tanh, take, where)
 from ._convolution import convolution, pool
@@ -156,14 +157,16 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, *, generator=N
     """Zero each element with probability ``p`` and scale the others by ``1 / (1 - p)``.
 
     The mask is drawn on ``input``'s device from ``generator`` (made by ``device.random``), or
-    from a new generator seeded with ``seed``. The identity when not ``training``.
+    from a new generator seeded with ``seed``; inside ``vmap``, one per example unless the vmap
+    was asked for ``randomness="same"``. The identity when not ``training``.
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return input
     gen = make_generator(input.device, seed, generator)
-    keep = asarray(gen.uniform(input.shape, input.dtype), device=input.device) >= p
+    shape, levels = random_batch(input.shape)
+    keep = mark_draw(asarray(gen.uniform(shape, input.dtype), device=input.device), levels) >= p
     if keep.device is not input.device:
         raise ValueError(f"dropout: the generator draws on {keep.device.name} but the input is "
                          f"on {input.device.name}; make it with that device's random()")

@@ -26,8 +26,10 @@ import operator
 from typing import NamedTuple
 
 from ..autograd import LINEAR, Tensor, _record, defprimitive
+from ..autograd._primitive import namespace
 from ..backends import MixedDeviceError, device_of
 from ._helpers import run
+from .searching import nonzero_p
 
 __all__ = ["getitem", "setitem", "take", "take_along_axis", "scatter_add"]
 
@@ -73,9 +75,8 @@ def scatter_add(values, indices, /, n):
         raise ValueError(f"scatter_add: indices must be 1-D with one entry per row of values "
                          f"(values shape {values.shape}, indices shape {indices.shape})")
     _check_bounds("scatter_add", indices, n, 0)
-    xp = indices.device.xp
-    return scatter_add_p(values, _record.derive(lambda i: _nonnegative(xp, i, n), indices.data),
-                         n=n)
+    # on the tensor (not its raw array), so a batch of index arrays stays one
+    return scatter_add_p(values, _nonnegative(namespace(), indices, n), n=n)
 
 
 def _scatter_rows(xp, values, indices, n):
@@ -196,9 +197,9 @@ def _normalize_key(op, x, key):
             if it.shape != covered:
                 raise IndexError(f"{op}: a boolean index of shape {it.shape} does not match the "
                                  f"shape {covered} of the dimensions it indexes (from axis {dim})")
-            for coords in xp.nonzero(it.data):
+            for coords in nonzero_p(it):  # the primitive: a batch of masks stays one
                 template.append(_Slot(len(arrays)))
-                arrays.append(Tensor(coords, x.device))
+                arrays.append(coords)
             dim += it.ndim
         else:
             _check_bounds(op, it, x.shape[dim], dim)

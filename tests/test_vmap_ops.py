@@ -1,0 +1,240 @@
+"""Every op of the table under ``vmap``, against a Python loop of the unbatched op.
+
+For each spec (its first case) and each batch placement (every argument batched at each of its
+axes in turn, the others shared by the batch; then all of them batched), on NumPy,
+array-api-strict's device1 and CUDA (``-m slow``; the normal run takes one spec per primitive
+and, on NumPy, every argument batched at its last axis alone and all of them at axis 0, on
+device1 the latter):
+
+- forward: ``vmap(fn)`` equals the stacked results of ``fn`` on each example;
+- reverse outside: the gradient of ``<v, vmap(fn)(xs)>`` equals that of the loop (the batched
+  arguments' gradients per example, the shared ones summed);
+- reverse inside: ``vmap`` of ``fn``'s pullback gives each example's own VJP, also for the
+  shared arguments (per-example gradients);
+- forward mode inside: ``vmap`` of ``jvp(fn)`` gives each example's own tangent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import multigrad as mg
+from conftest import BACKENDS, _skip_missing
+from op_specs import ALL_SPECS
+
+SIZE = 5  # the batch: a size no spec's shapes use, so a misplaced axis cannot pass
+
+_DEVICES = ("numpy-cpu-float64", "strict-device1-float64", "cupy-cuda0-float64")
+_BACKENDS = [pytest.param(b, id=b.id, marks=[pytest.mark.gpu] if "cupy" in b.id else [])
+             for b in BACKENDS if b.id in _DEVICES]
+_SPECS = [pytest.param(spec, id=spec.name) for spec in ALL_SPECS]
+
+
+def _first_of_each_primitive():
+    """One spec per primitive: the first that covers it (the normal run's share)."""
+    chosen = {}
+    for spec in ALL_SPECS:
+        for name in spec.covers:
+            chosen.setdefault(name, spec)
+    return list({id(s): s for s in chosen.values()}.values())
+
+
+_ONE_PER_PRIMITIVE = [pytest.param(spec, id=spec.name) for spec in _first_of_each_primitive()]
+
+
+def _as_tuple(out):
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+
+def _placements(arrays, every: bool) -> list:
+    """Each argument batched at each of its axes (or its last one) while the others are
+    shared, then all of them batched at axis 0."""
+    out = []
+    for k, a in enumerate(arrays):
+        for axis in range(a.ndim + 1) if every else (a.ndim,):
+            axes = [None] * len(arrays)
+            axes[k] = axis
+            out.append(tuple(axes))
+    if len(arrays) > 1 or not every:
+        out.append((0,) * len(arrays))
+    return list(dict.fromkeys(out))
+
+
+#: ops whose result's size depends on the values: a batch of them needs the same size in every
+#: example, so their examples are shuffles of one another
+_SIZED_BY_VALUES = {"nonzero", "unique_all", "unique_counts", "unique_inverse", "unique_values"}
+
+
+def _examples(spec, shapes, params, rng):
+    """``SIZE`` independent draws of the spec's inputs (each one valid: SPD, sorted...)."""
+    if _SIZED_BY_VALUES & set(spec.covers) or "mask" in spec.name:
+        first = spec.inputs(rng, shapes, params)
+        return [[rng.permutation(a.reshape(-1)).reshape(a.shape) for a in first]
+                for _ in range(SIZE)]
+    return [spec.inputs(rng, shapes, params) for _ in range(SIZE)]
+
+
+def _batch(examples, axes, backend):
+    """The arguments of one placement: stacked at their axis, or the first example's."""
+    args = []
+    for k, axis in enumerate(axes):
+        if axis is None:
+            args.append(backend.tensor(examples[0][k]))
+        else:
+            args.append(backend.tensor(np.stack([e[k] for e in examples], axis=axis)))
+    return args
+
+
+def _example(args, axes, b):
+    return [a if axis is None else mg.moveaxis(a, axis, 0)[b] for a, axis in zip(args, axes)]
+
+
+def _close(got, want, rtol, atol, what):
+    got, want = got.numpy(), want.numpy()
+    assert got.shape == want.shape, f"{what}: shape {got.shape}, loop {want.shape}"
+    if got.dtype.kind in "fc":
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=what)
+    else:
+        np.testing.assert_array_equal(got, want, err_msg=what)
+
+
+def _floats(args):
+    return [k for k, a in enumerate(args) if a.dtype in (mg.float32, mg.float64)]
+
+
+@pytest.mark.parametrize("spec", _ONE_PER_PRIMITIVE)
+def test_op_under_vmap(spec, request):
+    numpy, device1 = (b for b in BACKENDS if b.id in _DEVICES[:2])
+    if _wanted(request, numpy):
+        _check_spec(spec, numpy, every=False)
+    if _wanted(request, device1):
+        _check_spec(spec, device1, every=None)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("on", _BACKENDS)
+@pytest.mark.parametrize("spec", _SPECS)
+def test_op_under_vmap_every_placement(spec, on, request):
+    if not _wanted(request, on):
+        pytest.skip(f"--device {request.config.getoption('--device')}")
+    _check_spec(spec, _skip_missing(on), every=True)
+
+
+def _wanted(request, backend) -> bool:
+    wanted = request.config.getoption("--device")
+    return not wanted or wanted in backend.id or (wanted == "cuda" and "cupy" in backend.id)
+
+
+def _check_spec(spec, backend, every):
+    """``every``: every placement; False: each argument at its last axis, then all at 0;
+    None: all at 0 only (forward and per-example VJP)."""
+    reason = spec.xfail_reason(backend.id)
+    if reason:
+        return  # the op itself fails there (test_op_gradients expects it to)
+    rng = np.random.default_rng(0)
+    shapes, params, _ = next(iter(spec.cases()))
+    examples = _examples(spec, shapes, params, rng)
+    rtol, atol = spec.rtol[backend.dtype_name], spec.atol[backend.dtype_name]
+    grad_tol = spec.grad_rtol[backend.dtype_name]
+
+    def fn(*a):
+        return _as_tuple(spec.fn(*a, **params))
+
+    placements = ([(0,) * len(examples[0])] if every is None
+                  else _placements(examples[0], every))
+    for axes in placements:
+        where = f"{spec.name} in_axes={axes}"
+        args = _batch(examples, axes, backend)
+        outs = mg.vmap(fn, in_axes=axes)(*args)
+        loop = [fn(*_example(args, axes, b)) for b in range(SIZE)]
+        for k, o in enumerate(outs):
+            _close(o, mg.stack([r[k] for r in loop]), rtol, atol, f"{where}: output {k}")
+        if not spec.differentiable:
+            continue
+        _check_reverse_inside(fn, args, axes, outs, grad_tol, where, backend)
+        if every is not None:
+            _check_reverse_outside(fn, args, axes, outs, loop, grad_tol, where, backend)
+            _check_forward_inside(fn, args, axes, outs, grad_tol, where, backend)
+
+
+def _seeds(outs, backend):
+    rng = np.random.default_rng(1)
+    return [backend.tensor(rng.standard_normal(o.shape), dtype=o.dtype)
+            if o.dtype in (mg.float32, mg.float64) else None for o in outs]
+
+
+def _check_reverse_outside(fn, args, axes, outs, loop, tol, where, backend):
+    wrt = _floats(args)
+    if not wrt:
+        return
+    seeds = _seeds(outs, backend)
+    leaves = [mg.tensor(a.numpy(), dtype=a.dtype, device=a.device, requires_grad=k in wrt)
+              for k, a in enumerate(args)]
+    batched = mg.vmap(fn, in_axes=axes)(*leaves)
+    total = sum(mg.sum(o * s) for o, s in zip(batched, seeds) if s is not None)
+    looped = 0.0
+    for b in range(len(loop)):
+        res = fn(*_example(leaves, axes, b))
+        looped = looped + sum(mg.sum(o * s[b]) for o, s in zip(res, seeds) if s is not None)
+    if not (getattr(total, "requires_grad", False) and getattr(looped, "requires_grad", False)):
+        return
+    got = mg.autograd.grad(total, [leaves[k] for k in wrt], allow_unused=True)
+    want = mg.autograd.grad(looped, [leaves[k] for k in wrt], allow_unused=True)
+    for k, g, w in zip(wrt, got, want):
+        if w is None:
+            continue
+        assert g is not None, f"{where}: no gradient for argument {k} through vmap"
+        _close(g, w, tol, tol, f"{where}: gradient of argument {k} through vmap")
+
+
+def _check_reverse_inside(fn, args, axes, outs, tol, where, backend):
+    wrt = _floats(args)
+    live = [k for k, o in enumerate(outs) if o.dtype in (mg.float32, mg.float64)]
+    if not wrt or not live:
+        return
+    seeds = [s for s in _seeds(outs, backend) if s is not None]
+
+    def pullback(cts, *full):
+        def of_floats(*floats):
+            call = list(full)
+            for k, x in zip(wrt, floats):
+                call[k] = x
+            res = fn(*call)
+            return tuple(res[k] for k in live)
+        _, back = mg.vjp(of_floats, *[full[k] for k in wrt])
+        return back(tuple(cts))
+
+    got = mg.vmap(pullback, in_axes=(0,) + tuple(axes))(tuple(seeds), *args)
+    for b in range(SIZE):
+        want = pullback(tuple(s[b] for s in seeds), *_example(args, axes, b))
+        for k, g, w in zip(wrt, got, want):
+            _close(g[b], w, tol, tol, f"{where}: per-example gradient {b} of argument {k}")
+
+
+def _check_forward_inside(fn, args, axes, outs, tol, where, backend):
+    wrt = _floats(args)
+    live = [k for k, o in enumerate(outs) if o.dtype in (mg.float32, mg.float64)]
+    if not wrt or not live:
+        return
+    rng = np.random.default_rng(2)
+    # a tangent per example; the primal of a shared argument is shared
+    tangent_shapes = [(SIZE,) + (args[k].shape if axes[k] is None
+                                 else tuple(np.delete(args[k].shape, axes[k]))) for k in wrt]
+    tangents = [backend.tensor(rng.standard_normal(s), dtype=args[k].dtype)
+                for s, k in zip(tangent_shapes, wrt)]
+
+    def push(ts, *full):
+        def of_floats(*floats):
+            call = list(full)
+            for k, x in zip(wrt, floats):
+                call[k] = x
+            res = fn(*call)
+            return tuple(res[k] for k in live)
+        return mg.jvp(of_floats, [full[k] for k in wrt], list(ts))[1]
+
+    got = mg.vmap(push, in_axes=(0,) + tuple(axes))(tuple(tangents), *args)
+    for b in range(SIZE):
+        want = push(tuple(t[b] for t in tangents), *_example(args, axes, b))
+        for j, (g, w) in enumerate(zip(got, want)):
+            _close(g[b], w, tol, tol, f"{where}: per-example tangent {b} of output {j}")
