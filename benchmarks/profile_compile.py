@@ -2,13 +2,14 @@
 replayed program adds per op to the kernels it calls.
 
     python benchmarks/profile_compile.py             # both tables
-    python benchmarks/profile_compile.py --rounds 21
+    python benchmarks/profile_compile.py --rounds 21 --compiles 11
 
 Recording: for the tape chain (2,000 small ops), the MLP and CNN training steps and the HVP's
-gradient, the time of the first compiled call (recording, passes and building the program)
-against the median of eager steps of the same kind, in the same process. A step that
-records on its second call too (the optimizer's state appears after its first step) shows
-that one as well.
+gradient, the time of the first compiled call (recording; the passes and the build wait for
+the first replay) against an eager step of the same kind timed just before it, in the same
+process, and the same for the second call (the first replay, with its build; or a second
+recording, where the step's state changed after its first call). Medians over ``--compiles``
+fresh compiled steps, each call after a garbage collection.
 
 Replay overhead per op: a chain of ``x * 1.05``, ``x + 0.01``, ``tanh(x)`` on a one-element
 array, forward and backward, compiled, against the same kernels called by hand (the
@@ -20,6 +21,7 @@ interleaved rounds.
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 import time
@@ -36,17 +38,16 @@ from benchmarks.workloads import _chain, _network, cnn, hvp  # noqa: E402
 from benchmarks.workloads._common import Context  # noqa: E402
 
 
-def _eager_median(step, rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _seconds(call) -> float:
+    gc.collect()  # as the harness does: no call pays for another's garbage
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
 
 
-def recording(ctx, rounds: int) -> list[tuple[str, float, float]]:
-    """(workload, first call / eager step, second call / eager step)."""
+def recording(ctx, compiles: int) -> list[tuple[str, float, float]]:
+    """(workload, first call / eager step, second call / eager step): medians over
+    ``compiles`` fresh compiled steps, each against an eager step timed just before it."""
     chain_values = np.linspace(-1.0, 1.0, 16)
     x, v = hvp.problem(1000)
     makers = {
@@ -58,14 +59,15 @@ def recording(ctx, rounds: int) -> list[tuple[str, float, float]]:
     }
     rows = []
     for name, make in makers.items():
-        eager = _eager_median(make(), rounds)
-        compiled = mg.compile(make())
-        firsts = []
-        for _ in range(2):
-            start = time.perf_counter()
-            compiled()
-            firsts.append(time.perf_counter() - start)
-        rows.append((name, firsts[0] / eager, firsts[1] / eager))
+        eager_step = make()
+        eager_step()  # warm
+        firsts, seconds = [], []
+        for _ in range(compiles):
+            eager = _seconds(eager_step)
+            compiled = mg.compile(make())
+            firsts.append(_seconds(compiled) / eager)
+            seconds.append(_seconds(compiled) / eager)
+        rows.append((name, statistics.median(firsts), statistics.median(seconds)))
     return rows
 
 
@@ -83,11 +85,13 @@ def replay_overhead(ctx, rounds: int, n_ops: int = 2000) -> tuple[float, float]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--compiles", type=int, default=7,
+                        help="fresh compiled steps whose first two calls are timed")
     args = parser.parse_args(argv)
     ctx = Context(mg.get_device("cpu"), 1, "quick", [], progress=lambda line: None)
     print("| workload | first call / eager step | second call / eager step |")
     print("| --- | --- | --- |")
-    for name, first, second in recording(ctx, args.rounds):
+    for name, first, second in recording(ctx, args.compiles):
         print(f"| {name} | {first:.2f}x | {second:.2f}x |")
     hand, compiled = replay_overhead(ctx, args.rounds)
     print()

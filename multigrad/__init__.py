@@ -34,6 +34,7 @@ from .compile import CompileError, compile
 from .function import Function, FunctionCtx
 from . import optim, viz
 from .serialization import SerializationError, load, save
+from ._dask import compute, persist
 from ._safetensors import load_safetensors, save_safetensors
 
 __array_api_version__ = "2025.12"
@@ -69,3 +70,5 @@ __all__ += ["default_generator", "get_default_dtype", "manual_seed", "rand", "ra
 # optimisers, saving and loading, pictures of the graph
 __all__ += ["SerializationError", "load", "load_safetensors", "optim", "save", "save_safetensors",
             "viz"]
+# lazy (Dask) tensors and their gradients, evaluated in one pass
+__all__ += ["compute", "persist"]

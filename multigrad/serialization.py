@@ -126,6 +126,11 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     """
     tensors: list = []
     tree = _encode(obj, (), tensors)
+    if any(t.device.lazy for _, t in tensors):  # Dask tensors: computed together, in one pass
+        from ._dask import compute
+        computed = compute(*(t for _, t in tensors))
+        tensors = [(key, Tensor(c.data, t.device) if t.device.lazy else t)
+                   for (key, t), c in zip(tensors, computed)]
     header = {"format": "multigrad", "version": VERSION, "tree": tree,
               "tensors": [{"dtype": t.dtype.name, "shape": list(t.shape), "device": t.device.name,
                            "requires_grad": bool(t.requires_grad)} for _, t in tensors]}
@@ -133,7 +138,7 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     with replacing(path) as partial, open(partial, "wb") as f:
         f.write(MAGIC + _LENGTH.pack(len(text)) + text)
         for _, t in tensors:
-            f.write(to_le_bytes(t.device, t.data))
+            f.write(to_le_bytes(t.device.host if t.device.lazy else t.device, t.data))
 
 
 # -- loading --------------------------------------------------------------------------------

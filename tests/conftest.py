@@ -4,6 +4,13 @@
 id contains that word; the cupy cases always appear and are skipped, with the reason, where CUDA
 is missing. The summary at the end counts the skips by reason (``-rs`` lists each).
 
+``pytest --backend NAME`` (or ``MULTIGRAD_TEST_BACKEND=NAME``; several names separated by
+commas) runs the backend cases on any named device instead: ``torch:cpu``, ``jax:cpu``,
+``dask``, ``torch:cuda:0``... in float64 and float32 (``--device`` still narrows them). A
+library that is not installed skips its cases with the reason. What a backend cannot do is
+listed, with the reason, in ``tests/backend_known_failures.py``: those cases are marked
+``xfail`` (strict: one that starts passing fails the run until its entry is removed).
+
 SciPy reads ``SCIPY_ARRAY_API`` once, when it is first imported: it is set here, before any test
 imports SciPy, so that SciPy and scikit-learn take multigrad tensors in the tests that hand them
 some (``tests/test_scipy_array_api.py``, ``tests/test_sklearn_array_api.py``).
@@ -13,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 from dataclasses import dataclass
 
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
@@ -22,6 +30,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import multigrad as mg
+
+from backend_known_failures import KNOWN_FAILURES
 
 # hypothesis (tests/test_properties.py): the same examples every run, no example database, no
 # deadline (timings on shared machines vary); a few examples per spec in the normal run, many
@@ -72,6 +82,17 @@ BACKENDS = [
 ]
 
 
+def named_backends(names: str) -> list[Backend]:
+    """The float64 and float32 cases of each named device (comma-separated): ids such as
+    ``torch-cpu-float64``, ``dask-float32``."""
+    found = []
+    for name in filter(None, (n.strip() for n in names.split(","))):
+        slug = name.replace(":", "-")
+        found += [Backend(f"{slug}-float64", name, "float64"),
+                  Backend(f"{slug}-float32", name, "float32")]
+    return found
+
+
 def _cuda_missing() -> str | None:
     """Why the cupy cases cannot run here, or None if they can."""
     try:
@@ -85,6 +106,10 @@ def pytest_addoption(parser):
     parser.addoption("--device", action="store", default=os.environ.get("MULTIGRAD_TEST_DEVICE"),
                      help="run only the backend cases whose id contains this word "
                           "(cpu, strict, device1, cuda, float32...)")
+    parser.addoption("--backend", action="store",
+                     default=os.environ.get("MULTIGRAD_TEST_BACKEND"),
+                     help="run the backend cases on these named devices instead of the "
+                          "built-in ones (torch:cpu, jax:cpu, dask, ...; comma-separated)")
 
 
 def pytest_configure(config):
@@ -93,8 +118,9 @@ def pytest_configure(config):
 
 def selected_backends(config, precise_only=False):
     wanted = config.getoption("--device")
+    named = config.getoption("--backend")
     chosen = []
-    for b in BACKENDS:
+    for b in named_backends(named) if named else BACKENDS:
         if wanted and wanted not in b.id and not (wanted == "cuda" and "cupy" in b.id):
             continue
         if precise_only and not b.precise:
@@ -115,7 +141,34 @@ def _skip_missing(backend: Backend) -> Backend:
         reason = _cuda_missing()
         if reason:
             pytest.skip(f"no CUDA here: {reason}")
+    elif backend.device_name not in ("cpu",) and not backend.device_name.startswith("strict"):
+        try:
+            backend.device
+        except mg.DeviceError as err:
+            pytest.skip(f"no {backend.device_name} here: {err}")
     return backend
+
+
+def known_failure_matches(pattern: str, nodeid: str) -> bool:
+    """Whether a test node id matches a pattern of ``KNOWN_FAILURES``: ``*`` stands for any
+    text, every other character for itself (brackets included, unlike fnmatch)."""
+    return re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), nodeid) is not None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the known failures of the named backends as strict xfails, with their reasons."""
+    named = config.getoption("--backend")
+    if not named:
+        return
+    for backend in named_backends(named):
+        entries = KNOWN_FAILURES.get(backend.device_name.split(":")[0], ())
+        for item in items:
+            if f"[{backend.id}" not in item.nodeid and f"-{backend.id}" not in item.nodeid:
+                continue
+            for pattern, reason in entries:
+                if known_failure_matches(pattern, item.nodeid):
+                    item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+                    break
 
 
 @pytest.fixture

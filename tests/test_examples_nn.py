@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from test_examples import ROOT, run_example
@@ -145,6 +146,25 @@ def test_examples_without_tqdm_say_what_to_install(tmp_path):
     assert done.returncode != 0
     assert "layered_network.py needs tqdm, which is not installed" in done.stderr
     assert "pip install -e '.[examples]'" in done.stderr
+
+
+def test_dask_logistic_fits_on_a_local_cluster_under_dasks_progress_bar(tmp_path):
+    require_extra("matplotlib")
+    pytest.importorskip("distributed", reason="dask.distributed is not installed "
+                                              "(pip install -e '.[backends]')")
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "dask_logistic.py"),
+                           "--quick", "--out", str(tmp_path)], cwd=ROOT, env=_env_with(ROOT),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "on 2 worker processes" in out
+    assert len(re.findall(r"(?m)^step \d+/4: loss ", out)) == 4, out
+    # from zero weights the loss starts at log 2 and falls
+    assert abs(number(r"initial loss ([0-9.]+)", out) - np.log(2.0)) < 1e-6
+    assert number(r"final loss ([0-9.]+)", out) < 0.75 * np.log(2.0)
+    assert number(r"true direction ([0-9.-]+)", out) > 0.9
+    assert "100% Completed" in done.stderr  # Dask's own bar, on stderr
+    assert (tmp_path / "dask_logistic.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize("device", ["cpu", "strict:device1"])

@@ -15,7 +15,7 @@ import threading
 from . import _record
 from ._grad_mode import _state as _grad_state, set_grad_enabled
 from ._primitive import _SCALARS, namespace
-from ..backends import as_dtype
+from ..backends import as_dtype, device_of, is_lazy_array, same_shape
 from ._tensor import LeafNode, Tensor, _RetainGrad, check_like
 
 __all__ = ["AnomalyError", "backward", "grad"]
@@ -94,8 +94,16 @@ def pull_back_to(outputs, inputs, grad_outputs, retain_graph, create_graph, allo
                                  "allow_unused=True to get None for it")
             result.append(None)
         else:
-            result.append(g if isinstance(g, Tensor) else Tensor(g, x.device))
+            result.append(g if isinstance(g, Tensor) else _wrap(g, x.device))
     return tuple(result)
+
+
+def _wrap(g, device):
+    """A raw cotangent as a tensor of ``device``, or of its Dask device when it is lazy and
+    ``device`` is not (the gradient of a host tensor that met Dask arrays)."""
+    if not device.lazy and is_lazy_array(g):
+        return Tensor(g, device_of(g))
+    return Tensor(g, device)
 
 
 def _roots(outputs, seeds, caller):
@@ -190,8 +198,9 @@ def _unbroadcast(xp, ct, shape, device=None):
             ct = device.sum_leading(ct, len(axes))
         else:
             ct = xp.sum(ct, axis=axes)
-    # a reshape to the same shape is a view, which a leaf's .grad would then have to copy
-    return ct if ct.shape == shape else xp.reshape(ct, shape)
+    # a reshape to the same shape is a view, which a leaf's .grad would then have to copy;
+    # unknown sizes (Dask's nan) match without a compute
+    return ct if same_shape(ct.shape, shape) else xp.reshape(ct, shape)
 
 
 def _as_tensors(node):
@@ -302,6 +311,9 @@ def _accumulate(leaf, g, create_graph, fresh=False):
     t = leaf.ref()
     if t is None:
         return
+    if not create_graph and not t.device.lazy and is_lazy_array(g):
+        _accumulate_lazy(t, g)
+        return
     if t._grad is None:
         # The first cotangent may be the caller's seed or shared with another leaf (add passes
         # one array to both inputs): unless it is ``fresh`` (see _unshared), .grad gets its
@@ -316,6 +328,16 @@ def _accumulate(leaf, g, create_graph, fresh=False):
         t._grad = t._grad + g
     else:
         t._grad = Tensor(t._grad.data + g, t.device)
+
+
+def _accumulate_lazy(t, g):
+    """A host leaf's gradient that is a Dask array: kept lazily, on the Dask device, until
+    ``multigrad.compute`` or a read of ``.grad`` computes it (``_lazy``)."""
+    from ._lazy import add_pending
+    prev = t._grad
+    total = g if prev is None else prev.data + g
+    t._grad = Tensor(total, device_of(total))
+    add_pending(t)
 
 
 def _pull_back(node, g, pending, fresh, ns, create_graph, anomaly):
@@ -348,12 +370,12 @@ def _pull_back(node, g, pending, fresh, ns, create_graph, anomaly):
         else:
             ct = rule(xp, g, ans, args[0])
         if create_graph:  # a tensor: its raw array's shape and dtype are the edge's kind
-            if ct.data.shape != shape:
+            if ct.data.shape != shape and not same_shape(ct.data.shape, shape):
                 ct = _unbroadcast(xp, ct, tuple(shape))
             if ct.data.dtype != dtype:
                 ct = _cast_back(xp, ct, as_dtype(dtype))
         else:
-            if ct.shape != shape:
+            if ct.shape != shape and not same_shape(ct.shape, shape):
                 ct = _unbroadcast(xp, ct, shape, node.device)
             if ct.dtype is not dtype and ct.dtype != dtype:
                 ct = _cast_back(xp, ct, dtype)

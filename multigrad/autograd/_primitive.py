@@ -14,7 +14,9 @@ import itertools
 import os
 import sys
 
-from ..backends import MixedDeviceError, device_of
+from array_api_compat import is_array_api_obj
+
+from ..backends import device_of, joined_device, same_shape
 from ._grad_mode import _state as _grad_state
 from ._tensor import Node, Tensor
 from ._user_ops import checked_op
@@ -270,7 +272,7 @@ def rules_read(rules) -> tuple | None:
 
 def _as_tensor(a, prim, position: int) -> Tensor:
     """A raw backend array met among the arguments: treat it as a constant tensor."""
-    if hasattr(a, "__array_namespace__"):
+    if is_array_api_obj(a):  # torch.Tensor has no __array_namespace__
         try:
             return Tensor(a, device_of(a))
         except TypeError:
@@ -298,8 +300,7 @@ def apply(prim: Primitive, *args, **params):
         if device is None:
             device = a.device
         elif a.device is not device:
-            raise MixedDeviceError(f"{prim.name}: arguments are on different devices "
-                                   f"({device.name} and {a.device.name}); move one with .to()")
+            device = joined_device(prim.name, device, a.device)
         raw[i] = a.data
         if a.requires_grad:
             # the argument's shape and dtype: its cotangent is summed and cast back to them,
@@ -452,8 +453,8 @@ def _apply_jvp(prim: Primitive, args: tuple, params: dict):
     for o, t in zip(outs, total):
         if t is None or o.data.dtype not in o.device.grad_dtypes:
             continue
-        if t.data.shape != o.data.shape:  # raw shapes and dtypes: cheaper than the properties
-            t = _ns.broadcast_to(t, o.shape)
+        if t.data.shape != o.data.shape and not same_shape(t.data.shape, o.data.shape):
+            t = _ns.broadcast_to(t, o.shape)  # raw shapes and dtypes: cheaper than properties
         if t.data.dtype != o.data.dtype:
             t = _ns.astype(t, o.dtype)
         o._tangents = dict(o._tangents or ())

@@ -63,11 +63,15 @@ def require(ok, fail, *operands) -> None:
     """Raise ``fail(*operands)`` unless the one-element boolean tensor ``ok`` is true.
 
     For checks of values that guard an op (indices in range, labels that name a class): a
-    compiled step repeats the check on every call, with the operands of that call.
+    compiled step repeats the check on every call, with the operands of that call. On a lazy
+    device (Dask) nothing is computed for a check: the kernel that reads the values raises
+    when the graph computes (NumPy's IndexError for an index out of bounds).
     """
     recorder = _state.recorder
     if recorder is not None:
         recorder.check(ok, fail, operands)
+    if ok.device.lazy:  # no compute to check: the op's own kernel raises when it computes
+        return
     verdict = ok.data
     if verdict.ndim:  # under vmap: one verdict per example, every one must hold
         from ._tensor import Tensor  # imported late: the tensor module imports this one

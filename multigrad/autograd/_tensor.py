@@ -14,7 +14,9 @@ from __future__ import annotations
 import itertools
 import weakref
 
-from ..backends import DeviceError, MixedDeviceError, as_dtype, get_device
+from array_api_compat import size as _size
+
+from ..backends import DeviceError, MixedDeviceError, as_dtype, get_device, same_shape
 
 __all__ = ["Tensor", "Node", "LeafNode", "check_like", "RemovableHandle"]
 
@@ -142,7 +144,9 @@ class Tensor:
 
     @property
     def size(self):
-        return self.data.size
+        """The number of elements; None where a dimension's size is unknown (a Dask array
+        indexed by a mask)."""
+        return _size(self.data)
 
     @property
     def is_leaf(self) -> bool:
@@ -162,8 +166,17 @@ class Tensor:
         It may be assigned None, or a tensor of this tensor's shape, dtype and device (not the
         tensor itself); anything else raises TypeError or ValueError, and ``.grad`` keeps its
         value.
+
+        A host tensor that met Dask arrays gets a lazy gradient from ``backward``; reading
+        ``.grad`` computes it, with every other lazy gradient still pending, in one pass
+        (``multigrad.compute`` computes them with the loss).
         """
-        return self._grad
+        g = self._grad
+        if g is not None and g.device is not self.device:  # lazy, on its Dask device
+            from ._lazy import resolve
+            resolve(())
+            g = self._grad
+        return g
 
     @grad.setter
     def grad(self, value):
@@ -254,11 +267,15 @@ class Tensor:
         return RemovableHandle(node, self._index, hook)
 
     def __repr__(self) -> str:
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        if self.device.lazy:  # its values would need a compute: shape, dtype and chunks only
+            chunks = getattr(self.data, "chunksize", None)
+            return (f"tensor(<lazy: shape={self.shape}, dtype={self.dtype.name}, "
+                    f"chunks={chunks}>, device={self.device.name!r}{extra})")
         # NumPy's repr without its "array(" wrapper, lines aligned under "tensor(["
         body = repr(self.device.to_host(self.data))
         if body.startswith("array(") and body.endswith(")"):
             body = body[len("array("):-1].replace("\n", "\n ")
-        extra = ", requires_grad=True" if self.requires_grad else ""
         return f"tensor({body}, device={self.device.name!r}{extra})"
 
     def __str__(self) -> str:
@@ -306,7 +323,7 @@ def check_like(fname: str, what: str, ref: str, t, x: Tensor) -> None:
     if not isinstance(t, Tensor):
         raise TypeError(f"{fname}: {what} is a {type(t).__name__}, not a Tensor of its {ref}'s "
                         f"shape {x.shape}, dtype {x.dtype.name} and device {x.device.name}")
-    if t.shape != x.shape:
+    if t.shape != x.shape and not same_shape(t.shape, x.shape):
         raise ValueError(f"{fname}: {what} has shape {t.shape} but its {ref} has shape "
                          f"{x.shape}")
     if t.dtype != x.dtype:

@@ -19,7 +19,8 @@ from . import _cuda, _fallbacks
 from ._random import CupyGenerator, NumpyStyleGenerator
 
 __all__ = ["Device", "DeviceError", "MixedDeviceError", "get_device", "device_of", "devices",
-           "set_default_device", "get_default_device"]
+           "set_default_device", "get_default_device", "joined_device", "same_shape",
+           "is_lazy_array"]
 
 
 class DeviceError(RuntimeError):
@@ -44,16 +45,23 @@ class Device:
         The library's array API namespace (through array-api-compat).
     native : object
         The library's own device object, as passed to ``device=`` of ``xp`` functions.
+    lazy : bool
+        Its ops build a task graph and compute nothing until asked (Dask).
+    host : Device or None
+        For a lazy device, the device whose arrays may meet its arrays in one op: they are
+        broadcast into the graph, and the result is lazy ("cpu" for "dask").
     """
 
-    __slots__ = ("name", "library", "xp", "native", "grad_dtypes", "_native_dtypes",
-                 "_ext", "__weakref__")
+    __slots__ = ("name", "library", "xp", "native", "lazy", "host", "grad_dtypes",
+                 "_native_dtypes", "_ext", "__weakref__")
 
-    def __init__(self, name, library, xp, native, ext):
+    def __init__(self, name, library, xp, native, ext, lazy=False, host=None):
         self.name = name
         self.library = library
         self.xp = xp
         self.native = native
+        self.lazy = lazy
+        self.host = host
         self._ext = ext
         self._native_dtypes = {n: getattr(xp, n) for n in DTYPES if hasattr(xp, n)}
         # dtypes whose results may carry gradients (looked up once per op on the hot path), as
@@ -106,6 +114,21 @@ class Device:
         Repeated indices accumulate, which plain ``x[idx] += v`` does not do.
         """
         return self._ext.get("scatter_add", _fallbacks.scatter_add)(self.xp, n, indices, values)
+
+    def assign(self, x, key, value):
+        """``x[key] = value`` on an array nobody else holds; returns the updated array (``x``
+        itself, or a new one where arrays are immutable: JAX's ``x.at[key].set(value)``)."""
+        functional = self._ext.get("assign")
+        if functional is not None:
+            return functional(x, key, value)
+        x[key] = value
+        return x
+
+    def index(self, x, key):
+        """``x[key]`` for a basic key (ints, slices of any step, None, a final Ellipsis), by
+        this library's way to slices of negative step where it has no ``x[::-1]``."""
+        native = self._ext.get("index")
+        return native(x, key) if native is not None else x[key]
 
     def where_or_zero(self, mask, values):
         """``where(mask, values, 0)``: ``values`` where ``mask`` is true, else (positive) zero,
@@ -378,7 +401,7 @@ def _generic_device(xp, native):
 # ----------------------------------------------------------------------------------------------
 # Resolution: spec -> Device, array -> Device, with caches so the hot path never resolves twice.
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a Dask device makes its host device first
 _by_name: dict[str, Device] = {}
 _by_array_type: dict[tuple, Device] = {}
 _STRICT_DEVICES = ("CPU_DEVICE", "device1", "device2")
@@ -393,6 +416,9 @@ def _parse(spec: str) -> tuple[str, object]:
         if not (idx.isascii() and idx.isdigit()):  # isdigit() alone accepts "²"
             raise DeviceError(f"unknown device {spec!r}: a CUDA device is 'cuda' or 'cuda:N'")
         return f"cuda:{int(idx)}", lambda: _cupy_device(int(idx))
+    library, _, rest = s.partition(":")
+    if library in _NAMED:
+        return _NAMED[library](spec, rest)
     for prefix in ("array_api_strict:", "strict:"):
         if s.startswith(prefix) or s == prefix[:-1]:
             dev = s[len(prefix):] if s.startswith(prefix) else "CPU_DEVICE"
@@ -401,8 +427,41 @@ def _parse(spec: str) -> tuple[str, object]:
                                   + ", ".join(f"'strict:{d}'" for d in _STRICT_DEVICES))
             return f"strict:{dev}", lambda: _strict_device(dev)
     raise DeviceError(f"unknown device {spec!r}: expected 'cpu', 'cuda', 'cuda:N', "
-                      "'strict:CPU_DEVICE', 'strict:device1' or 'strict:device2' "
+                      "'strict:CPU_DEVICE', 'strict:device1', 'strict:device2', 'torch:cpu', "
+                      "'torch:cuda:N', 'jax:cpu', 'jax:cuda:N', 'dask' or 'dask:cuda' "
                       "(multigrad.devices() lists this machine's)")
+
+
+def _cpu_or_cuda(library, spec, rest):
+    """``library:cpu`` or ``library:cuda[:N]``: the canonical name and the device's maker."""
+    kind, _, idx = rest.partition(":")
+    if kind == "cpu" and not idx:
+        index = 0
+    elif kind in ("cuda", "gpu") and (not idx or (idx.isascii() and idx.isdigit())):
+        kind, index = "cuda", int(idx or 0)
+    else:
+        raise DeviceError(f"unknown device {spec!r}: {library}'s devices are '{library}:cpu' "
+                          f"and '{library}:cuda:N'")
+    name = f"{library}:cpu" if kind == "cpu" else f"{library}:cuda:{index}"
+    if library == "torch":
+        from ._torch import torch_device
+        return name, lambda: torch_device(kind, index)
+    from ._jax import jax_device
+    return name, lambda: jax_device(kind, index)
+
+
+def _dask_named(spec, rest):
+    if rest not in ("", "cpu", "cuda"):
+        raise DeviceError(f"unknown device {spec!r}: Dask's devices are 'dask' (NumPy chunks) "
+                          "and 'dask:cuda' (CuPy chunks)")
+    from ._dask import dask_device
+    chunks_on = "cuda" if rest == "cuda" else "cpu"
+    return ("dask:cuda" if rest == "cuda" else "dask"), lambda: dask_device(chunks_on)
+
+
+_NAMED = {"torch": lambda spec, rest: _cpu_or_cuda("torch", spec, rest),
+          "jax": lambda spec, rest: _cpu_or_cuda("jax", spec, rest),
+          "dask": _dask_named}
 
 
 def _from_name(spec: str) -> Device:
@@ -436,12 +495,21 @@ def get_device(spec=None) -> Device:
     if isinstance(spec, str):
         return _from_name(spec)
     module = type(spec).__module__.split(".")[0]
+    if module == "array_api_compat":  # its stand-in device for Dask arrays
+        return _from_name("dask")
     if module == "array_api_strict":
         return _from_name("strict:" + spec._device)
     if module == "cupy":
         return _from_name(f"cuda:{spec.id}")
+    if module == "torch":
+        return _from_name(f"torch:{spec.type}:{spec.index or 0}" if spec.type == "cuda"
+                          else f"torch:{spec.type}")
+    if module in ("jax", "jaxlib"):
+        return _from_name(f"jax:{spec.platform}" if spec.platform == "cpu"
+                          else f"jax:cuda:{spec.id}")
     raise DeviceError(f"unknown device {spec!r}: expected a device name such as 'cpu' or "
-                      "'cuda:0', a multigrad Device, or a CuPy or array_api_strict device")
+                      "'cuda:0', a multigrad Device, or a CuPy, array_api_strict, PyTorch or "
+                      "JAX device")
 
 
 def device_of(array) -> Device:
@@ -459,14 +527,46 @@ def device_of(array) -> Device:
         dev = get_device("cpu")
     elif module == "array_api_compat.cupy":
         dev = get_device(f"cuda:{native.id}")
-    elif module == "array_api_strict":
+    elif module in ("array_api_strict", "array_api_compat.torch", "jax.numpy"):
         dev = get_device(native)
+    elif module == "array_api_compat.dask.array":
+        dev = get_device("dask" if native == "cpu" else "dask:cuda")
     else:
         with _lock:
             dev = _generic_device(xp, native)
             _by_name.setdefault(dev.name, dev)
     _by_array_type[key] = dev
     return dev
+
+
+def joined_device(op: str, first: Device, other: Device) -> Device:
+    """The device of an op whose arguments are on ``first`` and ``other`` (not the same): a
+    lazy device when the other is its host (the host array joins its graph, "host-by-Dask"),
+    else a MixedDeviceError naming the op and both devices."""
+    if first.lazy and other is first.host:
+        return first
+    if other.lazy and first is other.host:
+        return other
+    hint = ("; a Dask array meets only arrays of its host, " + (first if first.lazy else
+            other).host.name) if first.lazy or other.lazy else ""
+    raise MixedDeviceError(f"{op}: arguments are on different devices ({first.name} and "
+                           f"{other.name}); move one with .to(){hint}")
+
+
+def _unknown(n) -> bool:
+    return n is None or n != n  # the standard's None, or Dask's nan
+
+
+def same_shape(a, b) -> bool:
+    """Whether two shapes are the same, an unknown size (None or nan) matching an unknown
+    one: compared without computing anything."""
+    return len(a) == len(b) and all(x == y or (_unknown(x) and _unknown(y))
+                                    for x, y in zip(a, b))
+
+
+def is_lazy_array(x) -> bool:
+    """Whether ``x`` is an array of a lazy library (a Dask array)."""
+    return hasattr(x, "__dask_graph__")
 
 
 def _hashable(obj) -> bool:
@@ -478,8 +578,9 @@ def _hashable(obj) -> bool:
 
 
 def devices() -> list[Device]:
-    """The devices this machine can use: the CPU, each CUDA GPU that CuPy sees, and
-    array_api_strict's devices when it is installed."""
+    """The devices this machine can use: the CPU, each CUDA GPU that CuPy sees,
+    array_api_strict's devices, and those of PyTorch, JAX and Dask where each is installed
+    ("torch:cpu", "torch:cuda:N", "jax:cpu", JAX's GPUs, "dask", "dask:cuda")."""
     found = [get_device("cpu")]
     try:
         import cupy
@@ -489,6 +590,22 @@ def devices() -> list[Device]:
     found += [get_device(f"cuda:{i}") for i in range(count)]
     if importlib.util.find_spec("array_api_strict") is not None:
         found += [get_device(f"strict:{d}") for d in _STRICT_DEVICES]
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        found += [get_device("torch:cpu")] + [get_device(f"torch:cuda:{i}") for i in range(gpus)]
+    if importlib.util.find_spec("jax") is not None:
+        found.append(get_device("jax:cpu"))
+        import jax
+        try:
+            gpus = len(jax.devices("gpu"))
+        except RuntimeError:  # a CPU-only jaxlib
+            gpus = 0
+        found += [get_device(f"jax:cuda:{i}") for i in range(gpus)]
+    if importlib.util.find_spec("dask") is not None:
+        found.append(get_device("dask"))
+        if count:
+            found.append(get_device("dask:cuda"))
     return found
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import array_api_compat
+
 from ._dtypes import dtype_name
 from ._random import Generator, changing, drawn
 
@@ -27,7 +29,7 @@ def scatter_add(xp, n: int, indices, values):
     rest = tuple(values.shape[1:])
     width = math.prod(rest)
     flat = xp.reshape(values, (m, width))
-    device = values.device if hasattr(values, "device") else None
+    device = array_api_compat.device(values)
     out = xp.zeros((n, width), dtype=values.dtype, device=device)
     rows = xp.arange(n, dtype=indices.dtype, device=device)
     for start in range(0, m, _CHUNK):

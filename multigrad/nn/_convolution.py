@@ -18,8 +18,8 @@ import itertools
 import math
 
 from ..autograd import LINEAR, Tensor, defprimitive
-from ..ops._helpers import run
 from ..ops import full, matmul, max as max_, mean, ones_like, reshape, setitem, sum as sum_
+from ..ops._helpers import array_device, assigned, run
 
 __all__ = ["as_tuple", "convolution", "pool"]
 
@@ -60,12 +60,13 @@ def _gather_patches(xp, x, *, keys, axis, shape):
 
 
 def _scatter_patches(xp, g, *, keys, axis, shape):
-    """The adjoint of the patches (col2im): each offset's slice of ``g`` added in place into
-    its place of one zero array of ``shape``, rather than one full-size array per offset."""
-    out = xp.zeros(shape, dtype=g.dtype, device=g.device)
+    """The adjoint of the patches (col2im): each offset's slice of ``g`` added into its place
+    of one zero array of ``shape``, rather than one full-size array per offset; in place where
+    arrays allow it, functionally where they are immutable (JAX)."""
+    out = xp.zeros(shape, dtype=g.dtype, device=array_device(g))
     lead = (slice(None),) * axis
     for k, key in enumerate(keys):
-        out[key] += g[lead + (k, Ellipsis)]
+        out = assigned(out, key, out[key] + g[lead + (k, Ellipsis)])
     return out
 
 

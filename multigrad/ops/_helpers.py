@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import functools
 
-from ..autograd import Tensor
-from ..backends import as_dtype, device_of
+from array_api_compat import device as array_device
 
-__all__ = ["is_tensor", "is_complex", "conj_if", "complex_refusal", "real_forward", "real_only",
-           "const_like", "held", "native_dtype", "normalize_axis", "run", "sigmoid",
+from ..autograd import Tensor
+from ..backends import as_dtype, device_of, is_lazy_array, same_shape
+
+__all__ = ["array_device", "assigned", "reshaped", "is_tensor", "is_complex", "conj_if",
+           "complex_refusal", "real_forward", "real_only", "const_like", "held", "native_dtype",
+           "normalize_axis", "run", "sigmoid",
            "where_or_zero", "where_positive"]
 
 
@@ -85,7 +88,32 @@ def real_only(op: str, a) -> None:
 
 def const_like(xp, value, like):
     """A 0-d array holding ``value`` with the dtype and device of ``like``."""
-    return xp.asarray(value, dtype=like.dtype, device=like.device)
+    return xp.asarray(value, dtype=like.dtype, device=array_device(like))
+
+
+def reshaped(xp, a, shape):
+    """``xp.reshape(a, shape)``; ``a`` itself where it has that shape, and by indexing on a
+    lazy (Dask) array where the reshape only adds or drops axes of length 1: Dask cannot
+    reshape a size unknown until computed (nan, after a mask), and rechunks for a reshape
+    that indexing does without."""
+    shape = tuple(shape)
+    if same_shape(tuple(a.shape), shape):
+        return a
+    if not (a.device.lazy if isinstance(a, Tensor) else is_lazy_array(a)):
+        return xp.reshape(a, shape)
+    if not same_shape(tuple(n for n in a.shape if n != 1), tuple(n for n in shape if n != 1)):
+        return xp.reshape(a, shape)  # not a matter of length-1 axes: the library says why
+    squeezed = a[tuple(0 if n == 1 else slice(None) for n in a.shape)]
+    return squeezed[tuple(None if n == 1 else slice(None) for n in shape)]
+
+
+def assigned(x, key, value):
+    """``x`` with ``x[key] = value``, for an ``x`` nobody else holds: in place on a tensor
+    (recording) and on a mutable array, a new array where arrays are immutable (JAX)."""
+    if isinstance(x, Tensor):
+        x[key] = value
+        return x
+    return device_of(x).assign(x, key, value)
 
 
 def held(a):

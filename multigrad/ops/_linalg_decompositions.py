@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from ..autograd import Tensor, _record, defprimitive
-from ._helpers import conj_if, is_complex, is_tensor
+from ._helpers import array_device, conj_if, is_complex, is_tensor, reshaped
 
 __all__ = []
 LINALG_ALL = ["cholesky", "qr"]
@@ -45,7 +45,7 @@ def constant(xp, like, make):
 def eye_like(xp, a, k=0):
     """The identity (``k``-th diagonal) of ``a``'s trailing matrix shape, dtype and device."""
     return constant(xp, a, lambda b, r: b.eye(r.shape[-2], r.shape[-1], k=k, dtype=r.dtype,
-                                              device=r.device))
+                                              device=array_device(r)))
 
 
 def mT(xp, a):
@@ -59,17 +59,17 @@ def mH(xp, a):
 
 def col(xp, v):
     """``v[..., :, None]``."""
-    return xp.reshape(v, tuple(v.shape) + (1,))
+    return reshaped(xp, v, tuple(v.shape) + (1,))
 
 
 def row(xp, v):
     """``v[..., None, :]``."""
-    return xp.reshape(v, tuple(v.shape[:-1]) + (1, v.shape[-1]))
+    return reshaped(xp, v, tuple(v.shape[:-1]) + (1, v.shape[-1]))
 
 
 def uncol(xp, a):
     """``a[..., 0]`` for ``a`` with a trailing axis of one."""
-    return xp.reshape(a, tuple(a.shape[:-1]))
+    return reshaped(xp, a, tuple(a.shape[:-1]))
 
 
 def sym(xp, a):
@@ -81,7 +81,7 @@ def sym(xp, a):
 def diag_embed(xp, v):
     """Square matrices with ``v`` on their diagonals."""
     n = v.shape[-1]
-    eye = constant(xp, v, lambda b, r: b.eye(n, dtype=r.dtype, device=r.device))
+    eye = constant(xp, v, lambda b, r: b.eye(n, dtype=r.dtype, device=array_device(r)))
     return row(xp, v) * eye
 
 
@@ -110,7 +110,7 @@ def inverse_gaps(xp, w):
 def strictly_lower(xp, a):
     """The part of ``a`` below its diagonal (a constant 0/1 mask times ``a``)."""
     def mask(b, r):
-        i = b.arange(r.shape[-1], device=r.device)
+        i = b.arange(r.shape[-1], device=array_device(r))
         return b.astype(i[:, None] > i[None, :], r.dtype)
     return a * constant(xp, a, mask)
 
@@ -141,7 +141,10 @@ def _cholesky_jvp(xp, t, ans, x, upper):
 
 cholesky_p = defprimitive(
     "cholesky",
-    forward=lambda xp, x, upper: xp.linalg.cholesky(x, upper=upper),
+    # the upper factor as the lower one's conjugate transpose: every library then reads the
+    # lower triangle (PyTorch's upper=True reads the upper one)
+    forward=lambda xp, x, upper: (mH(xp, xp.linalg.cholesky(x)) if upper
+                                  else xp.linalg.cholesky(x)),
     vjp=(_cholesky_vjp,),
     jvp=(_cholesky_jvp,),
 )

@@ -15,7 +15,7 @@ import math
 from collections import namedtuple
 
 from ..autograd import Tensor, _record, defprimitive
-from ._helpers import conj_if, held, is_complex, is_tensor, run
+from ._helpers import array_device, conj_if, held, is_complex, is_tensor, run
 from ._linalg_decompositions import col, constant, diag_embed, diag_part, eye_like, mT, row, uncol
 from .statistical import exclusive_prod
 
@@ -113,7 +113,7 @@ def _cofactors_derivative(xp, e, ans, x, det):
         n = s.shape[-1]
         # p_ik: the product of s without s_i and s_k (row i: s with s_i replaced by 1, then
         # the product of the others along it), 0 on the diagonal
-        eye = constant(xp, s, lambda b, r: b.eye(n, dtype=b.bool, device=r.device))
+        eye = constant(xp, s, lambda b, r: b.eye(n, dtype=b.bool, device=array_device(r)))
         p = xp.where(eye, 0.0, exclusive_prod(xp, xp.where(eye, 1.0, row(xp, s)), (s.ndim,)))
         d = diag_embed(xp, uncol(xp, p @ col(xp, diag_part(xp, f)))) - p * mT(xp, f)
         return sign * (u @ d @ vh)

@@ -13,7 +13,7 @@ functions use their argument's device.
 from __future__ import annotations
 
 from ..autograd import LINEAR, Tensor, _record, defprimitive
-from ..backends import Device, as_dtype, device_of, get_device
+from ..backends import Device, as_dtype, device_of, get_device, is_lazy_array
 from ._helpers import native_dtype
 
 __all__ = ["asarray", "tensor", "to_device", "arange", "empty", "empty_like", "eye", "from_dlpack",
@@ -57,7 +57,10 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None):
     """Convert ``obj`` (a tensor, an array of any supported library, a Python scalar or a nested
     sequence of them) to a tensor on ``device`` with ``dtype``.
 
-    A tensor stays on the graph: moving or casting it is differentiable.
+    A tensor stays on the graph: moving or casting it is differentiable. An array of another
+    library (PyTorch, JAX, Dask...) lands on that library's device ("torch:cpu", "jax:cpu",
+    "dask") without a conversion, and a lazy one (Dask) is not computed; a NumPy array goes
+    to the default device, as Python data does.
     """
     if isinstance(obj, Tensor):
         out = obj
@@ -69,7 +72,8 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None):
         return out
     if isinstance(obj, (list, tuple)) and _holds_tensor(obj):
         return _stack_nested(obj, dtype, device)
-    if hasattr(obj, "__array_namespace__") or hasattr(obj, "__dlpack__"):
+    if (hasattr(obj, "__array_namespace__") or hasattr(obj, "__dlpack__")
+            or is_lazy_array(obj)):  # a Dask array has neither: it stays lazy, on "dask"
         source = device_of(obj)
         if device is not None:
             target = get_device(device)

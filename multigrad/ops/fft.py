@@ -34,6 +34,7 @@ from ..autograd import LINEAR, Tensor, _record, defprimitive
 from ..backends import as_dtype, get_device
 from .elementwise import conj
 from .manipulation import roll
+from ._helpers import array_device
 
 __all__ = ["fft", "ifft", "fftn", "ifftn", "rfft", "irfft", "rfftn", "irfftn", "hfft", "ihfft",
            "fftfreq", "rfftfreq", "fftshift", "ifftshift"]
@@ -54,7 +55,7 @@ def _fit(xp, a, sizes, axes):
             a = a[tuple(slice(None, size) if d == axis else slice(None) for d in range(a.ndim))]
         elif have < size:
             shape = tuple(size - have if d == axis else n for d, n in enumerate(a.shape))
-            a = xp.concat([a, xp.zeros(shape, dtype=a.dtype, device=a.device)], axis=axis)
+            a = xp.concat([a, xp.zeros(shape, dtype=a.dtype, device=array_device(a))], axis=axis)
     return a
 
 
@@ -81,7 +82,7 @@ def _irfftn_vjp(xp, g, ans, x, s, axes, norm):
     reads = [1.0] + [2.0] * (bins - 1)
     if s[-1] % 2 == 0 and bins > 1:
         reads[-1] = 1.0  # the Nyquist bin has no mirror image
-    reads = xp.reshape(xp.asarray(reads, dtype=half.dtype, device=half.device),
+    reads = xp.reshape(xp.asarray(reads, dtype=half.dtype, device=array_device(half)),
                        tuple(bins if d == last else 1 for d in range(half.ndim)))
     return _fit(xp, half * reads, _sizes(x, axes), axes)
 

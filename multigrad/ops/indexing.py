@@ -27,8 +27,8 @@ from typing import NamedTuple
 
 from ..autograd import LINEAR, Tensor, _record, defprimitive
 from ..autograd._primitive import namespace
-from ..backends import MixedDeviceError, device_of
-from ._helpers import run
+from ..backends import MixedDeviceError, device_of, same_shape
+from ._helpers import array_device, run
 from .searching import nonzero_p
 
 __all__ = ["getitem", "setitem", "take", "take_along_axis", "scatter_add"]
@@ -93,6 +93,19 @@ def scatter_along_axis(xp, g, indices, axis, n):
     return xp.permute_dims(out, tuple(order.index(d) for d in range(g.ndim)))
 
 
+def _shaped(xp, a, shape):
+    """``a`` reshaped to ``shape``; as it is where it has that shape, so that sizes unknown
+    until computed (the rows a Dask mask picks) need no compute."""
+    return a if same_shape(tuple(a.shape), tuple(shape)) else xp.reshape(a, shape)
+
+
+def _rows(xp, a, rest=()):
+    """``a`` reshaped to ``(-1, *rest)`` (as it is where it has that form already)."""
+    if a.ndim == 1 + len(rest) and same_shape(tuple(a.shape[1:]), tuple(rest)):
+        return a
+    return xp.reshape(a, (-1,) + tuple(rest))
+
+
 def _nonnegative(xp, idx, n):
     """Integer indices as int64 in ``[0, n)`` (negative ones count from the end)."""
     idx = xp.astype(idx, xp.int64)
@@ -102,7 +115,10 @@ def _nonnegative(xp, idx, n):
 # -- keys ---------------------------------------------------------------------------------------
 
 def _norm_slice(s: slice, n: int) -> slice:
-    """A slice with in-bounds start and stop (array_api_strict rejects the others)."""
+    """A slice with in-bounds start and stop (array_api_strict rejects the others); as it is
+    on an axis of unknown size (Dask's nan), which only a lazy library has."""
+    if n != n or n is None:
+        return s
     start, stop, step = s.indices(n)
     if not range(start, stop, step):
         return slice(0, 0, 1)
@@ -194,7 +210,7 @@ def _normalize_key(op, x, key):
                 arrays.append(Tensor(xp.nonzero(xp.reshape(it.data, (1,)))[0], x.device))
                 continue
             covered = x.shape[dim:dim + it.ndim]
-            if it.shape != covered:
+            if not same_shape(it.shape, covered):
                 raise IndexError(f"{op}: a boolean index of shape {it.shape} does not match the "
                                  f"shape {covered} of the dimensions it indexes (from axis {dim})")
             for coords in nonzero_p(it):  # the primitive: a batch of masks stays one
@@ -235,7 +251,7 @@ def _plan(x_shape, key) -> _Plan | None:
         dim += 1
         if isinstance(it, slice):
             basic.append(it)
-            y_shape.append(len(range(*it.indices(n))))
+            y_shape.append(n if it == slice(None) else len(range(*it.indices(n))))
         else:  # ints join the index arrays, as in NumPy
             basic.append(slice(None))
             y_shape.append(n)
@@ -264,15 +280,24 @@ def _placement(n_index, n_rest, dest):
             + tuple(range(n_index + dest, n_index + n_rest)))
 
 
+def _basic(x, key):
+    """``x[key + (...,)]`` (the Ellipsis keeps NumPy from returning a scalar); slices of
+    negative step through the device, as PyTorch has none."""
+    key = key + (Ellipsis,)
+    if any(type(it) is slice and it.step is not None and it.step < 0 for it in key):
+        return device_of(x).index(x, key)
+    return x[key]
+
+
 def _gather(xp, x, *arrays, key):
     plan = _plan(x.shape, key)
     if plan is None:
-        return x[key + (Ellipsis,)]  # the Ellipsis keeps NumPy from returning a scalar
-    y = x[plan.basic + (Ellipsis,)]
+        return _basic(x, key)
+    y = _basic(x, plan.basic)
     lin = _linear_index(xp, key, arrays, plan)
     rest_shape = tuple(plan.y_shape[p] for p in plan.rest)
     flat = xp.reshape(xp.permute_dims(y, plan.adv + plan.rest), (math.prod(plan.dims),) + rest_shape)
-    out = xp.reshape(xp.take(flat, xp.reshape(lin, (-1,)), axis=0), lin.shape + rest_shape)
+    out = _shaped(xp, xp.take(flat, _rows(xp, lin), axis=0), lin.shape + rest_shape)
     if plan.dest:
         out = xp.permute_dims(out, _placement(lin.ndim, len(rest_shape), plan.dest))
     return out
@@ -288,8 +313,8 @@ def _getitem_vjp(xp, g, ans, x, *arrays, key):
     if plan.dest:
         order = _placement(lin.ndim, len(rest_shape), plan.dest)
         g = xp.permute_dims(g, tuple(order.index(d) for d in range(len(order))))
-    g = xp.reshape(g, (math.prod(lin.shape),) + rest_shape)
-    gy = _scatter_rows(xp, g, _record.derive(lambda i: rx.reshape(i, (-1,)), lin),
+    g = _rows(xp, g, rest_shape)
+    gy = _scatter_rows(xp, g, _record.derive(lambda i: _rows(rx, i), lin),
                        math.prod(plan.dims))
     gy = xp.reshape(gy, plan.dims + rest_shape)
     order = plan.adv + plan.rest
@@ -324,7 +349,7 @@ def _assign_fallback(xp, flat, positions, values):
         work = xp.astype(values, xp.int64)
     # counted in integers: complex values have no order to compare with 0
     hit = device.scatter_add(n, positions, xp.ones(positions.shape, dtype=xp.int64,
-                                                   device=flat.device)) > 0
+                                                   device=array_device(flat))) > 0
     return xp.where(hit, xp.astype(device.scatter_add(n, positions, work), flat.dtype), flat)
 
 
@@ -354,7 +379,7 @@ def _assign(xp, x, value, *arrays, key):
 def _assign_over(xp, out, value, *arrays, key):
     """``out[key] = value``, written into ``out`` where the library allows; the result."""
     if not hasattr(value, "shape"):
-        value = xp.asarray(value, dtype=out.dtype, device=out.device)
+        value = xp.asarray(value, dtype=out.dtype, device=array_device(out))
     if _plan(out.shape, key) is None:
         shape = _gather(xp, out, key=key).shape
         if value.shape != shape:  # (each of these costs microseconds of Python in NumPy)
@@ -365,15 +390,15 @@ def _assign_over(xp, out, value, *arrays, key):
             makes_axis = [it for it in key if not isinstance(it, int)]  # one per result axis
             value = xp.reshape(value, tuple(n for n, it in zip(shape, makes_axis)
                                             if it is not None))
-        out[kept + (Ellipsis,)] = value
-        return out
-    positions, last = _write_positions(xp, out.shape, arrays, key, out.device)
+        # through the device: a functional update where arrays are immutable (JAX)
+        return device_of(out).assign(out, kept + (Ellipsis,), value)
+    positions, last = _write_positions(xp, out.shape, arrays, key, array_device(out))
     values = xp.broadcast_to(value, positions.shape)[last]
     positions = positions[last]
     flat = xp.reshape(out, (-1,))
     try:
-        flat[positions] = values
-    except IndexError:
+        flat = device_of(flat).assign(flat, positions, values)
+    except (IndexError, NotImplementedError):  # no integer-array assignment (array_api_strict)
         flat = _assign_fallback(xp, flat, positions, values)
     return xp.reshape(flat, out.shape)
 
@@ -383,7 +408,7 @@ def _setitem_value_vjp(xp, g, ans, x, value, *arrays, key):
     gathered = run(getitem_p, xp, g, *arrays, key=key)
     if _plan(x.shape, key) is None:
         return gathered
-    rx, device = _raw_xp(g, xp), _raw(g).device
+    rx, device = _raw_xp(g, xp), array_device(_raw(g))
     last = _record.derive(lambda *raw: _write_positions(rx, x.shape, raw, key, device)[1],
                           *map(_raw, arrays))
     return xp.where(Tensor(last, g.device) if isinstance(g, Tensor) else last, gathered, 0.0)
@@ -457,7 +482,7 @@ def _flat_positions(rx, indices, x_shape, shape, axis):
     positions = _nonnegative(rx, indices, x_shape[axis]) * strides[axis]
     for d in range(len(x_shape)):
         if d != axis and x_shape[d] != 1:
-            coords = rx.arange(shape[d], dtype=rx.int64, device=positions.device)
+            coords = rx.arange(shape[d], dtype=rx.int64, device=array_device(positions))
             positions = positions + rx.reshape(coords * strides[d], tuple(
                 shape[d] if k == d else 1 for k in range(len(x_shape))))
     return rx.reshape(rx.broadcast_to(positions, shape), (-1,))

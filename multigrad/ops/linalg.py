@@ -48,7 +48,7 @@ import math
 
 from ..autograd import LINEAR, defprimitive
 from ..autograd._primitive import namespace
-from ._helpers import conj_if, is_complex, native_dtype, normalize_axis
+from ._helpers import array_device, conj_if, is_complex, native_dtype, normalize_axis, reshaped
 from ._linalg_decompositions import (  # noqa: F401 (decompositions re-exported)
     QRResult, cholesky, col, constant, eye_like, mH, mT, qr, row, uncol)
 from ._linalg_decompositions import LINALG_ALL as _DECOMPOSITIONS
@@ -93,16 +93,16 @@ def _matmul_vjp_x1(xp, g, ans, x1, x2):
     if x1.ndim > 1 and x2.ndim > 1:  # g has the product's shape: no vector axes to restore
         return g @ mT(xp, x2)
     b = x2 if x2.ndim > 1 else col(xp, x2)
-    g = xp.reshape(g, _matmul_out_shape(_shape_of(x1), _shape_of(x2)))
+    g = reshaped(xp, g, _matmul_out_shape(_shape_of(x1), _shape_of(x2)))
     ct = g @ mT(xp, b)
-    return ct if x1.ndim > 1 else xp.reshape(ct, tuple(ct.shape[:-2]) + (ct.shape[-1],))
+    return ct if x1.ndim > 1 else reshaped(xp, ct, tuple(ct.shape[:-2]) + (ct.shape[-1],))
 
 
 def _matmul_vjp_x2(xp, g, ans, x1, x2):
     if x1.ndim > 1 and x2.ndim > 1:
         return mT(xp, x1) @ g
     a = x1 if x1.ndim > 1 else row(xp, x1)
-    g = xp.reshape(g, _matmul_out_shape(_shape_of(x1), _shape_of(x2)))
+    g = reshaped(xp, g, _matmul_out_shape(_shape_of(x1), _shape_of(x2)))
     ct = mT(xp, a) @ g
     return ct if x2.ndim > 1 else uncol(xp, ct)
 
@@ -257,8 +257,8 @@ def _diagonal_vjp(xp, g, ans, x, offset):
 
     def one_hot(size, start):
         return lambda b, r: b.astype(
-            b.arange(size, device=r.device)[:, None]
-            == b.arange(d, device=r.device)[None, :] + start, r.dtype)
+            b.arange(size, device=array_device(r))[:, None]
+            == b.arange(d, device=array_device(r))[None, :] + start, r.dtype)
     rows = constant(xp, g, one_hot(m, max(-offset, 0)))
     cols = constant(xp, g, one_hot(n, max(offset, 0)))
     return (rows * row(xp, g)) @ mT(xp, cols)
@@ -504,7 +504,7 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
 
 def _unit(k, index):
     """A one-hot vector of length ``k`` selecting ``index`` (which singular value)."""
-    return lambda b, r: b.astype(b.arange(k, device=r.device) == index % k, r.dtype)
+    return lambda b, r: b.astype(b.arange(k, device=array_device(r)) == index % k, r.dtype)
 
 
 def _matrix_norm_direction(xp, ans, x, keepdims, ord):

@@ -17,7 +17,7 @@ import math
 
 from ..autograd import LINEAR, Tensor, _record, defprimitive
 from ..backends import as_dtype
-from ._helpers import native_dtype, normalize_axis
+from ._helpers import array_device, native_dtype, normalize_axis
 from .indexing import _raw, _raw_xp, scatter_along_axis
 
 __all__ = ["reshape", "broadcast_to", "broadcast_arrays", "broadcast_shapes", "astype", "concat",
@@ -285,7 +285,7 @@ def _repeat_vjp(xp, g, ans, x, repeats, axis):
         split = xp.reshape(g, shape[:axis] + (n, repeats) + shape[axis + 1:])
         return xp.reshape(xp.sum(split, axis=axis + 1), x.shape)
     rx = _raw_xp(g, xp)
-    source = rx.repeat(rx.arange(n, dtype=rx.int64, device=_raw(g).device), _raw(repeats))
+    source = rx.repeat(rx.arange(n, dtype=rx.int64, device=array_device(_raw(g))), _raw(repeats))
     return xp.reshape(scatter_along_axis(xp, g, source, axis, n), x.shape)
 
 

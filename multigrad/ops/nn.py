@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 
 from ..autograd import Tensor, defprimitive
-from ._helpers import held, normalize_axis, real_forward, real_only, where_positive
+from ._helpers import array_device, held, normalize_axis, real_forward, real_only, where_positive
 from ._helpers import sigmoid as _stable_sigmoid
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "relu", "sigmoid", "softplus", "gelu"]
@@ -56,7 +56,7 @@ def _shifted_max(xp, x, axes):
     """The maximum over ``axes`` (kept), replaced by 0 where it is not finite (and 0 over
     empty axes, which have no maximum: there logsumexp is log(0) = -inf, softmax empty)."""
     if any(x.shape[a] == 0 for a in axes):
-        return xp.zeros(_keep_shape(x.shape, axes), dtype=x.dtype, device=x.device)
+        return xp.zeros(_keep_shape(x.shape, axes), dtype=x.dtype, device=array_device(x))
     m = xp.max(x, axis=axes, keepdims=True)
     # an all -inf (or a +inf) slice would give inf - inf = nan after the shift
     return xp.where(xp.isfinite(m), m, xp.zeros_like(m))

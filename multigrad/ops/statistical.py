@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import math
 
-from ..autograd import LINEAR, defprimitive
-from ._helpers import (conj_if, is_complex, native_dtype, normalize_axis, real_forward, real_only,
-                       where_or_zero)
+from ..autograd import LINEAR, Tensor, defprimitive
+from ..backends import is_lazy_array
+from ._helpers import (array_device, conj_if, is_complex, native_dtype, normalize_axis,
+                       real_forward, real_only, reshaped, where_or_zero)
 
 __all__ = ["sum", "prod", "mean", "var", "std", "max", "min", "cumulative_sum",
            "cumulative_prod"]
@@ -43,17 +44,37 @@ __all__ = ["sum", "prod", "mean", "var", "std", "max", "min", "cumulative_sum",
 
 # -- helpers shared by the rules (both namespaces) -----------------------------------------------
 
-def expand_reduced(xp, g, x_shape, axis, keepdims):
-    """Broadcast a reduction's cotangent ``g`` back to the input's shape ``x_shape``."""
+def expand_reduced(xp, g, x, axis, keepdims):
+    """Broadcast a reduction's cotangent ``g`` back to the shape of the input ``x`` (an array,
+    or its shape). On a Dask array, against the array itself: no shape can name a size
+    unknown until computed (after a mask), and the result takes the array's chunks."""
+    x_shape = tuple(x.shape) if hasattr(x, "shape") else tuple(x)
     if not keepdims:
         axes = normalize_axis(axis, len(x_shape))
-        g = xp.reshape(g, tuple(1 if k in axes else n for k, n in enumerate(x_shape)))
+        g = reshaped(xp, g, tuple(1 if k in axes else n for k, n in enumerate(x_shape)))
+    if hasattr(x, "shape") and (is_lazy_array(x) or isinstance(x, Tensor) and x.device.lazy):
+        return g + xp.zeros_like(x)  # in x's chunks: Dask broadcasts into a single chunk
     return xp.broadcast_to(g, x_shape)
 
 
-def reduced_size(x_shape, axis) -> int:
-    """How many elements each result of a reduction over ``axis`` combines."""
-    return math.prod(x_shape[k] for k in normalize_axis(axis, len(x_shape)))
+def reduced_size(x_shape, axis, op: str = "this reduction") -> int:
+    """How many elements each result of a reduction over ``axis`` combines; a ValueError
+    naming ``op`` where that number is unknown until computed (a Dask array after a mask)."""
+    sizes = [x_shape[k] for k in normalize_axis(axis, len(x_shape))]
+    if not all(n == n and n is not None for n in sizes):
+        raise ValueError(f"{op}: its gradient needs the number of elements it reduces, which "
+                         f"is unknown until computed (shape {tuple(x_shape)}, a Dask array "
+                         "picked by a mask); compute the sizes first (multigrad.persist, or "
+                         "Dask's compute_chunk_sizes())")
+    return math.prod(sizes)
+
+
+def _count(xp, x, axis):
+    """``reduced_size`` as a number, or counted inside the graph where it is unknown."""
+    sizes = [x.shape[k] for k in normalize_axis(axis, x.ndim)]
+    if all(n == n and n is not None for n in sizes):
+        return math.prod(sizes)
+    return xp.sum(xp.ones_like(x), axis=axis, keepdims=True)
 
 
 def _upto(axis: int, stop_or_slice):
@@ -97,10 +118,10 @@ def _leave_one_out_cumprod(xp, x, axis: int, include_initial: bool):
     n = x.shape[axis]
     m = n + 1 if include_initial else n
     trailing = (1,) * (x.ndim - axis - 1)
-    rows = xp.reshape(xp.arange(n, device=x.device), (n, 1) + trailing)
-    cols = xp.reshape(xp.arange(m, device=x.device), (1, m) + trailing)
+    rows = xp.reshape(xp.arange(n, device=array_device(x)), (n, 1) + trailing)
+    cols = xp.reshape(xp.arange(m, device=array_device(x)), (1, m) + trailing)
     shift = 1 if include_initial else 0
-    diagonal = rows == xp.reshape(xp.arange(n, device=x.device), (1, n) + trailing)
+    diagonal = rows == xp.reshape(xp.arange(n, device=array_device(x)), (1, n) + trailing)
     x_rows = xp.reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
     # factor j replaced by 1 in row j, then the running product along the row
     table = xp.cumulative_prod(xp.where(diagonal, 1.0, x_rows), axis=axis + 1,
@@ -119,7 +140,7 @@ sum_p = defprimitive(
     forward=lambda xp, x, axis, dtype, keepdims: xp.sum(
         x, axis=axis, dtype=native_dtype(xp, dtype), keepdims=keepdims),
     vjp=(lambda xp, g, ans, x, axis, dtype, keepdims:
-         expand_reduced(xp, g, x.shape, axis, keepdims),),
+         expand_reduced(xp, g, x, axis, keepdims),),
     jvp=(LINEAR,),
 )
 
@@ -135,7 +156,7 @@ prod_p = defprimitive(
         x, axis=axis, dtype=native_dtype(xp, dtype), keepdims=keepdims),
     # d prod / d x[j] = product of the other factors (no division, so zeros are exact)
     vjp=(lambda xp, g, ans, x, axis, dtype, keepdims:
-         expand_reduced(xp, g, x.shape, axis, keepdims)
+         expand_reduced(xp, g, x, axis, keepdims)
          * exclusive_prod(xp, x, normalize_axis(axis, x.ndim)),),
     jvp=(lambda xp, t, ans, x, axis, dtype, keepdims:
          xp.sum(t * exclusive_prod(xp, x, normalize_axis(axis, x.ndim)), axis=axis,
@@ -152,7 +173,7 @@ mean_p = defprimitive(
     "mean",
     forward="mean",
     vjp=(lambda xp, g, ans, x, axis, keepdims:
-         expand_reduced(xp, g, x.shape, axis, keepdims) / reduced_size(x.shape, axis),),
+         expand_reduced(xp, g, x, axis, keepdims) / _count(xp, x, axis),),
     jvp=(LINEAR,),
 )
 
@@ -184,7 +205,7 @@ def _spread_forward(name):
 
 def _dof(x_shape, axis, correction) -> float:
     """``1 / (N - correction)``, nan where that is not positive (the forward is not finite)."""
-    dof = reduced_size(x_shape, axis) - correction
+    dof = reduced_size(x_shape, axis, "var and std") - correction
     return 1.0 / dof if dof > 0 else math.nan
 
 
@@ -192,7 +213,7 @@ def _var_vjp(xp, g, ans, x, axis, correction, keepdims):
     # d var = 2 Re(conj(x - mean) dx) / (N - correction); the mean's own derivative sums to zero
     scale = 2.0 * _dof(x.shape, axis, correction)
     centered = conj_if(xp, _centered(xp, x, axis), is_complex(x))
-    return expand_reduced(xp, g, x.shape, axis, keepdims) * (scale * centered)
+    return expand_reduced(xp, g, x, axis, keepdims) * (scale * centered)
 
 
 def _var_jvp(xp, t, ans, x, axis, correction, keepdims):
@@ -269,7 +290,7 @@ def _extremum(name):
         # tied elements share the cotangent evenly
         real_only(name, x)
         hit, count = _ties(xp, ans, x, axis, keepdims)
-        return where_or_zero(xp, hit, expand_reduced(xp, g, x.shape, axis, keepdims) / count)
+        return where_or_zero(xp, hit, expand_reduced(xp, g, x, axis, keepdims) / count)
 
     def jvp(xp, t, ans, x, axis, keepdims):
         # the mean tangent over the ties: the transpose of the even split above

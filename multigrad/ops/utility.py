@@ -12,6 +12,7 @@ into the three pieces.
 from __future__ import annotations
 
 from ..autograd import defprimitive
+from ._helpers import array_device
 
 __all__ = ["all", "any", "diff"]
 
@@ -39,7 +40,7 @@ def any(x, /, *, axis=None, keepdims=False):
 def _edge_zeros(xp, g, axis):
     """Zeros of ``g``'s shape with length 1 along ``axis``."""
     shape = tuple(1 if k == axis else n for k, n in enumerate(g.shape))
-    return xp.zeros(shape, dtype=g.dtype, device=g.device)
+    return xp.zeros(shape, dtype=g.dtype, device=array_device(g))
 
 
 def _concat_cotangent(xp, g, axis, n):

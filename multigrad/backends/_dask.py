@@ -1,0 +1,292 @@
+"""Dask as a backend: ``"dask"`` (chunks are NumPy arrays) and ``"dask:cuda"`` (CuPy chunks).
+
+A Dask device is *lazy*: every op builds a task graph and nothing is computed until
+``multigrad.compute`` (or a read of values: ``float``, ``repr``, saving) asks. Its *host*
+("cpu", or "cuda:0" for CuPy chunks) is the device whose arrays may meet Dask arrays in one op:
+the host array is broadcast into the graph as one piece (a model's parameters with chunked
+data), and the result is lazy.
+
+The namespace is array-api-compat's Dask namespace with what it lacks done by blocks:
+``take(axis=None)``, ``take_along_axis`` (the taken axis in one chunk), and ``linalg.det``,
+``slogdet``, ``eigh``, ``eigvalsh``, ``pinv``, ``inv``, ``cholesky``, ``svdvals`` on stacks of
+matrices (each matrix in one chunk, the stack split as the array is). Other functions it lacks
+raise an AttributeError naming the function and Dask. Scatter-add runs per chunk of the rows
+(the chunk library's own ``add.at``) and sums the partial results as a tree; random numbers
+come from Dask's generators, seeded from a host generator so that a state replays the draws.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+
+from ._dtypes import dtype_name
+from ._random import Generator, changing, drawn
+
+__all__ = ["dask_device", "DaskNamespaceError", "DASK_NATIVE"]
+
+try:
+    from array_api_compat.common._helpers import _DASK_DEVICE as DASK_NATIVE
+except ImportError:  # an array-api-compat that names it otherwise: Dask accepts None too
+    DASK_NATIVE = None
+
+
+class DaskNamespaceError(AttributeError):
+    """A function of the standard that array-api-compat's Dask namespace lacks and multigrad
+    does not implement by blocks either."""
+
+
+def dask_device(chunks_on: str):
+    """The ``Device`` of Dask arrays whose chunks are NumPy ("cpu") or CuPy ("cuda")."""
+    from ._device import Device, DeviceError, get_device
+
+    name = "dask" if chunks_on == "cpu" else "dask:cuda"
+    try:
+        import dask.array as da
+        import array_api_compat.dask.array as compat
+    except ImportError as err:
+        raise DeviceError(f"device {name!r} needs Dask, which is not installed: install "
+                          "multigrad with the 'backends' extra (python -m pip install -e "
+                          "'.[backends]')") from err
+    host = get_device("cpu" if chunks_on == "cpu" else "cuda:0")
+    chunk_lib = host.xp  # the chunks' own kernels, for the work done by blocks
+    if chunks_on == "cpu":
+        import numpy as chunk_module
+    else:
+        import cupy as chunk_module
+    # array-api-compat's device object for Dask ("cpu" would name NumPy's device too)
+    native = DASK_NATIVE
+    xp = _namespace(compat, da, chunk_module, chunk_lib, native)
+
+    def scatter_add(xp_, n, indices, values):
+        return _scatter_add(da, chunk_module, n, indices, values)
+
+    def to_host(a):
+        return host.to_host(da.asarray(a).compute())
+
+    def from_host(a):
+        return da.from_array(host.from_host(a), chunks="auto", asarray=False)
+
+    def random(device, seed):
+        return DaskGenerator(da, chunk_module, seed, host)
+
+    def assign(x, key, value):
+        # Dask's x[key] = value rewrites the graph of the array object x in place, and
+        # asarray(x, copy=True) returns x itself: the update goes to a new object
+        out = x.copy()
+        out[key] = value
+        return out
+
+    ext = {"scatter_add": scatter_add, "random": random, "to_host": to_host,
+           "from_host": from_host, "assign": assign}
+    return Device(name, "dask", xp, native, ext, lazy=True, host=host)
+
+
+def _namespace(compat, da, chunk_module, chunk_lib, native):
+    """array-api-compat's Dask namespace, with what it lacks done by blocks."""
+    ns = types.ModuleType("multigrad.backends.dask_namespace",
+                          "array-api-compat's Dask namespace, completed by blocks")
+    ns.__dict__.update({k: v for k, v in vars(compat).items() if not k.startswith("__")})
+    ns.__getattr__ = _refuse("")  # a module's __getattr__: names it does not hold
+
+    def take(x, indices, /, *, axis=None):
+        if axis is None:  # the standard's 1-D form
+            x, axis = compat.reshape(x, (-1,)), 0
+        return compat.take(x, indices, axis=axis)
+
+    def take_along_axis(x, indices, /, *, axis=-1):
+        axis %= x.ndim
+        shape = tuple(max(a, b) if d != axis else b
+                      for d, (a, b) in enumerate(zip(x.shape, indices.shape)))
+        x = da.broadcast_to(x, shape[:axis] + (x.shape[axis],) + shape[axis + 1:])
+        indices = da.broadcast_to(indices, shape)
+        x = x.rechunk({axis: -1})
+        indices = indices.rechunk(tuple(c if d != axis else (shape[axis],)
+                                        for d, c in enumerate(x.chunks)))
+        return da.map_blocks(lambda a, i: chunk_module.take_along_axis(a, i, axis=axis),
+                             x, indices, dtype=x.dtype, chunks=indices.chunks)
+
+    ns.take, ns.take_along_axis = take, take_along_axis
+    ns.linalg = _linalg(compat.linalg, da, chunk_module)
+    ns.fft = _fft(compat.fft)
+    return ns
+
+
+_TRANSFORMS = ("fft", "ifft", "fftn", "ifftn", "rfft", "irfft", "rfftn", "irfftn", "hfft",
+               "ihfft")
+
+
+def _fft(compat_fft):
+    """array-api-compat's Dask ``fft``, each transform first rechunking the axes it
+    transforms into one chunk each (Dask transforms no other)."""
+    ns = types.ModuleType("multigrad.backends.dask_namespace.fft")
+    ns.__dict__.update({k: v for k, v in vars(compat_fft).items() if not k.startswith("__")})
+    ns.__getattr__ = _refuse("fft.")
+
+    def whole_axes(transform):
+        def run(x, /, **kw):
+            if "axis" in kw or "axes" not in kw and "s" not in kw:  # 1-D: axis=-1 by default
+                axes = (kw.get("axis", -1),)
+            elif kw.get("axes") is not None:
+                axes = kw["axes"]
+            elif kw.get("s") is not None:  # the last len(s) axes
+                axes = range(x.ndim - len(kw["s"]), x.ndim)
+            else:
+                axes = range(x.ndim)
+            return transform(x.rechunk({a % x.ndim: -1 for a in axes}), **kw)
+        run.__name__ = transform.__name__
+        return run
+    for name in _TRANSFORMS:
+        setattr(ns, name, whole_axes(getattr(compat_fft, name)))
+    return ns
+
+
+def _refuse(prefix):
+    def missing(name):
+        raise DaskNamespaceError(
+            f"{prefix}{name} is not available on Dask: array-api-compat's Dask namespace lacks "
+            "it and multigrad has no block version; compute the array first (multigrad.compute) "
+            "or use another device")
+    return missing
+
+
+# per function: the chunk library's kernel, and the core shape of each output from the
+# matrix's (m, n); a tuple of them for multi-output functions
+_BLOCK_LINALG = {
+    "det": lambda m, n: (),
+    "inv": lambda m, n: (n, m),
+    "pinv": lambda m, n: (n, m),
+    "cholesky": lambda m, n: (m, n),
+    "eigvalsh": lambda m, n: (n,),
+    "svdvals": lambda m, n: (min(m, n),),
+    "slogdet": lambda m, n: ((), ()),
+    "eigh": lambda m, n: ((n,), (n, n)),
+}
+
+
+def _linalg(compat_linalg, da, chunk_module):
+    ns = types.ModuleType("multigrad.backends.dask_namespace.linalg")
+    ns.__dict__.update({k: v for k, v in vars(compat_linalg).items() if not k.startswith("__")})
+    ns.__getattr__ = _refuse("linalg.")
+    for name, core in _BLOCK_LINALG.items():
+        setattr(ns, name, _by_blocks(name, core, compat_linalg, da, chunk_module))
+    return ns
+
+
+def _by_blocks(name, core, compat_linalg, da, chunk_module):
+    """``linalg.<name>`` over a stack of matrices, one matrix per chunk along the last two
+    axes (array-api-compat's own for a single matrix where it has one)."""
+    kernel = getattr(chunk_module.linalg, name)
+    native = getattr(compat_linalg, name, None)
+
+    def run(x, /, **kw):
+        # Dask's own cholesky reads the upper blocks too (and wants square chunks), where the
+        # standard's functions here read the lower triangle; array-api-compat's svdvals asks
+        # Dask's svd for full matrices, which it refuses: both run by blocks as well
+        if native is not None and x.ndim == 2 and name not in ("det", "slogdet", "cholesky",
+                                                               "svdvals"):
+            return native(x, **kw)
+        x = x.rechunk({x.ndim - 2: -1, x.ndim - 1: -1})
+        m, n = x.shape[-2:]
+        shapes = core(m, n)
+        batch = x.chunks[:-2]
+        many = isinstance(shapes[0] if shapes else None, tuple)
+
+        def one(k, shape):
+            def block(b):
+                out = kernel(b, **kw)
+                return out[k] if many else out
+            dims = x.ndim - 2
+            new = tuple(range(dims, dims + len(shape)))
+            drop = tuple(range(dims, x.ndim))
+            result = da.map_blocks(block, x, dtype=_out_dtype(name, x.dtype, k, chunk_module),
+                                   drop_axis=drop, new_axis=new or None,
+                                   chunks=batch + tuple((s,) for s in shape))
+            return result
+        if many:
+            outs = tuple(one(k, s) for k, s in enumerate(shapes))
+            return getattr(compat_linalg, {"slogdet": "SlogdetResult",
+                                           "eigh": "EighResult"}[name])(*outs)
+        return one(0, shapes)
+    run.__name__ = name
+    return run
+
+
+def _out_dtype(name, dtype, k, chunk_module):
+    kind = chunk_module.empty((), dtype=dtype)
+    if name in ("eigvalsh", "svdvals") or (name == "eigh" and k == 0) or (
+            name == "slogdet" and k == 1):
+        return chunk_module.real(kind).dtype
+    return kind.dtype
+
+
+def _scatter_add(da, chunk_module, n, indices, values):
+    """Per chunk of rows, ``add.at`` into zeros of ``(n, *rest)``; the partial sums of the
+    chunks are then added as a tree (Dask's reduction)."""
+    rest = tuple(values.shape[1:])
+    if any(math.isnan(s) for s in rest):
+        raise ValueError("scatter_add on Dask: the values' trailing dimensions have unknown "
+                         "sizes; compute them first (x.compute_chunk_sizes())")
+    values = da.asarray(values)
+    if values.numblocks[1:] != (1,) * (values.ndim - 1):
+        values = values.rechunk({d: -1 for d in range(1, values.ndim)})
+    indices = da.asarray(indices)
+    if indices.chunks[0] != values.chunks[0]:  # unknown chunks (a mask's) come aligned
+        indices = indices.rechunk((values.chunks[0],))
+
+    # map_blocks aligns trailing axes: the indices' one axis must meet the values' first
+    indices = indices[(slice(None),) + (None,) * len(rest)]
+
+    def block(v, i):
+        out = chunk_module.zeros((1, n) + rest, dtype=v.dtype)
+        chunk_module.add.at(out[0], i.reshape(-1), v)
+        return out
+    # one (1, n, *rest) partial sum per chunk of rows: the rows' axis keeps its blocks (one
+    # element each), the new axis 1 holds the n rows written
+    partial = da.map_blocks(block, values, indices, dtype=values.dtype,
+                            new_axis=1, chunks=((1,) * values.numblocks[0], (n,))
+                            + tuple((s,) for s in rest))
+    return partial.sum(axis=0)
+
+
+class DaskGenerator(Generator):
+    """Dask's random generators (drawn chunk by chunk inside the graph), each draw seeded
+    from a host NumPy generator whose state is this generator's."""
+
+    def __init__(self, da, chunk_module, seed, host):
+        import numpy as np
+        self._da, self._chunk_module = da, chunk_module
+        self._seeds = np.random.default_rng(seed)
+
+    def get_state(self):
+        """The generator's state, for ``set_state``: the host seed generator's (a dict)."""
+        return self._seeds.bit_generator.state
+
+    def set_state(self, state) -> None:
+        """Return to a state ``get_state`` gave: the draws that followed it come again."""
+        changing(self)
+        self._seeds.bit_generator.state = state
+
+    def _rng(self):
+        changing(self)
+        seed = int(self._seeds.integers(0, 2 ** 63))
+        return self._da.random.default_rng(self._chunk_module.random.default_rng(seed))
+
+    def normal(self, shape, dtype, mean=0.0, std=1.0):
+        x = self._rng().standard_normal(tuple(shape), dtype=_real(dtype)) * std + mean
+        return drawn(self, "normal", (shape, dtype, mean, std), x)
+
+    def uniform(self, shape, dtype, low=0.0, high=1.0):
+        x = self._rng().random(tuple(shape), dtype=_real(dtype)) * (high - low) + low
+        return drawn(self, "uniform", (shape, dtype, low, high), x)
+
+    def integers(self, low, high, shape, dtype):
+        x = self._rng().integers(low, high, tuple(shape), dtype=dtype_name(dtype))
+        return drawn(self, "integers", (low, high, shape, dtype), x)
+
+
+def _real(dtype):
+    name = dtype_name(dtype)
+    if name not in ("float32", "float64"):
+        raise TypeError(f"random floats need float32 or float64, not {dtype!r}")
+    return name

@@ -1,0 +1,240 @@
+"""Dask, lazily: forward and backward compute nothing, ``mg.compute`` evaluates a loss and its
+gradients in one pass, host parameters meet chunked data, unknown sizes, what Dask's namespace
+lacks. A callback counts Dask's computes; chunks are several and uneven throughout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import multigrad as mg
+
+da = pytest.importorskip("dask.array", reason="Dask is not installed (pip install -e "
+                                              "'.[backends]')")
+from dask.callbacks import Callback  # noqa: E402
+
+
+class Computes(Callback):
+    """Counts the graphs Dask executes (one per compute, persist or value read)."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def _start(self, dsk):
+        self.count += 1
+
+
+def _data(n=103, d=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = (rng.random(n) > 0.5).astype(np.float64)
+    # uneven chunks: 103 rows in chunks of 30, 30, 30, 13
+    return X, y, da.from_array(X, chunks=(30, 2)), da.from_array(y, chunks=30)
+
+
+def _logistic(X, y, w, b):
+    z = X @ w + b
+    return mg.mean(mg.logaddexp(0.0, z) - y * z)
+
+
+def test_forward_and_backward_compute_nothing_and_compute_is_one_pass():
+    Xn, yn, Xd, yd = _data()
+    w = mg.tensor(np.linspace(-0.5, 0.5, 4), requires_grad=True)
+    b = mg.tensor(0.1, requires_grad=True)
+    with Computes() as counter:
+        X, y = mg.asarray(Xd), mg.asarray(yd)
+        loss = _logistic(X, y, w, b) + 0.01 * mg.sum(w * w)  # a host term joins the graph
+        loss.backward()
+        assert counter.count == 0
+        assert loss.device == "dask" and repr(loss).startswith("tensor(<lazy")
+        (value,) = mg.compute(loss)
+        assert counter.count == 1
+        assert w.grad.device == "cpu" and b.grad.device == "cpu"
+        assert counter.count == 1  # the gradients came with the loss
+    z = Xn @ w.numpy() + 0.1
+    p = 1 / (1 + np.exp(-z))
+    np.testing.assert_allclose(float(value), np.mean(np.logaddexp(0, z) - yn * z)
+                               + 0.01 * np.sum(w.numpy() ** 2), rtol=1e-14)
+    np.testing.assert_allclose(w.grad.numpy(), Xn.T @ (p - yn) / len(yn) + 0.02 * w.numpy(),
+                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(float(b.grad), np.mean(p - yn), rtol=1e-12, atol=1e-15)
+
+
+def test_gradient_matches_central_differences_on_dask():
+    _, _, Xd, yd = _data(n=41, d=3)
+    X, y = mg.asarray(Xd), mg.asarray(yd)
+    w = mg.tensor([0.3, -0.2, 0.1], requires_grad=True)
+
+    def loss_of(v):
+        return mg.compute(_logistic(X, y, v, 0.0))[0]
+    _logistic(X, y, w, 0.0).backward()
+    direction = np.array([1.0, -2.0, 0.5])
+    numeric = mg.numerical.directional(loss_of, (mg.tensor(w.numpy()),),
+                                       (mg.tensor(direction),))
+    np.testing.assert_allclose(float(mg.vecdot(w.grad, mg.asarray(direction))), float(numeric),
+                               rtol=1e-7)
+
+
+def test_an_optimizer_step_on_host_parameters_never_grows_a_graph():
+    _, _, Xd, yd = _data()
+    X, y = mg.asarray(Xd), mg.asarray(yd)
+    w = mg.nn.Parameter(mg.zeros(4, dtype=mg.float64))
+    opt = mg.optim.SGD([w], lr=0.5)
+    with Computes() as counter:
+        for step in range(3):
+            opt.zero_grad()
+            loss = _logistic(X, y, w, 0.0)
+            loss.backward()
+            mg.compute(loss)
+            opt.step()
+            assert w.device == "cpu" and type(w.data) is np.ndarray
+        assert counter.count == 3
+    # the graph of a step's loss does not hold the earlier steps: its size stays put
+    sizes = [len(mg.asarray(_logistic(X, y, w, 0.0)).data.__dask_graph__()) for _ in range(2)]
+    assert sizes[0] == sizes[1]
+
+
+def test_reading_grad_without_compute_computes_all_pending_gradients_once():
+    _, _, Xd, yd = _data()
+    X, y = mg.asarray(Xd), mg.asarray(yd)
+    w = mg.tensor(np.ones(4), requires_grad=True)
+    b = mg.tensor(0.0, requires_grad=True)
+    _logistic(X, y, w, b).backward()
+    with Computes() as counter:
+        assert w.grad.device == "cpu"
+        assert b.grad.device == "cpu"
+        assert counter.count == 1
+
+
+def test_unknown_sizes_from_a_mask_go_through_backward_without_a_compute():
+    Xn, _, Xd, _ = _data()
+    X = mg.asarray(Xd)
+    w = mg.tensor([1.0, -1.0, 0.5, 2.0], requires_grad=True)
+    with Computes() as counter:
+        rows = X[X[:, 0] > 0.2]  # a data-dependent number of rows
+        assert np.isnan(rows.shape[0]) and rows.size is None
+        loss = mg.sum(mg.tanh(rows @ w) * rows[:, 1])
+        loss.backward()
+        assert counter.count == 0
+        mg.compute(loss)
+    kept = Xn[Xn[:, 0] > 0.2]
+    t = np.tanh(kept @ w.numpy())
+    np.testing.assert_allclose(w.grad.numpy(), kept.T @ ((1 - t ** 2) * kept[:, 1]), rtol=1e-12)
+
+
+def test_integer_indexing_has_no_eager_bounds_check_and_fails_at_compute():
+    _, _, Xd, _ = _data()
+    X = mg.asarray(Xd)
+    with Computes() as counter:
+        picked = X[mg.asarray(da.from_array(np.array([0, 5, 102, 5]), chunks=2))]
+        assert counter.count == 0
+    np.testing.assert_array_equal(mg.compute(picked)[0].numpy(), Xd.compute()[[0, 5, 102, 5]])
+    bad = X[mg.asarray(da.from_array(np.array([0, 500]), chunks=1))]
+    with pytest.raises(IndexError):
+        mg.compute(bad)
+
+
+def test_gradient_of_integer_indexing_adds_repeats_across_index_chunks():
+    # the cotangent of X[idx] is a scatter-add per chunk of the indices, summed as a tree
+    Xs, _, Xd, _ = _data()
+    picks = np.array([0, 5, 102, 5, 31, 0, 64])
+    for chunks in (2, 7):
+        X = mg.asarray(Xd).requires_grad_()
+        y = X[mg.asarray(da.from_array(picks, chunks=chunks))]
+        mg.sum(y * y).backward()
+        expected = np.zeros_like(Xs)
+        np.add.at(expected, picks, 2 * Xs[picks])
+        np.testing.assert_allclose(mg.compute(X.grad)[0].numpy(), expected, rtol=1e-15)
+
+
+def test_host_and_dask_meet_only_through_the_host():
+    X = mg.asarray(da.ones((4, 2), chunks=2))
+    with pytest.raises(mg.MixedDeviceError, match="a Dask array meets only arrays of its host"):
+        X + mg.ones(2, device="strict:device1")
+
+
+def test_what_dask_lacks_runs_by_blocks():
+    rng = np.random.default_rng(1)
+    stack = rng.standard_normal((5, 3, 3))
+    spd = stack @ np.swapaxes(stack, -1, -2) + 3 * np.eye(3)
+    A = mg.asarray(da.from_array(spd, chunks=(2, 3, 3)))
+    np.testing.assert_allclose(mg.compute(mg.linalg.det(A))[0].numpy(), np.linalg.det(spd))
+    sign, logabs = mg.linalg.slogdet(A)
+    np.testing.assert_allclose(mg.compute(logabs)[0].numpy(), np.linalg.slogdet(spd)[1])
+    values, _ = mg.linalg.eigh(A)
+    np.testing.assert_allclose(mg.compute(values)[0].numpy(), np.linalg.eigvalsh(spd))
+    np.testing.assert_allclose(mg.compute(mg.linalg.pinv(A))[0].numpy(), np.linalg.pinv(spd),
+                               atol=1e-12)
+    x = rng.standard_normal((6, 4))
+    idx = rng.integers(0, 4, (6, 3))
+    t = mg.take_along_axis(mg.asarray(da.from_array(x, chunks=(4, 2))),
+                           mg.asarray(da.from_array(idx, chunks=(4, 3))), axis=1)
+    np.testing.assert_array_equal(mg.compute(t)[0].numpy(), np.take_along_axis(x, idx, axis=1))
+    v = mg.take(mg.asarray(da.from_array(x[:, 0], chunks=4)), [5, 0, 5])
+    np.testing.assert_array_equal(mg.compute(v)[0].numpy(), x[[5, 0, 5], 0])
+
+
+def test_det_gradient_on_a_stack_of_matrices_by_blocks():
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((4, 3, 3)) + 3 * np.eye(3)
+    A = mg.asarray(da.from_array(a, chunks=(2, 3, 3)))
+    w = mg.tensor(np.ones((3, 3)), requires_grad=True)
+    mg.sum(mg.linalg.det(A * w)).backward()
+    expected = sum(np.linalg.det(m) * np.linalg.inv(m).T * m for m in a)  # d det(m * w)/dw
+    np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-10)
+
+
+def test_cholesky_of_a_chunked_matrix_reads_its_lower_triangle_only():
+    # Dask's own blocked cholesky reads the upper blocks too: junk there must not count
+    a = np.array([[4.0, 9.0, -7.0], [2.0, 3.0, 5.0], [1.0, 0.5, 2.0]])
+    sym = np.tril(a) + np.tril(a, -1).T
+    x = mg.asarray(da.from_array(a, chunks=2)).requires_grad_()
+    low = mg.linalg.cholesky(x)
+    np.testing.assert_allclose(mg.compute(low)[0].numpy(), np.linalg.cholesky(sym), rtol=1e-14)
+    mg.sum(low).backward()
+    host = mg.tensor(a, requires_grad=True)
+    mg.sum(mg.linalg.cholesky(host)).backward()
+    np.testing.assert_allclose(mg.compute(x.grad)[0].numpy(), host.grad.numpy(), rtol=1e-12)
+
+
+def test_fft_along_axes_in_several_chunks():
+    # Dask transforms only an axis held in one chunk: those axes are rechunked first
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((5, 6))
+    grads = []
+    for data in (a, da.from_array(a, chunks=(2, 4))):
+        x = mg.asarray(data).requires_grad_()
+        y = mg.fft.rfftn(x, axes=(0, 1))
+        mg.sum(mg.real(y) * 2.0 + mg.imag(y)).backward()
+        grads.append(mg.compute(x.grad)[0].numpy())
+        np.testing.assert_allclose(mg.compute(y)[0].numpy(), np.fft.rfftn(a), rtol=1e-12,
+                                   atol=1e-12)
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12, atol=1e-12)
+
+
+def test_what_neither_has_is_refused_naming_the_function_and_dask():
+    A = mg.asarray(da.ones((2, 3, 3), chunks=1))
+    with pytest.raises(AttributeError, match="linalg.matrix_power is not available on Dask"):
+        mg.get_device("dask").xp.linalg.matrix_power(A.data, 2)
+
+
+def test_persist_keeps_tensors_lazy_and_their_graphs_short():
+    _, _, Xd, yd = _data()
+    X = mg.asarray(Xd * 2.0 + 1.0)
+    (kept,) = mg.persist(X)
+    assert kept.device == "dask"
+    assert len(kept.data.__dask_graph__()) == Xd.numblocks[0] * Xd.numblocks[1]
+    np.testing.assert_allclose(mg.compute(kept)[0].numpy(), Xd.compute() * 2 + 1)
+
+
+def test_random_tensors_on_dask_are_drawn_inside_the_graph():
+    with Computes() as counter:
+        mg.manual_seed(3)
+        a = mg.randn(1000, 3, device="dask", dtype=mg.float64)
+        mg.manual_seed(3)
+        b = mg.randn(1000, 3, device="dask", dtype=mg.float64)
+        assert counter.count == 0 and a.device == "dask"
+    first, again = mg.compute(a, b)
+    np.testing.assert_array_equal(first.numpy(), again.numpy())
+    assert abs(float(mg.mean(first))) < 0.1 and 0.9 < float(mg.std(first)) < 1.1
