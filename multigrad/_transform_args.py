@@ -12,8 +12,8 @@ from .autograd import Tensor
 from .autograd._tensor import check_like
 from .ops import astype, reshape, stack, zeros
 
-__all__ = ["name_of", "normalize_argnums", "check_differentiable", "check_like", "tensor_leaves",
-           "call", "Wrt", "detached", "one_hot", "assemble"]
+__all__ = ["name_of", "normalize_argnums", "check_differentiable", "check_complex_kinds",
+           "check_like", "tensor_leaves", "call", "Wrt", "detached", "one_hot", "assemble"]
 
 
 # -- checking what the user gave ------------------------------------------------------------------
@@ -54,6 +54,39 @@ def check_differentiable(fname: str, where: str, x) -> None:
     if x.data.dtype not in x.device.grad_dtypes:
         raise TypeError(f"{fname}: {where} has dtype {x.dtype.name}; only floating-point "
                         "tensors can be differentiated (close over the others instead)")
+
+
+def _complex(x: Tensor) -> bool:
+    return x.dtype.kind == "complex floating"
+
+
+def check_complex_kinds(fname: str, inputs, outputs, holomorphic: bool, kind: str) -> None:
+    """Refuse what has no derivative of the kind asked: a complex output of ``grad`` (``kind``
+    "reverse"), a complex output of complex inputs of a Jacobian (``kind`` "jacobian"), unless
+    ``holomorphic``; with ``holomorphic``, real inputs or outputs."""
+    if holomorphic:
+        real = next((x for x in inputs if not _complex(x)), None)
+        if real is not None:
+            raise TypeError(f"{fname}: holomorphic=True needs complex inputs, got one of dtype "
+                            f"{real.dtype.name} (cast it with mg.astype(x, mg.complex128))")
+        real = next((y for y in outputs if not _complex(y)), None)
+        if real is not None:
+            raise TypeError(f"{fname}: holomorphic=True needs complex outputs, but f returned "
+                            f"one of dtype {real.dtype.name}: a real function of complex "
+                            "inputs is not holomorphic; leave holomorphic out")
+        return
+    complex_out = next((y for y in outputs if _complex(y)), None)
+    if complex_out is None:
+        return
+    if kind == "reverse":
+        raise TypeError(f"{fname}: f returned a complex tensor ({complex_out.dtype.name}); the "
+                        "gradient is defined for a real-valued f: return mg.real(y), "
+                        "mg.abs(y) ** 2 or another real function of it, or pass "
+                        "holomorphic=True for the derivative f'(z) of a holomorphic f")
+    if any(_complex(x) for x in inputs):
+        raise TypeError(f"{fname}: a complex output ({complex_out.dtype.name}) of complex "
+                        "inputs has a complex Jacobian only if f is holomorphic: pass "
+                        "holomorphic=True, or differentiate mg.real(y) and mg.imag(y) apart")
 
 
 def tensor_leaves(fname: str, what: str, tree) -> tuple[list, _pytree.TreeDef]:

@@ -2,6 +2,10 @@
 
 Finite differences are the reference every derivative rule is tested against. They evaluate the
 function on tensors without recording, so they work for any multigrad function on any device.
+
+Complex inputs ``z = x + iy`` are perturbed in their real and imaginary parts separately, and
+the results follow JAX's convention, as every rule does: the gradient of a real-valued ``f`` is
+``df/dx - i df/dy``.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import math
 from .autograd import Tensor, no_grad
 from .autograd._backward import grad as _reverse_grad
 from .backends import as_dtype
+from .ops.elementwise import real as _real
 from .ops.statistical import sum as _sum
 
 __all__ = ["default_step", "derivative", "directional", "numerical_grad", "gradcheck",
@@ -61,38 +66,67 @@ def directional(f, inputs, directions, *, method="central", step=None):
 
 
 def derivative(f, x, *, method="central", step=None):
-    """The derivative of a scalar function of a scalar, ``f'(x)``, by finite differences."""
+    """The derivative of a scalar function of a scalar, ``f'(x)``, by finite differences (for
+    complex ``x``, along the real axis: ``f'(z)`` for a holomorphic ``f``)."""
     return directional(f, [x], [x * 0 + 1], method=method, step=step)
 
 
-def numerical_grad(f, inputs, *, method="central", step=None):
+def _is_complex(t) -> bool:
+    return t.dtype.kind == "complex floating"
+
+
+def numerical_grad(f, inputs, *, method="central", step=None, holomorphic=False):
     """The gradient of a scalar-valued ``f`` with respect to each input, element by element.
 
-    Costs two evaluations of ``f`` per element (one for forward differences, plus one).
-    Returns a tuple of tensors shaped like the inputs.
+    ``f`` returns a real scalar; an element ``z = x + iy`` of a complex input is moved along
+    its real and its imaginary part, and gets ``df/dx - i df/dy`` (JAX's convention). With
+    ``holomorphic=True``, ``f`` returns a complex scalar and the result is ``f'(z)``, moving
+    ``z`` along the real axis only. Costs two evaluations of ``f`` per element and part (one
+    for forward differences, plus one). Returns a tuple of tensors shaped like the inputs.
     """
     _check_method(method)
     inputs = [x.detach().requires_grad_(x.requires_grad) for x in inputs]
     grads = []
+    checked = False
     for k, x in enumerate(inputs):
         xp = x.device.xp
         h = step if step is not None else default_step(x.dtype, method)
         flat = xp.reshape(x.data, (-1,))
+        parts = (1, 1j) if _is_complex(x) and not holomorphic else (1,)
         g = []
         for i in range(x.size):
-            unit = xp.zeros_like(flat)
-            unit[i] = 1  # a fresh array of ours, so writing into it is safe
-            u = Tensor(xp.reshape(unit, x.shape), x.device)
             others = [y if j != k else None for j, y in enumerate(inputs)]
 
             def along(xk, others=others):
                 return f(*(xk if y is None else y for y in others))
 
-            d = directional(along, [x], [u], method=method, step=h)
-            g.append(d.data if d.ndim == 0 else xp.reshape(d.data, ()))
+            total = None
+            for part in parts:
+                unit = xp.zeros_like(flat)
+                unit[i] = part  # a fresh array of ours, so writing into it is safe
+                u = Tensor(xp.reshape(unit, x.shape), x.device)
+                d = directional(along, [x], [u], method=method, step=h)
+                if not checked:
+                    _check_output("numerical_grad", d, holomorphic)
+                    checked = True
+                d = d.data if d.ndim == 0 else xp.reshape(d.data, ())
+                # df/dx - i df/dy: the part along i enters times -i
+                total = d if total is None else total - 1j * d
+            g.append(total)
         grads.append(Tensor(xp.reshape(xp.stack(g), x.shape) if g else xp.zeros_like(x.data),
                             x.device))
     return tuple(grads)
+
+
+def _check_output(caller, out, holomorphic) -> None:
+    """A real output, or a complex one with ``holomorphic``."""
+    if _is_complex(out) and not holomorphic:
+        raise TypeError(f"{caller}: f returned a complex value ({out.dtype.name}); the gradient "
+                        "is defined for a real-valued f (return mg.real(y), mg.abs(y) ** 2...), "
+                        "or pass holomorphic=True for f'(z) of a holomorphic f")
+    if holomorphic and not _is_complex(out):
+        raise TypeError(f"{caller}: holomorphic=True needs f to return a complex value, got "
+                        f"{out.dtype.name}")
 
 
 class GradcheckError(AssertionError):
@@ -103,9 +137,11 @@ def gradcheck(f, *inputs, atol=None, rtol=None, step=None, raise_exception=True)
     """Check the reverse-mode gradient of ``f`` against central differences.
 
     ``f`` takes the inputs positionally; a non-scalar output is reduced with a fixed random
-    weighting so that every output element counts. Every floating input that requires
-    gradients is checked element by element. Use float64 inputs: float32 central differences
-    carry errors near 1e-3.
+    weighting so that every output element counts (the real part of a complex output weighted
+    by complex weights, so that its real and imaginary parts count). Every floating input that
+    requires gradients is checked element by element, a complex one in its real and its
+    imaginary part (JAX's convention: the gradient is ``df/dx - i df/dy``). Use float64 or
+    complex128 inputs: float32 central differences carry errors near 1e-3.
 
     Returns True, or raises ``GradcheckError`` naming the input, the worst element and both
     values (returns False instead with ``raise_exception=False``).
@@ -123,8 +159,8 @@ def gradcheck(f, *inputs, atol=None, rtol=None, step=None, raise_exception=True)
     weights = _fixed_weights(out)
 
     def scalar(*xs):
-        y = f(*xs)
-        return _sum(y * weights)
+        y = f(*xs) * weights
+        return _sum(_real(y) if _is_complex(y) else y)
 
     analytic = _reverse_grad(scalar(*inputs), [inputs[k] for k in checked], allow_unused=True)
     for k, a in zip(checked, analytic):
@@ -156,8 +192,14 @@ def _unravel(flat_index: int, shape) -> tuple:
 
 
 def _fixed_weights(out: Tensor) -> Tensor:
-    """Deterministic weights in [0.5, 1.5) of the output's shape (so no element cancels)."""
+    """Deterministic weights in [0.5, 1.5) of the output's shape (so no element cancels); for
+    a complex output, complex weights whose imaginary parts are drawn in [0.5, 1.5) too."""
     gen = out.device.random(1234)
     real = "float32" if out.dtype.name in ("float32", "complex64") else "float64"
-    data = gen.uniform(out.shape, out.device.native_dtype(real), 0.5, 1.5)
-    return Tensor(out.device.xp.astype(data, out.data.dtype), out.device)
+    xp = out.device.xp
+    data = xp.astype(gen.uniform(out.shape, out.device.native_dtype(real), 0.5, 1.5),
+                     out.data.dtype)
+    if _is_complex(out):
+        data = data + xp.astype(gen.uniform(out.shape, out.device.native_dtype(real), 0.5, 1.5),
+                                out.data.dtype) * 1j
+    return Tensor(data, out.device)

@@ -15,6 +15,13 @@ derivative as a function, or evaluated at a point. They compose in any order and
 - Forward mode (``jvp``, ``jacfwd``) opens a level of its own per pass (see
   ``multigrad.autograd._forward``), so nested forward transforms keep their tangents apart.
 
+Complex numbers follow JAX's convention: the gradient of a real-valued ``f`` of ``z = x + iy``
+is ``df/dx - i df/dy``, and ``vjp`` pulls a cotangent back as the transpose of the Jacobian
+(not its conjugate transpose), so a holomorphic function's pullback multiplies by ``f'(z)``.
+``grad`` and ``value_and_grad`` need a real output, unless ``holomorphic=True`` asks for
+``f'(z)`` of a holomorphic function of complex inputs (as do ``jacrev``, ``jacfwd`` and
+``hessian`` for a complex output of complex inputs); ``vjp`` and ``jvp`` take any.
+
 ``multigrad.autograd.grad`` is the engine's functional reverse pass with PyTorch's signature;
 ``multigrad.grad`` here is the transform.
 """
@@ -26,8 +33,9 @@ import weakref
 from typing import Callable, Sequence
 
 from . import _pytree
-from ._transform_args import (Wrt, assemble, call, check_differentiable, check_like, detached,
-                              name_of, normalize_argnums, one_hot, tensor_leaves)
+from ._transform_args import (Wrt, assemble, call, check_complex_kinds, check_differentiable,
+                              check_like, detached, name_of, normalize_argnums, one_hot,
+                              tensor_leaves)
 from .autograd import Tensor, enable_grad
 from .autograd._backward import _toposort
 from .autograd._backward import pull_back_to
@@ -181,7 +189,8 @@ def _check_scalar(fname: str, out) -> None:
                         "gradient; return a floating-point scalar")
 
 
-def _gradient_transform(transform: str, f: Callable, argnums, has_aux: bool, with_value: bool):
+def _gradient_transform(transform: str, f: Callable, argnums, has_aux: bool, with_value: bool,
+                        holomorphic: bool = False):
     nums, single = normalize_argnums(transform, argnums)
     fname = f"{transform}({name_of(f)})"
 
@@ -192,8 +201,11 @@ def _gradient_transform(transform: str, f: Callable, argnums, has_aux: bool, wit
             variables = [_variable(x) for x in wrt.tensors]
             out, aux = call(fname, f, wrt.substitute(args, variables), kwargs, has_aux)
         _check_scalar(fname, out)
+        check_complex_kinds(fname, wrt.tensors, [out], holomorphic, "reverse")
+        # a holomorphic f's pullback of 1 is f'(z); a real output's seed is 1 too
+        seed = ones_like(out) if holomorphic else None
         outer = _outer_state(wrt.tensors, variables, [out])
-        grads = wrt.result(_pull_back([out], [None], variables, outer, outer is not None))
+        grads = wrt.result(_pull_back([out], [seed], variables, outer, outer is not None))
         _retire(variables)
         if not outer:
             out, aux = out.detach(), detached(aux)
@@ -205,18 +217,22 @@ def _gradient_transform(transform: str, f: Callable, argnums, has_aux: bool, wit
     return gradient
 
 
-def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+         holomorphic: bool = False) -> Callable:
     """The gradient of a scalar-valued function, as a function.
 
     Parameters
     ----------
     f : callable
         A function of tensors (or of nested tuples, lists and dicts of tensors) returning a
-        scalar tensor, or a pair ``(scalar, aux)`` with ``has_aux``.
+        real scalar tensor, or a pair ``(scalar, aux)`` with ``has_aux``.
     argnums : int or tuple of int
         Which positional arguments to differentiate with respect to.
     has_aux : bool
         ``f`` returns ``(output, aux)``; ``aux`` is handed back undifferentiated.
+    holomorphic : bool
+        ``f`` is a holomorphic function of complex arguments with a complex output: return
+        its complex derivative ``f'(z)``. Otherwise the output must be real.
 
     Returns
     -------
@@ -224,7 +240,8 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
         Takes ``f``'s arguments and returns the gradient with the structure of the argument
         ``argnums`` names (a tuple of such when ``argnums`` is a tuple), or ``(gradient, aux)``.
         Each gradient has its argument's shape, dtype and device; it is zero where ``f`` does
-        not depend on the argument.
+        not depend on the argument. For a complex argument ``z = x + iy`` of a real ``f`` it
+        is ``df/dx - i df/dy`` (JAX's convention; PyTorch's is its conjugate).
 
     Examples
     --------
@@ -232,17 +249,21 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
     >>> df = mg.grad(lambda x: mg.sum(x ** 3))
     >>> df(mg.tensor([1.0, 2.0]))            # 3 x**2
     >>> mg.grad(mg.grad(lambda x: x ** 3))(mg.tensor(2.0))   # 6 x
+    >>> mg.grad(lambda z: mg.abs(z) ** 2)(mg.tensor(1 + 2j))  # 2 conj(z)
+    >>> mg.grad(mg.sin, holomorphic=True)(mg.tensor(1j))     # cos(z)
     """
-    return _gradient_transform("grad", f, argnums, has_aux, with_value=False)
+    return _gradient_transform("grad", f, argnums, has_aux, with_value=False,
+                               holomorphic=holomorphic)
 
 
-def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0,
-                   has_aux: bool = False) -> Callable:
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+                   holomorphic: bool = False) -> Callable:
     """Like ``grad``, but the function returns ``(value, gradient)`` from one evaluation.
 
-    With ``has_aux`` it returns ``((value, aux), gradient)``.
+    With ``has_aux`` it returns ``((value, aux), gradient)``; ``holomorphic`` as in ``grad``.
     """
-    return _gradient_transform("value_and_grad", f, argnums, has_aux, with_value=True)
+    return _gradient_transform("value_and_grad", f, argnums, has_aux, with_value=True,
+                               holomorphic=holomorphic)
 
 
 def vjp(f: Callable, *primals, has_aux: bool = False, argnums=None):

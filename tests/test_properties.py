@@ -32,7 +32,8 @@ from hypothesis.extra import numpy as hnp
 import multigrad as mg
 from multigrad.numerical import directional
 from op_specs import ALL_SPECS
-from test_op_gradients import _as_tuple, _fd, _float_outputs, _inner, _jvp, _leaves, _seen
+from test_op_gradients import (_as_tuple, _fd, _float_outputs, _inner, _jvp, _leaves, _seen,
+                               pairing)
 
 UNUSUAL = [np.inf, -np.inf, np.nan, 0.0, -0.0]
 NON_FINITE = [np.inf, -np.inf, np.nan]
@@ -43,10 +44,12 @@ def _ids(specs):
     return [pytest.param(spec, id=spec.name) for spec in specs]
 
 
-RANDOM_FORWARD = [s for s in ALL_SPECS if s.random and s.ref is not None]
-ELEMENTWISE = [s for s in ALL_SPECS if s.random == "elementwise" and s.differentiable]
-DIFFERENTIABLE = [s for s in ALL_SPECS if s.differentiable]
-SPECIAL = [s for s in ALL_SPECS if s.special is not None]
+# the complex specs are checked by tests/test_op_gradients.py and tests/test_complex.py
+REAL_SPECS = [s for s in ALL_SPECS if not s.complex]
+RANDOM_FORWARD = [s for s in REAL_SPECS if s.random and s.ref is not None]
+ELEMENTWISE = [s for s in REAL_SPECS if s.random == "elementwise" and s.differentiable]
+DIFFERENTIABLE = [s for s in REAL_SPECS if s.differentiable]
+SPECIAL = [s for s in REAL_SPECS if s.special is not None]
 
 
 class _Backend:
@@ -132,9 +135,9 @@ def _special_pools(spec):
 # -- derivatives ---------------------------------------------------------------------------
 
 def _pairing(spec, xs, params, vs):
-    """<v, f(x)> over the floating outputs."""
+    """<v, f(x)> over the floating outputs (the real part for complex ones)."""
     outs = _as_tuple(spec.fn(*xs, **params))
-    return sum(mg.sum(outs[k] * vs[k]) for k in _float_outputs(outs))
+    return pairing(outs, vs, _float_outputs(outs))
 
 
 def _gradient(spec, xs, params, grad_args, vs, create_graph):
@@ -144,6 +147,8 @@ def _gradient(spec, xs, params, grad_args, vs, create_graph):
 
 
 def _random_like(rng, t):
+    if t.dtype == mg.complex128:  # a complex result of real inputs (eig, fft)
+        return F64.tensor(rng.standard_normal(t.shape) + 1j * rng.standard_normal(t.shape))
     return F64.tensor(rng.standard_normal(t.shape))
 
 

@@ -387,3 +387,103 @@ def test_second_derivative(point, backend64):
         got = _host([mg.zeros_like(x) if h is None else h for h, x in zip(second, xs)]) @ w
         _check(np.array([got]), np.array([u @ expected @ w]),
                f"{point.name}: along dense directions", is_numeric)
+
+
+# -- complex points: zeros and branch cuts, where the standard defines the forward ---------------
+#
+# The loss is Re(sum(W * fn(z))) with W = 1 - 0.5i (sum(fn(z)) for a real fn), and the gradient
+# follows JAX's convention: c = dL/dx - i dL/dy, which is W * f'(z) for a holomorphic fn. On a
+# branch cut the forward is the limit from the side of the imaginary part's signed zero (sqrt(-4
+# + 0i) = 2i, sqrt(-4 - 0i) = -2i), and the derivative is that side's: continuous along the
+# real axis, which central differences then see; across the cut they see the jump.
+
+W = 1 - 0.5j
+
+
+@dataclass(frozen=True)
+class ComplexPoint:
+    """``fn`` at complex ``z``: ``grad`` the expected gradient of the loss (FD: central
+    differences), ``along`` the parts in which central differences see a smooth function
+    ("both", "real"), or None where they see none (a derivative infinite or a kink)."""
+
+    name: str
+    fn: Callable
+    z: np.ndarray
+    grad: object = FD
+    along: str | None = "both"
+
+
+def _c(*values):
+    return np.asarray(values, dtype=np.complex128)
+
+
+COMPLEX_POINTS = [
+    # |z| at 0: the subgradient 0 (central differences see |h u| - |-h u| = 0 too)
+    ComplexPoint("abs at complex 0", mg.abs, _c(0j, complex(-0.0, -0.0), 1.5 - 2j),
+                 _c(0j, 0j, (1.5 + 2j) / 2.5)),
+    # sign(z) = z / |z| at 0: 0, as for real numbers (it jumps there)
+    ComplexPoint("sign at complex 0", mg.sign, _c(0j, complex(-0.0, 0.0)), _c(0j, 0j), None),
+    # sqrt and log at 0: infinite, each part of W times infinity (as 1 / +0 for real input)
+    ComplexPoint("sqrt at complex 0", mg.sqrt, _c(0j), _c(complex(INF, -INF)), None),
+    ComplexPoint("log at complex 0", mg.log, _c(0j), _c(complex(INF, -INF)), None),
+    # the negative real axis: the side of the signed zero
+    ComplexPoint("sqrt on the cut, +0i", mg.sqrt, _c(complex(-4.0, 0.0)), _c(W / 4j), "real"),
+    ComplexPoint("sqrt on the cut, -0i", mg.sqrt, _c(complex(-4.0, -0.0)), _c(W / -4j), "real"),
+    ComplexPoint("log on the cut, +0i", mg.log, _c(complex(-4.0, 0.0)), _c(W / -4), "real"),
+    ComplexPoint("log on the cut, -0i", mg.log, _c(complex(-4.0, -0.0)), _c(W / -4), "real"),
+    ComplexPoint("pow of a complex base on the cut", lambda z: z ** 0.5,
+                 _c(complex(-4.0, -0.0)), _c(W * 0.5 / -2j), "real"),
+    # smooth points, checked by central differences in both parts
+    ComplexPoint("sqrt near the cut", mg.sqrt, _c(complex(-4.0, 0.5))),
+    ComplexPoint("log near 0", mg.log, _c(0.01 + 0.02j)),
+]
+
+
+def _complex_loss(point, z):
+    out = point.fn(z)
+    if out.dtype.kind == "complex floating":
+        return mg.sum(mg.real(out * W))
+    return mg.sum(out)
+
+
+def _along_real_axis(point, z, backend, h=1e-5):
+    """dL/dx at each element by central differences that keep the sign of each imaginary
+    zero (z + h would turn -0i into +0i, onto the other side of a cut)."""
+    values = z.numpy()
+    out = np.empty(values.shape)
+    for k in range(values.size):
+        def at(shift):
+            moved = np.array(values, copy=True)
+            moved.real.reshape(-1)[k] += shift
+            return _complex_loss(point, backend.tensor(moved, dtype=mg.complex128)).item()
+        out.reshape(-1)[k] = (at(h) - at(-h)) / (2 * h)
+    return out
+
+
+@pytest.mark.parametrize("point", [pytest.param(p, id=p.name) for p in COMPLEX_POINTS])
+def test_complex_first_derivative(point, backend64):
+    z = backend64.tensor(point.z, dtype=mg.complex128, requires_grad=True)
+    (reverse,) = mg.autograd.grad(_complex_loss(point, z), [z])
+    reverse = reverse.numpy()
+    if not isinstance(point.grad, str):
+        np.testing.assert_allclose(reverse, point.grad, rtol=1e-12, atol=1e-12,
+                                   err_msg=f"{point.name}: reverse mode")
+    if point.along == "both":
+        (numeric,) = numerical_grad(lambda a: _complex_loss(point, a), [z.detach()])
+        np.testing.assert_allclose(reverse, numeric.numpy(), rtol=1e-6, atol=1e-6,
+                                   err_msg=f"{point.name}: central differences")
+    if point.along == "real":  # dL/dx = Re(c)
+        np.testing.assert_allclose(np.real(reverse), _along_real_axis(point, z, backend64),
+                                   rtol=1e-6, atol=1e-6,
+                                   err_msg=f"{point.name}: central differences along x")
+    if np.all(np.isfinite(reverse)):
+        # forward mode along each element's real and imaginary unit: dL/dx = Re(c), dL/dy =
+        # -Im(c) (a unit direction's zero part keeps each signed zero of z as it is)
+        for part, expected in ((1.0, np.real(reverse)), (1j, -np.imag(reverse))):
+            for k in range(z.size):
+                unit = np.zeros(z.shape, dtype=np.complex128)
+                unit.reshape(-1)[k] = part
+                u = backend64.tensor(unit, dtype=mg.complex128)
+                tangent = mg.jvp(lambda a: _complex_loss(point, a), [z.detach()], [u])[1]
+                assert tangent.item() == pytest.approx(expected.reshape(-1)[k], abs=1e-12), (
+                    f"{point.name}: forward mode along {part} at element {k}")

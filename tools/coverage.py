@@ -11,6 +11,11 @@ read from ``multigrad.autograd.REGISTRY``: a function backed by a primitive with
 mode, with JVP rules forward mode; a primitive declared without rules gives results that carry no
 gradient (integer or boolean results). A public function that is not itself a primitive is
 "composed" of primitives, and differentiates through them.
+
+The complex columns are read from the op table (``tests/op_specs``): a primitive that complex
+specs cover has its VJP and JVP checked against central differences in the real and imaginary
+parts of complex inputs; one in ``tests/op_specs/real_only.py`` refuses complex input with an
+error (``tests/test_complex.py`` checks that no differentiable primitive is in neither).
 """
 
 from __future__ import annotations
@@ -97,29 +102,60 @@ _BATCHING = {"elementwise": "elementwise", "axis": "axes shifted", "unchanged": 
              "stacked": "stacks (own rule)", "rule": "own rule", "loop": "loop"}
 
 
-def rows_for(names, namespace, registry, prefix=""):
-    """One table row per function: (name, exported, primitive, reverse, forward, batching)."""
+def complex_support():
+    """(checked, second_order, real_only): the primitives whose derivatives the op table checks
+    on complex inputs (to second order for the second set), and those that refuse complex
+    input, as sets of registry names."""
+    tests = str(ROOT / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    from op_specs import ALL_SPECS
+    from op_specs.real_only import REAL_ONLY
+
+    complex_specs = [s for s in ALL_SPECS if s.complex]
+    checked = {n for s in complex_specs for n in s.covers}
+    second_order = {n for s in complex_specs if s.second_order == "fd" for n in s.covers}
+    return checked, second_order, set(REAL_ONLY)
+
+
+def _complex_modes(prim, modes, support):
+    """(reverse, forward) support of one differentiable primitive for complex input."""
+    checked, _, real_only = support
+    if prim.name in real_only:
+        return "error (real only)", "error (real only)"
+    if prim.name in checked:
+        return modes
+    return "not checked", "not checked"
+
+
+def rows_for(names, namespace, registry, support, prefix=""):
+    """One table row per function: (name, exported, primitive, reverse, forward, complex
+    reverse, complex forward, batching)."""
     rows = []
     for name in names:
         fn = getattr(namespace, name, None)
         if fn is None:
-            rows.append((name, "no", "", "missing", "missing", "missing"))
+            rows.append((name, "no", "", *["missing"] * 5))
             continue
         prim = _primitive_for(name, fn, registry, prefix)
         if prim is not None:
-            rows.append((name, "yes", f"`{prim.name}`", *_modes(prim)))
+            *modes, batching = _modes(prim)
+            complex_modes = (_complex_modes(prim, modes, support) if prim.vjp is not None
+                             else modes)
+            rows.append((name, "yes", f"`{prim.name}`", *modes, *complex_modes, batching))
         elif name in NOT_DIFFERENTIATED:
             why = f"n/a ({NOT_DIFFERENTIATED[name]})"
-            rows.append((name, "yes", "", why, why, why))
+            rows.append((name, "yes", "", *[why] * 5))
         else:
-            rows.append((name, "yes", "", "composed", "composed", "composed"))
+            rows.append((name, "yes", "", *["composed"] * 5))
     return rows
 
 
 def _table(rows):
-    lines = ["| function | exported | primitive | reverse mode | forward mode | batching (vmap) |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| `{n}` | {e} | {p} | {r} | {f} | {b} |" for n, e, p, r, f, b in rows]
+    lines = ["| function | exported | primitive | reverse mode | forward mode | complex reverse "
+             "| complex forward | batching (vmap) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += ["| `{}` | {} | {} | {} | {} | {} | {} | {} |".format(*row) for row in rows]
     return lines
 
 
@@ -134,12 +170,14 @@ def render() -> str:
     main, linalg = standard_functions()
     network = list(NETWORK_FUNCTIONS) + [n for n in nn_family.__all__
                                          if n not in NETWORK_FUNCTIONS]
-    main_rows = rows_for(main, multigrad, REGISTRY)
-    linalg_rows = rows_for(linalg, getattr(multigrad, "linalg", None), REGISTRY, "linalg.")
-    network_rows = rows_for(network, multigrad, REGISTRY)
+    support = complex_support()
+    main_rows = rows_for(main, multigrad, REGISTRY, support)
+    linalg_rows = rows_for(linalg, getattr(multigrad, "linalg", None), REGISTRY, support,
+                           "linalg.")
+    network_rows = rows_for(network, multigrad, REGISTRY, support)
     fft = fft_functions()
     fft_rows = [(f"fft.{name}", *rest) for name, *rest in
-                rows_for(fft, getattr(multigrad, "fft", None), REGISTRY, "fft.")]
+                rows_for(fft, getattr(multigrad, "fft", None), REGISTRY, support, "fft.")]
     fft_covered = sum(r[1] == "yes" for r in fft_rows)
     standard = main_rows + linalg_rows
     covered = sum(r[1] == "yes" for r in standard)
@@ -175,6 +213,14 @@ def render() -> str:
         "stacks of matrices), *stacks (own rule)* and *own rule* (a rule of its own); a "
         "primitive without one would *loop* over the examples. A composed function batches "
         "through its primitives; a creation function gives the same array to every example.",
+        "",
+        "*Complex reverse* and *complex forward*: the same for complex inputs (complex64 and "
+        "complex128, JAX's convention: see [Complex numbers](complex.md)); *yes* means the op "
+        "table checks its VJP and JVP on complex inputs against central differences in the real "
+        "and the imaginary parts; *error (real only)*: the function is defined for real numbers "
+        "only and complex input raises a TypeError naming it. Second derivatives of complex "
+        "inputs are checked as well for "
+        + ", ".join(f"`{n}`" for n in sorted(support[1])) + ".",
         "",
         "## Main namespace",
         "",

@@ -126,6 +126,11 @@ def _roots(outputs, seeds, caller):
             if y.size != 1:
                 raise RuntimeError(f"{caller}: output {k} has shape {y.shape}; a seed (a "
                                    "cotangent of that shape) is needed for a non-scalar output")
+            if y.dtype.kind == "complex floating":
+                raise TypeError(f"{caller}: output {k} is complex ({y.dtype.name}); a gradient "
+                                "is defined for a real output: differentiate mg.real(y), "
+                                "mg.abs(y) ** 2 or another real function of it, or pass a "
+                                "seed (a cotangent) for a vector-Jacobian product")
             s = Tensor(_record.created(y.device.xp.ones_like(y.data)), y.device)
         else:
             check_like(caller, f"seed {k}", "output", s, y)

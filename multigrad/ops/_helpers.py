@@ -6,17 +6,84 @@ and on multigrad tensors with multigrad's namespace (where it records).
 
 from __future__ import annotations
 
+import functools
+
 from array_api_compat import device as array_device
 
 from ..autograd import Tensor
 from ..backends import as_dtype, device_of, is_lazy_array, same_shape
 
-__all__ = ["array_device", "assigned", "reshaped", "is_tensor", "const_like", "held", "native_dtype", "normalize_axis", "run", "sigmoid",
+__all__ = ["array_device", "assigned", "reshaped", "is_tensor", "is_complex", "conj_if",
+           "complex_refusal", "real_forward", "real_only", "const_like", "held", "native_dtype",
+           "normalize_axis", "run", "sigmoid",
            "where_or_zero", "where_positive"]
 
 
 def is_tensor(x) -> bool:
     return isinstance(x, Tensor)
+
+
+# (type of dtype, dtype) -> whether it is complex: the rules ask on every call, and a backend's
+# dtype is compared only with its own library's (a strict dtype meeting a NumPy one would warn)
+_COMPLEX_DTYPES: dict = {}
+
+
+def is_complex(a) -> bool:
+    """Whether ``a`` (an array, a tensor or a Python scalar) holds complex numbers."""
+    if isinstance(a, (int, float)):
+        return False
+    if isinstance(a, complex):
+        return True
+    dtype = a.dtype
+    key = type(dtype), dtype
+    known = _COMPLEX_DTYPES.get(key)
+    if known is None:
+        known = _COMPLEX_DTYPES[key] = as_dtype(dtype).kind == "complex floating"
+    return known
+
+
+def conj_if(xp, a, complex_: bool):
+    """``conj(a)`` where the rule works on complex numbers, ``a`` itself otherwise (no copy,
+    and no node under ``create_graph``)."""
+    return xp.conj(a) if complex_ else a
+
+
+def complex_refusal(op: str, arrays, err: TypeError) -> TypeError:
+    """For ``op``, a function the standard defines for real numbers only: a backend's refusal
+    ``err`` of complex ``arrays`` (NumPy's "ufunc not supported for the input types",
+    array-api-strict's "Only real numeric dtypes are allowed") as an error naming ``op`` and
+    complex numbers; ``err`` itself when no argument is complex."""
+    if not any(a is not None and is_complex(a) for a in arrays):
+        return err
+    return TypeError(f"{op}: complex input is not supported: {op} is defined for real numbers "
+                     "only (and so is its derivative); apply it to mg.real(z), mg.imag(z) or "
+                     "mg.abs(z)")
+
+
+def real_forward(op: str, forward):
+    """``forward(xp, *arrays, **params)`` of ``op``, a function of real numbers, with its
+    refusal of complex input explained (``complex_refusal``). Its signature stays
+    ``forward``'s (``inspect.signature`` follows ``__wrapped__``)."""
+    @functools.wraps(forward)
+    def explained(xp, *arrays, **params):
+        try:
+            return forward(xp, *arrays, **params)
+        except TypeError as err:
+            better = complex_refusal(op, arrays, err)
+            if better is err:
+                raise
+            raise better from err
+    return explained
+
+
+def real_only(op: str, a) -> None:
+    """Raise TypeError naming ``op`` when ``a`` is complex: called by the derivative rules of
+    the ops the array API standard defines for real numbers only (orderings, ``atan2``,
+    activations), which have no complex derivative; a silent value would be wrong."""
+    if is_complex(a):
+        raise TypeError(f"{op}: no derivative for complex input ({as_dtype(a.dtype).name}): "
+                        f"{op} is defined for real numbers only (it orders or splits them); "
+                        "apply it to mg.real(z), mg.imag(z) or mg.abs(z) instead")
 
 
 def const_like(xp, value, like):

@@ -1,23 +1,18 @@
-"""Matrix decompositions of the ``linalg`` extension, and the helpers every linalg rule shares.
+"""The cholesky and qr decompositions of the ``linalg`` extension, and the helpers every
+linalg rule shares (the spectral decompositions are in ``_linalg_spectral``).
 
-Primitives: cholesky, eigh, eigvalsh, qr, svd, svdvals (differentiable); eig, eigvals
-(forward only: their results are complex, and their derivatives are left to a later version).
+Primitives: cholesky, qr.
 
-Conventions (real inputs):
+Conventions (complex inputs follow JAX's convention, as every rule does: see ``linalg``):
 
-- cholesky, eigh, eigvalsh read the lower triangle of a matrix that is meant to be symmetric
-  (on NumPy, CuPy and array-api-strict alike); their gradients are symmetric (the input
-  cotangent is symmetrised) and their tangents use the symmetric part of the input tangent, so
-  they are the derivatives along symmetric directions, whatever the upper triangle holds.
-- eigh and svd: the gap matrix ``F_ij = 1 / (w_j - w_i)`` is zero where ``w_i == w_j``, on
-  its diagonal and between repeated eigenvalues / singular values (the "double where" keeps
-  ``1/0`` out). Eigenvectors and singular vectors are defined up to sign, and at a repeated
-  value up to a rotation of its eigenspace: only functions invariant to that choice have a
-  derivative, and for those the zero gaps are exact (eigenvalues, projectors onto eigenspaces
-  are right at repeated eigenvalues; eigvalsh and svdvals everywhere).
+- cholesky reads the lower triangle of a matrix that is meant to be symmetric (Hermitian for
+  complex input; on NumPy, CuPy and array-api-strict alike); its gradient is symmetric
+  (Hermitian: the input cotangent is symmetrised) and its tangent uses the symmetric
+  (Hermitian) part of the input tangent, so they are the derivatives along symmetric
+  (Hermitian) directions, whatever the upper triangle holds.
 - qr: gradients for ``mode='reduced'`` with ``m >= n`` (``R`` invertible); other cases raise.
-- svd: gradients for ``full_matrices=False`` (or square inputs); the terms outside the span of
-  ``U`` / ``V`` divide by the singular values, so they need ``s > 0`` when ``m != n``.
+  For complex input ``R``'s diagonal is real (as LAPACK makes it), so ``Q^H dQ`` takes the
+  imaginary part of ``Q^H dA R^-1``'s diagonal.
 """
 
 from __future__ import annotations
@@ -25,15 +20,12 @@ from __future__ import annotations
 from collections import namedtuple
 
 from ..autograd import Tensor, _record, defprimitive
-from ._helpers import array_device, is_tensor, reshaped
+from ._helpers import array_device, conj_if, is_complex, is_tensor, reshaped
 
 __all__ = []
-LINALG_ALL = ["cholesky", "eig", "eigh", "eigvals", "eigvalsh", "qr", "svd", "svdvals"]
+LINALG_ALL = ["cholesky", "qr"]
 
-EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
-EigResult = namedtuple("EigResult", ["eigenvalues", "eigenvectors"])
 QRResult = namedtuple("QRResult", ["Q", "R"])
-SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
 
 
 # -- helpers shared by the linalg rules (they work on raw arrays and on tensors) ---------------
@@ -60,6 +52,11 @@ def mT(xp, a):
     return xp.matrix_transpose(a)
 
 
+def mH(xp, a):
+    """The conjugate transpose (the transpose of a real matrix)."""
+    return xp.conj(xp.matrix_transpose(a)) if is_complex(a) else xp.matrix_transpose(a)
+
+
 def col(xp, v):
     """``v[..., :, None]``."""
     return reshaped(xp, v, tuple(v.shape) + (1,))
@@ -76,8 +73,9 @@ def uncol(xp, a):
 
 
 def sym(xp, a):
-    """The symmetric part ``(a + a^T) / 2``."""
-    return (a + mT(xp, a)) * 0.5
+    """The symmetric part ``(a + a^T) / 2`` (the Hermitian part ``(a + a^H) / 2`` of a complex
+    matrix)."""
+    return (a + mH(xp, a)) * 0.5
 
 
 def diag_embed(xp, v):
@@ -125,27 +123,27 @@ def _phi(xp, a):
 
 
 def _cholesky_vjp(xp, g, ans, x, upper):
-    low, g_low = (mT(xp, ans), mT(xp, g)) if upper else (ans, g)
-    # A_bar = L^-T phi(L^T L_bar) L^-1, symmetrised
+    low, g_low = (mH(xp, ans), mH(xp, g)) if upper else (ans, g)
+    # A_bar = L^-T phi(L^T L_bar) conj(L)^-1, symmetrised (Hermitian part)
     inner = _phi(xp, mT(xp, low) @ g_low)
-    s = solve_right(xp, xp.linalg.solve(mT(xp, low), inner), low)
+    s = solve_right(xp, xp.linalg.solve(mT(xp, low), inner), conj_if(xp, low, is_complex(low)))
     return sym(xp, s)
 
 
 def _cholesky_jvp(xp, t, ans, x, upper):
-    low = mT(xp, ans) if upper else ans
-    # dL = L phi(L^-1 dA L^-T)
+    low = mH(xp, ans) if upper else ans
+    # dL = L phi(L^-1 dA L^-H)
     y = xp.linalg.solve(low, sym(xp, t))
-    inner = xp.linalg.solve(low, mT(xp, y))
+    inner = xp.linalg.solve(low, mH(xp, y))
     d_low = low @ _phi(xp, inner)
-    return mT(xp, d_low) if upper else d_low
+    return mH(xp, d_low) if upper else d_low
 
 
 cholesky_p = defprimitive(
     "cholesky",
-    # the upper factor as the lower one's transpose: every library then reads the lower
-    # triangle (PyTorch's upper=True reads the upper one)
-    forward=lambda xp, x, upper: (mT(xp, xp.linalg.cholesky(x)) if upper
+    # the upper factor as the lower one's conjugate transpose: every library then reads the
+    # lower triangle (PyTorch's upper=True reads the upper one)
+    forward=lambda xp, x, upper: (mH(xp, xp.linalg.cholesky(x)) if upper
                                   else xp.linalg.cholesky(x)),
     vjp=(_cholesky_vjp,),
     jvp=(_cholesky_jvp,),
@@ -155,62 +153,6 @@ cholesky_p = defprimitive(
 def cholesky(x, /, *, upper=False):
     """The Cholesky factor of a symmetric positive-definite matrix (lower unless ``upper``)."""
     return cholesky_p(x, upper=upper)
-
-
-# -- eigh, eigvalsh -------------------------------------------------------------------------
-
-def _eigh_forward(xp, x):
-    w, v = xp.linalg.eigh(x)
-    return w, v
-
-
-def _eigh_vjp(xp, g, ans, x):
-    w, v = ans
-    g_w, g_v = g
-    # A_bar = V (diag(w_bar) + F o (V^T V_bar)) V^T, symmetrised
-    inner = diag_embed(xp, g_w) + inverse_gaps(xp, w) * (mT(xp, v) @ g_v)
-    return sym(xp, v @ inner @ mT(xp, v))
-
-
-def _eigh_jvp(xp, t, ans, x):
-    w, v = ans
-    m = mT(xp, v) @ sym(xp, t) @ v
-    return diag_part(xp, m), v @ (inverse_gaps(xp, w) * m)
-
-
-eigh_p = defprimitive(
-    "eigh",
-    forward=_eigh_forward,
-    vjp=(_eigh_vjp,),
-    jvp=(_eigh_jvp,),
-    multi_output=True,
-)
-
-
-def eigh(x, /):
-    """Eigenvalues (ascending) and eigenvectors of a symmetric matrix."""
-    return EighResult(*eigh_p(x))
-
-
-def _eigvalsh_vjp(xp, g, ans, x):
-    v = xp.linalg.eigh(x)[1]
-    return (v * row(xp, g)) @ mT(xp, v)
-
-
-def _eigvalsh_jvp(xp, t, ans, x):
-    v = xp.linalg.eigh(x)[1]
-    # dw_i = v_i^T dA v_i
-    return xp.sum(v * (sym(xp, t) @ v), axis=-2)
-
-
-eigvalsh = defprimitive(
-    "eigvalsh",
-    forward=lambda xp, x: xp.linalg.eigvalsh(x),
-    # its own primitive: well defined at repeated eigenvalues, where eigh's vectors are not
-    vjp=(_eigvalsh_vjp,),
-    jvp=(_eigvalsh_jvp,),
-    doc="Eigenvalues (ascending) of a symmetric matrix.",
-)
 
 
 # -- qr -------------------------------------------------------------------------------------
@@ -231,21 +173,27 @@ def _qr_vjp(xp, g, ans, x, mode):
     _qr_check(x, mode)
     q, r = ans
     g_q, g_r = g
+    complex_ = is_complex(q)
     m = r @ mT(xp, g_r) - mT(xp, g_q) @ q
     low = strictly_lower(xp, m)
-    # copy the lower triangle of M to the upper one, then A_bar = (Q_bar + Q M') R^-T
-    m_sym = low + mT(xp, low) + m * eye_like(xp, m)
-    return solve_right(xp, g_q + q @ m_sym, mT(xp, r))
+    # copy the lower triangle of M to the upper one (conjugated), keep the real part of the
+    # diagonal (R's is real), then A_bar = (Q_bar + conj(Q) M') R^-T
+    diagonal = (xp.real(m) if complex_ else m) * eye_like(xp, m)
+    m_sym = conj_if(xp, low, complex_) + mT(xp, low) + diagonal
+    return solve_right(xp, g_q + conj_if(xp, q, complex_) @ m_sym, mT(xp, r))
 
 
 def _qr_jvp(xp, t, ans, x, mode):
     _qr_check(x, mode)
     q, r = ans
     b = solve_right(xp, t, r)
-    c = mT(xp, q) @ b
-    # Q^T dQ is antisymmetric and dR R^-1 upper triangular: split C = Q^T dA R^-1 between them
+    c = mH(xp, q) @ b
+    # Q^H dQ is antihermitian and dR R^-1 upper triangular with a real diagonal (LAPACK's R has
+    # one): split C = Q^H dA R^-1 between them, the imaginary part of its diagonal to dQ
     low = strictly_lower(xp, c)
-    upper_part = c - low + mT(xp, low)
+    upper_part = c - low + mH(xp, low)
+    if is_complex(c):
+        upper_part = upper_part - (c - xp.real(c)) * eye_like(xp, c)
     return b - q @ upper_part, upper_part @ r
 
 
@@ -261,124 +209,3 @@ qr_p = defprimitive(
 def qr(x, /, *, mode="reduced"):
     """The QR decomposition ``x = Q R`` (``mode`` 'reduced' or 'complete')."""
     return QRResult(*qr_p(x, mode=mode))
-
-
-# -- svd, svdvals ---------------------------------------------------------------------------
-
-def _svd_check(x, full_matrices):
-    if full_matrices and x.shape[-2] != x.shape[-1]:
-        raise NotImplementedError(f"svd: gradients need full_matrices=False for a non-square "
-                                  f"input (shape {tuple(x.shape)})")
-
-
-def _svd_forward(xp, x, full_matrices):
-    u, s, vh = xp.linalg.svd(x, full_matrices=full_matrices)
-    return u, s, vh
-
-
-def _svd_vjp(xp, g, ans, x, full_matrices):
-    _svd_check(x, full_matrices)
-    u, s, vh = ans
-    g_u, g_s, g_vh = g
-    m, n, k = x.shape[-2], x.shape[-1], s.shape[-1]
-    f = inverse_gaps(xp, s * s)
-    utgu = mT(xp, u) @ g_u
-    vtgv = vh @ mT(xp, g_vh)
-    inner = (diag_embed(xp, g_s) + (f * (utgu - mT(xp, utgu))) * row(xp, s)
-             + col(xp, s) * (f * (vtgv - mT(xp, vtgv))))
-    out = u @ inner @ vh
-    # the parts of U_bar and V_bar outside span(U), span(V): only for non-square inputs
-    if m > k:
-        out = out + ((g_u - u @ utgu) / row(xp, s)) @ vh
-    if n > k:
-        out = out + (u / row(xp, s)) @ (g_vh - mT(xp, vtgv) @ vh)
-    return out
-
-
-def _svd_jvp(xp, t, ans, x, full_matrices):
-    _svd_check(x, full_matrices)
-    u, s, vh = ans
-    m, n, k = x.shape[-2], x.shape[-1], s.shape[-1]
-    v = mT(xp, vh)
-    f = inverse_gaps(xp, s * s)
-    tv = t @ v
-    dp = mT(xp, u) @ tv
-    dpt = mT(xp, dp)
-    du = u @ (f * (dp * row(xp, s) + col(xp, s) * dpt))
-    dv = v @ (f * (col(xp, s) * dp + dpt * row(xp, s)))
-    if m > k:
-        du = du + (tv - u @ dp) / row(xp, s)
-    if n > k:
-        dv = dv + (mT(xp, t) @ u - v @ dpt) / row(xp, s)
-    return du, diag_part(xp, dp), mT(xp, dv)
-
-
-svd_p = defprimitive(
-    "svd",
-    forward=_svd_forward,
-    vjp=(_svd_vjp,),
-    jvp=(_svd_jvp,),
-    multi_output=True,
-)
-
-
-def svd(x, /, *, full_matrices=True):
-    """The singular value decomposition ``x = U diag(S) Vh`` (singular values descending)."""
-    return SVDResult(*svd_p(x, full_matrices=full_matrices))
-
-
-def _svdvals_vjp(xp, g, ans, x):
-    u, _, vh = xp.linalg.svd(x, full_matrices=False)
-    return (u * row(xp, g)) @ vh
-
-
-def _svdvals_jvp(xp, t, ans, x):
-    u, _, vh = xp.linalg.svd(x, full_matrices=False)
-    # ds_i = u_i^T dA v_i
-    return xp.sum(u * (t @ mT(xp, vh)), axis=-2)
-
-
-svdvals = defprimitive(
-    "svdvals",
-    forward=lambda xp, x: xp.linalg.svdvals(x),
-    # its own primitive: well defined at repeated singular values, unlike svd's vectors
-    vjp=(_svdvals_vjp,),
-    jvp=(_svdvals_jvp,),
-    doc="Singular values (descending) of a matrix.",
-)
-
-
-# -- eig, eigvals (forward only) --------------------------------------------------------------
-
-def _as_complex(xp, a):
-    if xp.isdtype(a.dtype, "complex floating"):
-        return a
-    return xp.astype(a, xp.complex64 if a.dtype == xp.float32 else xp.complex128)
-
-
-def _general_eig(xp, name):
-    fn = getattr(xp.linalg, name, None)
-    if fn is None:
-        raise NotImplementedError(f"{name}: this array library's linalg has no {name} (CuPy "
-                                  "before v14, for one); compute it on the CPU with .to('cpu')")
-    return fn
-
-
-def _eig_forward(xp, x):
-    w, v = _general_eig(xp, "eig")(x)
-    return _as_complex(xp, w), _as_complex(xp, v)
-
-
-eig_p = defprimitive("eig", forward=_eig_forward, multi_output=True)
-
-
-def eig(x, /):
-    """Eigenvalues and eigenvectors of a general square matrix (complex; no gradient yet)."""
-    return EigResult(*eig_p(x))
-
-
-eigvals = defprimitive(
-    "eigvals",
-    forward=lambda xp, x: _as_complex(xp, _general_eig(xp, "eigvals")(x)),
-    doc="Eigenvalues of a general square matrix (complex; no gradient yet).",
-)

@@ -1,8 +1,12 @@
 """det and slogdet of the ``linalg`` extension, and det's cofactor matrix (internal).
 
-Conventions (real inputs; ``multigrad.ops.linalg`` lists them with the rest of the family):
-``d det = C(A)``, the cofactor matrix, right at every rank and differentiable again (its own
-rule); ``d logabsdet = inv(A)^T``, infinite along the cofactors at a singular matrix.
+Conventions (``multigrad.ops.linalg`` lists them with the rest of the family): ``d det =
+C(A)``, the cofactor matrix, right at every rank and differentiable again (its own rule);
+``d logabsdet = inv(A)^T``, infinite along the cofactors at a singular matrix. det is
+holomorphic, so complex input takes the same formulas (JAX's convention), with ``conj(U)``
+and ``conj(Vh)`` in the SVD's form of ``C``. For complex input slogdet's ``sign`` is
+``det / |det|``, which turns with ``Im(log det)``: ``d sign = i sign Im(<inv(A)^T, dA>)``
+(0 at a singular matrix).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import math
 from collections import namedtuple
 
 from ..autograd import Tensor, _record, defprimitive
-from ._helpers import array_device, held, is_tensor, run
+from ._helpers import array_device, conj_if, held, is_complex, is_tensor, run
 from ._linalg_decompositions import col, constant, diag_embed, diag_part, eye_like, mT, row, uncol
 from .statistical import exclusive_prod
 
@@ -76,11 +80,13 @@ def _choose(xp, singular, x, by_svd, by_inverse):
 
 
 def _svd_frame(xp, x):
-    """``U``, ``s``, ``V^T`` of ``x`` and the sign ``det(U) det(V)`` (a constant)."""
+    """``U``, ``s``, ``V^T`` of ``x`` (conjugated, complex) and the sign ``det(U) det(V^H)``
+    (a constant): ``C(A) = sign conj(U) diag(p) conj(V^H)``, p the products of the others."""
     u, s, vh = xp.linalg.svd(x)
     sign = constant(xp, u, lambda b, r: b.linalg.det(r)) * constant(
         xp, vh, lambda b, r: b.linalg.det(r))
-    return u, s, vh, col(xp, col(xp, sign))
+    complex_ = is_complex(u)
+    return conj_if(xp, u, complex_), s, conj_if(xp, vh, complex_), col(xp, col(xp, sign))
 
 
 def _cofactors_by_svd(xp, x):
@@ -145,31 +151,42 @@ def _exactly_singular(xp, sign):
     return _split(xp, constant(xp, sign, lambda b, r: r == 0))
 
 
-def _logabsdet_vjp(xp, g, ans, x):
-    # d log|det A| = <inv(A)^T, dA>. At a singular matrix (sign 0) log|det| is -inf and its
+def _slogdet_vjp(xp, g, ans, x):
+    # d log|det A| = Re(<inv(A)^T, dA>). At a singular matrix (sign 0) log|det| is -inf and its
     # derivative infinite along the cofactors C: C * inf there, a constant (nan where a cofactor
     # is 0, as 0 / 0 is)
     def by_svd(a):
         return held(_cofactors_by_svd(xp, a)) * math.inf
-    direction = _choose(xp, _exactly_singular(xp, ans[0]), x, by_svd,
+    sign = ans[0]
+    direction = _choose(xp, _exactly_singular(xp, sign), x, by_svd,
                         lambda a: mT(xp, xp.linalg.inv(a)))
-    return col(xp, col(xp, g[1])) * direction
+    weight = g[1]
+    if is_complex(sign):  # d sign = i sign Im(<inv(A)^T, dA>): cotangent i Im(g_sign sign)
+        weight = weight + 1j * xp.imag(g[0] * sign)
+    return col(xp, col(xp, weight)) * direction
 
 
-def _logabsdet_jvp(xp, t, ans, x):
+def _slogdet_jvp(xp, t, ans, x):
     # <C, T> * inf at a singular matrix: infinite unless T keeps det at 0 to first order
     def by_svd(a):
         return held(xp.sum(_cofactors_by_svd(xp, a) * t, axis=(-2, -1))) * math.inf
-    return None, _choose(xp, _exactly_singular(xp, ans[0]), x, by_svd,
-                         lambda a: xp.sum(mT(xp, xp.linalg.inv(a)) * t, axis=(-2, -1)))
+    sign = ans[0]
+    singular = _exactly_singular(xp, sign)
+    turn = _choose(xp, singular, x, by_svd,
+                   lambda a: xp.sum(mT(xp, xp.linalg.inv(a)) * t, axis=(-2, -1)))
+    if not is_complex(turn):  # real: the sign is piecewise constant
+        return None, turn
+    # the sign's tangent, 0 where it is 0 (double where: the infinite turn stays out)
+    safe = xp.where(singular[0], 0.0, turn)
+    return sign * (1j * xp.imag(safe)), xp.real(turn)
 
 
 slogdet_p = defprimitive(
     "slogdet",
     forward=_slogdet_forward,
-    # the sign is piecewise constant: only logabsdet has a derivative
-    vjp=(_logabsdet_vjp,),
-    jvp=(_logabsdet_jvp,),
+    # real input: the sign is piecewise constant, only logabsdet has a derivative
+    vjp=(_slogdet_vjp,),
+    jvp=(_slogdet_jvp,),
     multi_output=True,
 )
 

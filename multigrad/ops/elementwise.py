@@ -3,58 +3,61 @@
 Primitives, named as in the spec:
 
 - smooth: abs, acos, acosh, asin, asinh, atan, cos, cosh, exp, expm1, log, log1p, log2, log10,
-  reciprocal, sin, sinh, sqrt, square, tan, tanh; add, subtract, multiply, divide, atan2, hypot,
-  logaddexp, pow, copysign, maximum, minimum, remainder, clip;
+  reciprocal, sin, sinh, sqrt, square, tan, tanh; add, subtract, multiply, divide, pow;
 - linear: negative, positive, real, conj, imag;
 - piecewise constant (float results with a zero gradient, so ``x.grad`` is zeros, not None):
-  ceil, floor, round, trunc, sign, floor_divide;
+  ceil, floor, round, trunc, and sign of real numbers;
 - without gradient (boolean, integer or bit-level results): equal, not_equal, greater,
   greater_equal, less, less_equal, logical_and, logical_not, logical_or, logical_xor,
   bitwise_and, bitwise_or, bitwise_xor, bitwise_invert, bitwise_left_shift,
-  bitwise_right_shift, isfinite, isinf, isnan, signbit, nextafter.
+  bitwise_right_shift, isfinite, isinf, isnan, signbit, nextafter;
+- functions of real numbers only, declared in ``_elementwise_real`` and exported from here:
+  atan2, hypot, logaddexp, copysign, maximum, minimum, remainder, clip, floor_divide.
 
 Conventions. Arguments broadcast, and the engine sums cotangents back to each input's shape, so
 rules return arrays of the broadcast shape. Either argument of a binary function may be a Python
 scalar (``x * 2.0``, ``2.0 ** x``, ``maximum(x, 0.0)``); it takes the other's dtype and device,
-and rules never hand it to ``xp`` unconverted. Gradients are defined for real floating dtypes.
+and rules never hand it to ``xp`` unconverted.
 
-Special points. Where a rule switches branch at a point the function is smooth at (a tie of
-``logaddexp``, ``pow`` at ``x2 == 0``), the rule stays the derivative's formula there, so that its
+Special points. Where a rule switches branch at a point the function is smooth at (``pow`` at
+``x2 == 0``, a tie of ``logaddexp``), the rule stays the derivative's formula there, so that its
 own derivatives (second order and up) are right too: only the points where the formula itself
 breaks (``0 * inf``, ``inf - inf``, ``0 / 0``) are guarded, by the "double where" (a branch that
 ``where`` discards is computed from a safe input, so a zero cotangent never meets an infinity).
 Where the function is not differentiable, the first derivative is the subgradient below and
-the second derivative is 0, the derivative of that constant:
+the second derivative is 0, the derivative of that constant (``_elementwise_real`` lists those
+of its functions):
 
-- ``abs``, ``copysign`` (wrt ``x1``) at 0 and ``sign`` everywhere: 0;
-- ``maximum``, ``minimum`` and ``clip`` (which is ``minimum(maximum(x, min), max)``) split the
-  cotangent evenly at ties, half to each side (central differences agree);
+- ``abs`` at 0 and ``sign`` of real numbers everywhere: 0;
 - ``pow``: wrt ``x1``, ``x2 * x1**(x2 - 1)``, also at ``x2 == 0`` (where its derivative in
   ``x2`` is ``1 / x1``), and 0 at ``0**0``; wrt ``x2``, ``x1**x2 * log(x1)`` for ``x1 > 0``,
   and 0 for ``x1 <= 0`` to every order (the limit at ``x1 == 0``; the real power has no
   derivative in ``x2`` for ``x1 < 0``), so mixed second derivatives are 0 there too;
-- ``atan2`` and ``hypot`` at the origin: 0; ``atan2`` across its branch cut (``x1 = 0``,
-  ``x2 < 0``) the derivative of the continuous angle, ``(x2 dx1 - x1 dx2) / (x1**2 + x2**2)``;
-- ``logaddexp``: wrt ``x1``, ``sigmoid(x1 - x2)`` (exactly 1/2 at ties, with second derivative
-  1/4 there); an infinite argument takes the limit (1 or 0), and two equal infinities are a tie;
-- ``remainder``: 1 wrt ``x1``, ``-floor_divide(x1, x2)`` wrt ``x2``; ``copysign`` wrt ``x2``: 0;
 - at the edge of a domain the true one-sided derivatives, infinite: ``sqrt``, ``log``,
   ``log2``, ``log10`` at 0, ``log1p`` at -1, ``asin``, ``acos`` at +-1 and ``acosh`` at 1 give
   +-inf to the first and second order (``reciprocal`` and ``divide`` at 0 likewise); ``atanh``
   at +-1 gives inf, and nan to the second order (inf - inf in the product rule of its accurate
   form ``1 / ((1 - x)(1 + x))``).
 
-Complex inputs: every function computes its forward result. ``real``, ``imag`` and ``conj``
-differentiate with JAX's convention (cotangents ``g``, ``-1j * g`` and ``conj(g)``; for real
-input ``real`` and ``conj`` are the identity); the other rules are written for real dtypes.
+Complex inputs follow JAX's convention (see ``multigrad.transforms``): a holomorphic function's
+VJP and JVP are the same formula, ``g * f'(z)`` and ``t * f'(z)`` (``_smooth``; ``pow`` on the
+principal branch, a negative real base of a complex power included); ``real``, ``imag`` and
+``conj`` pull back ``g``, ``-1j * g`` and ``conj(g)``; ``abs`` (``conj(z) / |z|``, 0 at 0) and
+``sign`` (``z / |z|``, 0 at 0) are the non-holomorphic ones. On a branch cut (``sqrt``, ``log``
+on the negative real axis) the forward and its derivative take the side of the imaginary
+part's signed zero. ``expm1`` and ``tanh`` correct NumPy's complex results at the standard's
+special cases (zeros, infinities, nan), paid for only by inputs that hold one.
 """
 
 from __future__ import annotations
 
+import cmath
 import math
 
 from ..autograd import LINEAR, defprimitive
-from ._helpers import const_like, held, sigmoid, where_or_zero
+from ._elementwise_real import (atan2, clip, copysign, floor_divide, hypot, logaddexp, maximum,
+                                minimum, named_real_forward, remainder, zero_jvp, zero_vjp)
+from ._helpers import held, is_complex
 
 __all__ = [
     "abs", "acos", "acosh", "add", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_and",
@@ -67,34 +70,27 @@ __all__ = [
     "sign", "signbit", "sin", "sinh", "square", "sqrt", "subtract", "tan", "tanh", "trunc",
 ]
 
-_PY_SCALARS = (int, float)
+_PY_NUMBERS = (int, float, complex)
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 
 
 # -- declaration helpers -----------------------------------------------------------------------
 
-def _smooth(name, scale, doc):
+def _smooth(name, scale, doc, forward=None):
     """A unary primitive whose VJP and JVP are both ``scale(xp, g_or_t, ans, x)``.
 
     ``scale`` multiplies its second argument by the derivative, which is what both modes need
-    for a function of one real variable.
+    for a function of one real variable, and for a holomorphic function of a complex one
+    (JAX's convention: the cotangent is ``g * f'(z)``, not conjugated).
     """
-    return defprimitive(name, forward=name, vjp=(scale,), jvp=(scale,), doc=doc)
+    return defprimitive(name, forward=forward or name, vjp=(scale,), jvp=(scale,), doc=doc)
 
 
-def _zero_vjp(xp, g, ans, *arrays):
-    return xp.zeros_like(g)
-
-
-def _zero_jvp(xp, t, ans, *arrays):
-    return xp.zeros_like(t)
-
-
-def _piecewise_constant(name, doc, arity=1):
+def _piecewise_constant(name, doc, arity=1, forward=None):
     """A primitive with a float result but a zero derivative: the result stays on the graph."""
-    return defprimitive(name, forward=name, vjp=(_zero_vjp,) * arity,
-                        jvp=(_zero_jvp,) * arity, doc=doc)
+    return defprimitive(name, forward=forward or name, vjp=(zero_vjp,) * arity,
+                        jvp=(zero_jvp,) * arity, doc=doc)
 
 
 def _no_gradient(name, doc):
@@ -166,32 +162,48 @@ sqrt = _smooth("sqrt", lambda xp, g, ans, x: g / (2 * ans), "Elementwise square 
 # d (1/x) = -1/x**2 = -ans**2
 reciprocal = _smooth("reciprocal", lambda xp, g, ans, x: -g * (ans * ans),
                      "Elementwise ``1 / x``.")
-# sign(0) == 0 gives the subgradient 0 at 0
-abs = _smooth("abs", lambda xp, g, ans, x: g * xp.sign(x), "Elementwise absolute value.")
 
 
-def _remainder_x2(xp, g, ans, x1, x2):
-    # remainder = x1 - x2 * floor(x1 / x2); the floor is piecewise constant
-    return -g * xp.floor_divide(x1, x2)
+def _over_modulus(xp, numerator, modulus):
+    """``numerator / modulus``, and 0 where ``modulus`` is 0 (double where: no 0 / 0)."""
+    zero = modulus == 0
+    return xp.where(zero, 0.0, numerator / xp.where(zero, 1.0, modulus))
 
 
-remainder = defprimitive(
-    "remainder",
-    forward="remainder",
-    vjp=(lambda xp, g, ans, x1, x2: g, _remainder_x2),
-    jvp=(lambda xp, t, ans, x1, x2: t, _remainder_x2),
-    doc="Elementwise remainder of ``x1 / x2``, with the sign of ``x2`` (Python's ``%``).",
-)
+def _abs_vjp(xp, g, ans, x):
+    if is_complex(x):  # d|z| = Re(conj(z) dz) / |z|: the cotangent g conj(z) / |z|
+        return _over_modulus(xp, g * xp.conj(x), ans)
+    return g * xp.sign(x)  # sign(0) == 0 gives the subgradient 0 at 0
 
-floor_divide = _piecewise_constant(
-    "floor_divide", "Elementwise ``floor(x1 / x2)`` (Python's ``//``); zero gradient.", arity=2)
+
+def _abs_jvp(xp, t, ans, x):
+    if is_complex(x):
+        return xp.real(_over_modulus(xp, xp.conj(x) * t, ans))
+    return t * xp.sign(x)
+
+
+abs = defprimitive("abs", forward="abs", vjp=(_abs_vjp,), jvp=(_abs_jvp,),
+                   doc="Elementwise absolute value (the modulus of a complex number).")
 
 
 # -- powers, exponentials and logarithms -------------------------------------------------------
 
+def _expm1(xp, x):
+    out = xp.expm1(x)
+    if not is_complex(x):
+        return out
+    # NumPy's complex expm1 is nan at infinities and -0 at -0 + 0j, where the standard's special
+    # cases are those of exp(z) - 1; only inputs holding a zero or a non-finite part pay for more
+    # than the check
+    special = xp.logical_or(xp.logical_not(xp.isfinite(x)), x == 0)
+    if not bool(xp.any(special)):
+        return out
+    return xp.where(special, xp.exp(x) - 1, out)
+
+
 exp = _smooth("exp", lambda xp, g, ans, x: g * ans, "Elementwise ``e**x``.")
 expm1 = _smooth("expm1", lambda xp, g, ans, x: g * (ans + 1),
-                "Elementwise ``exp(x) - 1``, accurate for small ``x``.")
+                "Elementwise ``exp(x) - 1``, accurate for small ``x``.", forward=_expm1)
 log = _smooth("log", lambda xp, g, ans, x: g / x, "Elementwise natural logarithm.")
 log1p = _smooth("log1p", lambda xp, g, ans, x: g / (x + 1),
                 "Elementwise ``log(1 + x)``, accurate for small ``x``.")
@@ -204,23 +216,31 @@ def _pow_x1(xp, g, ans, x1, x2):
     # d x1**x2 / dx1 = x2 * x1**(x2 - 1). At 0**0 that is 0 * 0**-1 = nan for the constant 1
     # (x1**0): the one point given a safe base (double where). Elsewhere the formula stays whole,
     # so that its own derivative in x2 is right at x2 == 0 (1 / x1, not the 0 of a constant).
-    if isinstance(x2, _PY_SCALARS):
+    if isinstance(x2, _PY_NUMBERS):
         return xp.zeros_like(g) if x2 == 0 else g * (x2 * xp.pow(x1, x2 - 1))
     zero_to_zero = xp.logical_and(x1 == 0, x2 == 0)
     base = xp.where(zero_to_zero, 1.0, x1)
-    # where x1 <= 0 the derivative in x2 is 0 (see _pow_x2), to every order: x2 held there
-    exponent = xp.where(x1 > 0, x2, held(x2))
+    # a real power: where x1 <= 0 the derivative in x2 is 0 (see _pow_x2), to every order, so
+    # x2 is held there; a complex power (principal branch) is holomorphic in both
+    exponent = x2 if is_complex(ans) else xp.where(x1 > 0, x2, held(x2))
     return xp.where(zero_to_zero, 0.0, g * (exponent * xp.pow(base, exponent - 1)))
 
 
 def _pow_x2(xp, g, ans, x1, x2):
-    # d x1**x2 / dx2 = x1**x2 * log(x1) for x1 > 0; 0 at x1 <= 0, where log(x1) is sanitised
-    if isinstance(x1, _PY_SCALARS):
+    # d x1**x2 / dx2 = x1**x2 * log(x1) for x1 > 0; for a real power 0 at x1 <= 0, where
+    # log(x1) is sanitised; for a complex one the principal log (a negative real base too), 0
+    # at x1 == 0 (the limit where Re(x2) > 0)
+    complex_ = is_complex(ans)
+    if isinstance(x1, _PY_NUMBERS):
+        if complex_:
+            return g * (ans * cmath.log(x1)) if x1 != 0 else xp.zeros_like(g)
         return g * (ans * math.log(x1)) if x1 > 0 else xp.zeros_like(g)
     # the power is recomputed from the sanitised base rather than taken from ans: at x1 == 0
     # the masked zero cotangent would meet ans's infinite derivative (x2 < 1) as 0 * inf
-    inside = x1 > 0
+    inside = x1 != 0 if complex_ else x1 > 0
     base = xp.where(inside, x1, 1.0)
+    if complex_ and not is_complex(base):  # a real base of a complex power: the complex log
+        base = xp.astype(base, ans.dtype)
     return xp.where(inside, g * (xp.pow(base, x2) * xp.log(base)), 0.0)
 
 
@@ -230,28 +250,6 @@ pow = defprimitive(
     vjp=(_pow_x1, _pow_x2),
     jvp=(_pow_x1, _pow_x2),
     doc="Elementwise ``x1 ** x2``.",
-)
-
-
-def _logaddexp_share(xp, g, a, b, ans):
-    # d/da log(e**a + e**b) = sigmoid(a - b): exactly 1/2 at a tie and differentiable there
-    # (sigmoid' = 1/4), accurate however large a and b are. Equal infinities are the one point
-    # where a - b breaks (inf - inf): a tie by the same convention, with safe inputs.
-    if isinstance(b, _PY_SCALARS):
-        b = const_like(xp, b, ans)
-    same_infinity = xp.logical_and(a == b, xp.isinf(ans))
-    difference = xp.where(same_infinity, 0.0, a) - xp.where(same_infinity, 0.0, b)
-    return g * sigmoid(xp, difference)
-
-
-logaddexp = defprimitive(
-    "logaddexp",
-    forward="logaddexp",
-    vjp=(lambda xp, g, ans, x1, x2: _logaddexp_share(xp, g, x1, x2, ans),
-         lambda xp, g, ans, x1, x2: _logaddexp_share(xp, g, x2, x1, ans)),
-    jvp=(lambda xp, t, ans, x1, x2: _logaddexp_share(xp, t, x1, x2, ans),
-         lambda xp, t, ans, x1, x2: _logaddexp_share(xp, t, x2, x1, ans)),
-    doc="Elementwise ``log(exp(x1) + exp(x2))``, without overflow.",
 )
 
 
@@ -266,9 +264,27 @@ acos = _smooth("acos", lambda xp, g, ans, x: -g / xp.sqrt(1 - x * x), "Elementwi
 atan = _smooth("atan", lambda xp, g, ans, x: g / (1 + x * x), "Elementwise arctangent.")
 sinh = _smooth("sinh", lambda xp, g, ans, x: g * xp.cosh(x), "Elementwise hyperbolic sine.")
 cosh = _smooth("cosh", lambda xp, g, ans, x: g * xp.sinh(x), "Elementwise hyperbolic cosine.")
+
+
+def _tanh(xp, x):
+    out = xp.tanh(x)
+    if not is_complex(x):
+        return out
+    # at real part +-inf and a finite imaginary part y the standard gives +-1 + copysign(0, y) j;
+    # NumPy gives the zero the sign of sin(2 y): conjugated there (only inputs holding an
+    # infinite real part pay for more than the check)
+    infinite = xp.isinf(xp.real(x))
+    if not bool(xp.any(infinite)):
+        return out
+    y = xp.imag(x)
+    flipped = xp.logical_and(xp.logical_and(infinite, xp.isfinite(y)),
+                             xp.signbit(xp.imag(out)) != xp.signbit(y))
+    return xp.where(flipped, xp.conj(out), out)
+
+
 # d tanh = 1 - tanh**2
 tanh = _smooth("tanh", lambda xp, g, ans, x: g * (1 - ans * ans),
-               "Elementwise hyperbolic tangent.")
+               "Elementwise hyperbolic tangent.", forward=_tanh)
 asinh = _smooth("asinh", lambda xp, g, ans, x: g / xp.sqrt(x * x + 1),
                 "Elementwise inverse hyperbolic sine.")
 # x - 1 and x + 1 apart rather than x*x - 1: no cancellation near x = 1; divided one after the
@@ -279,139 +295,35 @@ atanh = _smooth("atanh", lambda xp, g, ans, x: g / ((1 - x) * (1 + x)),
                 "Elementwise inverse hyperbolic tangent.")
 
 
-def _over_radius_sq(xp, g, numerator, x1, x2):
-    """``g * numerator / (x1**2 + x2**2)``, and 0 at the origin (safe denominator there)."""
-    r2 = x1 * x1 + x2 * x2
-    origin = r2 == 0
-    return xp.where(origin, 0.0, g * numerator / xp.where(origin, 1.0, r2))
-
-
-def _over_hypot(xp, g, x, ans):
-    """``g * x / ans`` for hypot, and 0 at the origin."""
-    origin = ans == 0
-    return xp.where(origin, 0.0, g * x / xp.where(origin, 1.0, ans))
-
-
-atan2 = defprimitive(
-    "atan2",
-    forward="atan2",
-    # d atan2(y, x) = (x dy - y dx) / (x**2 + y**2)
-    vjp=(lambda xp, g, ans, x1, x2: _over_radius_sq(xp, g, x2, x1, x2),
-         lambda xp, g, ans, x1, x2: _over_radius_sq(xp, g, -x1, x1, x2)),
-    jvp=(lambda xp, t, ans, x1, x2: _over_radius_sq(xp, t, x2, x1, x2),
-         lambda xp, t, ans, x1, x2: _over_radius_sq(xp, t, -x1, x1, x2)),
-    doc="Elementwise angle of the point ``(x2, x1)``, in ``[-pi, pi]``.",
-)
-
-hypot = defprimitive(
-    "hypot",
-    forward="hypot",
-    vjp=(lambda xp, g, ans, x1, x2: _over_hypot(xp, g, x1, ans),
-         lambda xp, g, ans, x1, x2: _over_hypot(xp, g, x2, ans)),
-    jvp=(lambda xp, t, ans, x1, x2: _over_hypot(xp, t, x1, ans),
-         lambda xp, t, ans, x1, x2: _over_hypot(xp, t, x2, ans)),
-    doc="Elementwise ``sqrt(x1**2 + x2**2)``, without overflow.",
-)
-
-
-# -- maximum, minimum, clip, sign manipulation -------------------------------------------------
-
-def _max_share(xp, g, a, b):
-    """The part of ``g`` that ``a`` gets in ``maximum(a, b)``: all where it wins, half at a tie.
-
-    Two masked copies, each by the device's fastest where-or-zero, rather than a ``where``
-    nested in a ``where``, which NumPy runs branching on every element (a ReLU spelled
-    ``maximum(h, 0.0)`` would pay for it on every step)."""
-    return where_or_zero(xp, a > b, g) + where_or_zero(xp, a == b, g * 0.5)
-
-
-def _min_share(xp, g, a, b):
-    """The part of ``g`` that ``a`` gets in ``minimum(a, b)``: all where it wins, half at a tie
-    (as ``_max_share``)."""
-    return where_or_zero(xp, a < b, g) + where_or_zero(xp, a == b, g * 0.5)
-
-
-maximum = defprimitive(
-    "maximum",
-    forward="maximum",
-    vjp=(lambda xp, g, ans, x1, x2: _max_share(xp, g, x1, x2),
-         lambda xp, g, ans, x1, x2: _max_share(xp, g, x2, x1)),
-    jvp=(lambda xp, t, ans, x1, x2: _max_share(xp, t, x1, x2),
-         lambda xp, t, ans, x1, x2: _max_share(xp, t, x2, x1)),
-    doc="Elementwise larger of ``x1`` and ``x2``; a tie splits the gradient evenly.",
-)
-
-minimum = defprimitive(
-    "minimum",
-    forward="minimum",
-    vjp=(lambda xp, g, ans, x1, x2: _min_share(xp, g, x1, x2),
-         lambda xp, g, ans, x1, x2: _min_share(xp, g, x2, x1)),
-    jvp=(lambda xp, t, ans, x1, x2: _min_share(xp, t, x1, x2),
-         lambda xp, t, ans, x1, x2: _min_share(xp, t, x2, x1)),
-    doc="Elementwise smaller of ``x1`` and ``x2``; a tie splits the gradient evenly.",
-)
-
-
-# clip(x, lo, hi) is minimum(maximum(x, lo), hi): each rule walks g back through those stages
-def _clip_x(xp, g, ans, x, lo, hi):
-    if hi is not None:
-        g = _min_share(xp, g, x if lo is None else xp.maximum(x, lo), hi)
-    return g if lo is None else _max_share(xp, g, x, lo)
-
-
-def _clip_lo(xp, g, ans, x, lo, hi):
-    if hi is not None:
-        g = _min_share(xp, g, xp.maximum(x, lo), hi)
-    return _max_share(xp, g, lo, x)
-
-
-def _clip_hi(xp, g, ans, x, lo, hi):
-    return _min_share(xp, g, hi, x if lo is None else xp.maximum(x, lo))
-
-
-clip_p = defprimitive(
-    "clip",
-    forward=lambda xp, x, lo, hi: xp.clip(x, min=lo, max=hi),
-    vjp=(_clip_x, _clip_lo, _clip_hi),
-    jvp=(_clip_x, _clip_lo, _clip_hi),
-)
-
-
-def clip(x, /, min=None, max=None):
-    """Clamp each element of ``x`` to ``[min, max]`` (a bound may be an array, scalar or None).
-
-    The gradient reaches ``x`` inside the interval and a bound where it binds; at a tie
-    (``x == min``) it is split evenly, as in ``minimum(maximum(x, min), max)``.
-    """
-    return clip_p(x, min, max)
-
-
-def _copysign_x1(xp, g, ans, x1, x2):
-    # copysign(x1, x2) = +-x1: -1 where the signs differ, and the subgradient 0 at x1 == 0
-    if isinstance(x2, _PY_SCALARS):
-        flip = xp.signbit(x1) if math.copysign(1.0, x2) > 0 else xp.logical_not(xp.signbit(x1))
-    else:
-        flip = xp.signbit(x1) != xp.signbit(x2)
-    return xp.where(x1 == 0, 0.0, xp.where(flip, -g, g))
-
-
-copysign = defprimitive(
-    "copysign",
-    forward="copysign",
-    vjp=(_copysign_x1, _zero_vjp),
-    jvp=(_copysign_x1, _zero_jvp),
-    doc="Elementwise magnitude of ``x1`` with the sign (bit) of ``x2``.",
-)
-
-
 # -- rounding and sign: float results with a zero gradient -------------------------------------
 
-ceil = _piecewise_constant("ceil", "Elementwise smallest integer ``>= x``; zero gradient.")
-floor = _piecewise_constant("floor", "Elementwise largest integer ``<= x``; zero gradient.")
+ceil = _piecewise_constant("ceil", "Elementwise smallest integer ``>= x``; zero gradient.",
+                          forward=named_real_forward("ceil", 1))
+floor = _piecewise_constant("floor", "Elementwise largest integer ``<= x``; zero gradient.",
+                           forward=named_real_forward("floor", 1))
+# complex: each part rounded, also piecewise constant
 round = _piecewise_constant("round", "Elementwise nearest integer, ties to even; zero gradient.")
-trunc = _piecewise_constant("trunc", "Elementwise integer part, toward zero; zero gradient.")
-sign = _piecewise_constant("sign", "Elementwise sign (-1, 0 or 1; ``x/|x|`` for complex); zero "
-                           "gradient.")
+trunc = _piecewise_constant("trunc", "Elementwise integer part, toward zero; zero gradient.",
+                           forward=named_real_forward("trunc", 1))
+
+
+# sign(z) = z / |z| has d sign = (dz - s**2 conj(dz)) / (2 |z|) for complex z != 0 (0 at 0, as
+# for real numbers, whose sign is piecewise constant)
+def _sign_vjp(xp, g, ans, x):
+    if not is_complex(x):
+        return xp.zeros_like(g)
+    return _over_modulus(xp, g - xp.conj(g * ans * ans), 2 * xp.abs(x))
+
+
+def _sign_jvp(xp, t, ans, x):
+    if not is_complex(x):
+        return xp.zeros_like(t)
+    return _over_modulus(xp, t - ans * ans * xp.conj(t), 2 * xp.abs(x))
+
+
+sign = defprimitive("sign", forward="sign", vjp=(_sign_vjp,), jvp=(_sign_jvp,),
+                    doc="Elementwise sign: -1, 0 or 1 (zero gradient); ``z / |z|`` for complex "
+                        "``z`` (0 at 0).")
 
 
 # -- complex parts -----------------------------------------------------------------------------

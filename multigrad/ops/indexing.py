@@ -347,7 +347,8 @@ def _assign_fallback(xp, flat, positions, values):
     n, work = flat.shape[0], values
     if xp.isdtype(values.dtype, "bool"):
         work = xp.astype(values, xp.int64)
-    hit = device.scatter_add(n, positions, xp.ones(positions.shape, dtype=work.dtype,
+    # counted in integers: complex values have no order to compare with 0
+    hit = device.scatter_add(n, positions, xp.ones(positions.shape, dtype=xp.int64,
                                                    device=array_device(flat))) > 0
     return xp.where(hit, xp.astype(device.scatter_add(n, positions, work), flat.dtype), flat)
 

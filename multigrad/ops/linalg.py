@@ -3,10 +3,18 @@ extension (``multigrad.linalg``), differentiable.
 
 Primitives here: matmul, matrix_transpose, tensordot, vecdot, cross, outer, diagonal, trace,
 inv, solve, pinv, matrix_norm, vector_norm, matrix_rank (no gradient). det and slogdet live in
-``_linalg_determinants``, the decompositions (cholesky, eigh, eigvalsh, qr, svd, svdvals, eig,
-eigvals) in ``_linalg_decompositions``; matrix_power is composed from matmul and inv.
+``_linalg_determinants``, cholesky and qr in ``_linalg_decompositions``, eigh, eigvalsh, svd,
+svdvals, eig and eigvals in ``_linalg_spectral``; matrix_power is composed from matmul and inv.
 
-Conventions (gradients are for real inputs):
+Complex inputs follow JAX's convention (see ``multigrad.transforms``): a cotangent is pulled
+back by the transpose of the Jacobian, not its conjugate transpose. The holomorphic functions
+(matmul, tensordot, outer, cross, diagonal, trace, inv, solve, det, matrix_power) keep their
+real formulas, with transposes; the others conjugate where their derivative does: vecdot
+conjugates ``x1`` (its gradient wrt ``x1`` is ``conj(g x2)``), pinv's terms that come from
+``A^H``, the norms (real functions: ``d|x| = Re(conj(x) dx) / |x|``, through ``conj(U Vh)``
+for the singular values), and the Hermitian decompositions (see their modules).
+
+Conventions:
 
 - Cotangents may have the broadcast batch shape; the engine sums them back to each input.
 - det: ``d det = C(A)``, the cofactor matrix (the transposed adjugate): ``det * inv(A)^T``,
@@ -40,15 +48,17 @@ import math
 
 from ..autograd import LINEAR, defprimitive
 from ..autograd._primitive import namespace
-from ._helpers import array_device, native_dtype, normalize_axis, reshaped
+from ._helpers import array_device, conj_if, is_complex, native_dtype, normalize_axis, reshaped
 from ._linalg_decompositions import (  # noqa: F401 (decompositions re-exported)
-    EigResult, EighResult, QRResult, SVDResult, cholesky, col, constant, eig, eigh, eigvals,
-    eigvalsh, eye_like, mT, qr, row, svd, svdvals, uncol)
+    QRResult, cholesky, col, constant, eye_like, mH, mT, qr, row, uncol)
 from ._linalg_decompositions import LINALG_ALL as _DECOMPOSITIONS
+from ._linalg_spectral import (  # noqa: F401 (re-exported)
+    EigResult, EighResult, SVDResult, eig, eigh, eigvals, eigvalsh, svd, svdvals)
+from ._linalg_spectral import LINALG_ALL as _SPECTRAL
 from ._linalg_determinants import SlogdetResult, det, slogdet  # noqa: F401 (re-exported)
 
 __all__ = ["matmul", "matrix_transpose", "tensordot", "vecdot"]
-LINALG_ALL = sorted(__all__ + _DECOMPOSITIONS + [
+LINALG_ALL = sorted(__all__ + _DECOMPOSITIONS + _SPECTRAL + [
     "cross", "det", "diagonal", "inv", "matrix_norm", "matrix_power", "matrix_rank", "outer",
     "pinv", "slogdet", "solve", "trace", "vector_norm"])
 
@@ -193,11 +203,19 @@ def _expand_at(xp, g, axis):
     return xp.reshape(g, tuple(g.shape[:pos]) + (1,) + tuple(g.shape[pos:]))
 
 
+def _vecdot_vjp_x1(xp, g, ans, x1, x2, axis):
+    # vecdot conjugates x1: sum(conj(x1) x2) is antiholomorphic in x1, its cotangent conj(g x2)
+    return conj_if(xp, _expand_at(xp, g, axis) * x2, is_complex(x1))
+
+
+def _vecdot_vjp_x2(xp, g, ans, x1, x2, axis):
+    return _expand_at(xp, g, axis) * conj_if(xp, x1, is_complex(x1))
+
+
 vecdot_p = defprimitive(
     "vecdot",
     forward=lambda xp, x1, x2, axis: xp.vecdot(x1, x2, axis=axis),
-    vjp=(lambda xp, g, ans, x1, x2, axis: _expand_at(xp, g, axis) * x2,
-         lambda xp, g, ans, x1, x2, axis: _expand_at(xp, g, axis) * x1),
+    vjp=(_vecdot_vjp_x1, _vecdot_vjp_x2),
     jvp=(LINEAR, LINEAR),
 )
 
@@ -326,19 +344,22 @@ solve = defprimitive(
 
 
 def _pinv_vjp(xp, g, ans, x, rtol):
-    p, pt, gt = ans, mT(xp, ans), mT(xp, g)
-    # -P^T G P^T + (I - A P) G^T P P^T + P^T P G^T (I - P A), without forming I
+    # -P^T G P^T + (I - A* P*) G^H P* P^T + P^T P* G^H (I - P* A*), without forming I (* the
+    # conjugate: those two terms come from dA^H in dP, below)
+    complex_ = is_complex(x)
+    p, pt = ans, mT(xp, ans)
+    pc, xc, gh = conj_if(xp, p, complex_), conj_if(xp, x, complex_), mH(xp, g)
     pgp = pt @ g @ pt
-    left = gt @ p @ pt
-    right = pt @ p @ gt
-    return -pgp + left - x @ (p @ left) + right - (right @ p) @ x
+    left = gh @ pc @ pt
+    right = pt @ pc @ gh
+    return -pgp + left - xc @ (pc @ left) + right - (right @ pc) @ xc
 
 
 def _pinv_jvp(xp, t, ans, x, rtol):
-    p, pt, tt = ans, mT(xp, ans), mT(xp, t)
-    # dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P
-    left = p @ pt @ tt
-    right = tt @ pt @ p
+    p, ph, th = ans, mH(xp, ans), mH(xp, t)
+    # dP = -P dA P + P P^H dA^H (I - A P) + (I - P A) dA^H P^H P
+    left = p @ ph @ th
+    right = th @ ph @ p
     return -(p @ t @ p) + left - (left @ x) @ p + right - p @ (x @ right)
 
 
@@ -399,40 +420,54 @@ def _sign(b, r):
     return b.sign(r)
 
 
-def _peak_direction(b, r, axes, lowest, scale_axes=None):
-    """sign(x) on the entries whose |x| (or reduced |x|) ties the max (min), split evenly."""
+def _peak_share(b, r, axes, lowest, scale_axes=None):
+    """1 / (number of ties) on the entries whose |x| (or reduced |x|) ties the max (min)."""
     a = b.abs(r)
     sums = a if scale_axes is None else b.sum(a, axis=scale_axes, keepdims=True)
     peak = (b.min if lowest else b.max)(sums, axis=axes, keepdims=True)
-    hit = b.astype(sums == peak, r.dtype)
-    return b.sign(r) * hit / b.sum(hit, axis=axes, keepdims=True)
+    hit = b.astype(sums == peak, a.dtype)
+    return hit / b.sum(hit, axis=axes, keepdims=True)
+
+
+def _modulus_direction(xp, x):
+    """``D`` with ``d|x| = Re(D dx)``: sign(x), a constant for real ``x``; for complex ``x``
+    ``conj(sign(x))``, which has a derivative (both 0 at 0, the subgradient)."""
+    if is_complex(x):
+        return xp.conj(xp.sign(x))
+    return constant(xp, x, _sign)
+
+
+def _peak_direction(xp, x, axes, lowest, scale_axes=None):
+    """d|x| on the entries whose |x| (or reduced |x|) ties the max (min), split evenly."""
+    return _modulus_direction(xp, x) * constant(
+        xp, x, lambda b, r: _peak_share(b, r, axes, lowest, scale_axes))
 
 
 def _unit_direction(xp, x, norm):
-    """``x / norm``, the derivative of the 2-norm; at a zero norm the subgradient 0, whose own
-    derivative is 0 too (double where: no 0 / 0)."""
+    """``conj(x) / norm``, the derivative of the 2-norm; at a zero norm the subgradient 0,
+    whose own derivative is 0 too (double where: no 0 / 0)."""
     zero = constant(xp, norm, lambda b, r: r == 0)
-    return xp.where(zero, 0.0, x / xp.where(zero, 1.0, norm))
+    return xp.where(zero, 0.0, conj_if(xp, x, is_complex(x)) / xp.where(zero, 1.0, norm))
 
 
 def _vector_norm_direction(xp, ans, x, axis, keepdims, ord):
-    """``D`` with ``d norm = sum(D * dx)`` over the reduced axes."""
+    """``D`` with ``d norm = Re(sum(D * dx))`` over the reduced axes."""
     axes = normalize_axis(axis, x.ndim)
     if ord == 0:
         return xp.zeros_like(x)
     if ord == 1:
-        return constant(xp, x, _sign)
+        return _modulus_direction(xp, x)
     if ord in (math.inf, -math.inf):
-        return constant(xp, x, lambda b, r: _peak_direction(b, r, axes, ord < 0))
+        return _peak_direction(xp, x, axes, ord < 0)
     norm = _keep(xp, ans, x.ndim, axes, keepdims)
     if ord == 2:
         return _unit_direction(xp, x, norm)
     safe_norm = xp.where(constant(xp, norm, lambda b, r: r == 0), 1.0, norm)
-    # d ||x||_p = sign(x) |x|^(p-1) / ||x||^(p-1)
-    sign = constant(xp, x, _sign)
+    # d ||x||_p = d|x| |x|^(p-1) / ||x||^(p-1)
+    direction = _modulus_direction(xp, x)
     zero = constant(xp, x, lambda b, r: r == 0)
-    safe_abs = xp.where(zero, 1.0, x * sign)
-    term = xp.where(zero, 0.0, sign * xp.pow(safe_abs, ord - 1.0))
+    safe_abs = xp.where(zero, 1.0, xp.abs(x) if is_complex(x) else x * direction)
+    term = xp.where(zero, 0.0, direction * xp.pow(safe_abs, ord - 1.0))
     return term / xp.pow(safe_norm, ord - 1.0)
 
 
@@ -442,9 +477,13 @@ def _vector_norm_vjp(xp, g, ans, x, axis, keepdims, ord):
             * _vector_norm_direction(xp, ans, x, axis, keepdims, ord))
 
 
+def _real_part(xp, a, complex_):
+    return xp.real(a) if complex_ else a
+
+
 def _vector_norm_jvp(xp, t, ans, x, axis, keepdims, ord):
     direction = _vector_norm_direction(xp, ans, x, axis, keepdims, ord)
-    return xp.sum(direction * t, axis=axis, keepdims=keepdims)
+    return _real_part(xp, xp.sum(direction * t, axis=axis, keepdims=keepdims), is_complex(x))
 
 
 vector_norm_p = defprimitive(
@@ -469,18 +508,20 @@ def _unit(k, index):
 
 
 def _matrix_norm_direction(xp, ans, x, keepdims, ord):
+    """``D`` with ``d norm = Re(sum(D * dA))`` over each matrix."""
     if ord in ("fro", None):
         return _unit_direction(xp, x, ans if keepdims else col(xp, col(xp, ans)))
     if ord in ("nuc", 2, -2):
+        # d s_i = Re(u_i^H dA v_i): D = conj(u_i vh_i), summed (nuc) or for the largest (2)
+        # or smallest (-2) singular value
         u, s, vh = xp.linalg.svd(x, full_matrices=False)
-        if ord == "nuc":
-            return u @ vh
-        # u_i v_i^T for the largest (2) or smallest (-2) singular value
-        return (u * constant(xp, s, _unit(s.shape[-1], 0 if ord == 2 else -1))) @ vh
+        if ord != "nuc":
+            u = u * constant(xp, s, _unit(s.shape[-1], 0 if ord == 2 else -1))
+        return conj_if(xp, u @ vh, is_complex(x))
     if ord in (1, -1):  # max / min column sum of |x|
-        return constant(xp, x, lambda b, r: _peak_direction(b, r, -1, ord < 0, -2))
+        return _peak_direction(xp, x, -1, ord < 0, -2)
     if ord in (math.inf, -math.inf):  # max / min row sum of |x|
-        return constant(xp, x, lambda b, r: _peak_direction(b, r, -2, ord < 0, -1))
+        return _peak_direction(xp, x, -2, ord < 0, -1)
     raise ValueError(f"matrix_norm: ord={ord!r} is not one of 'fro', 'nuc', 1, -1, 2, -2, inf, "
                      "-inf")
 
@@ -491,9 +532,9 @@ matrix_norm_p = defprimitive(
     vjp=(lambda xp, g, ans, x, keepdims, ord:
          (g if keepdims else col(xp, col(xp, g)))
          * _matrix_norm_direction(xp, ans, x, keepdims, ord),),
-    jvp=(lambda xp, t, ans, x, keepdims, ord: xp.sum(
+    jvp=(lambda xp, t, ans, x, keepdims, ord: _real_part(xp, xp.sum(
         _matrix_norm_direction(xp, ans, x, keepdims, ord) * t, axis=(-2, -1),
-        keepdims=keepdims),),
+        keepdims=keepdims), is_complex(x)),),
 )
 
 

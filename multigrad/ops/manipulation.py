@@ -16,6 +16,7 @@ import builtins
 import math
 
 from ..autograd import LINEAR, Tensor, _record, defprimitive
+from ..backends import as_dtype
 from ._helpers import array_device, native_dtype, normalize_axis
 from .indexing import _raw, _raw_xp, scatter_along_axis
 
@@ -89,11 +90,21 @@ astype_p = defprimitive(
 )
 
 
+_REAL_NUMBER_KINDS = frozenset({"real floating", "signed integer", "unsigned integer"})
+
+
 def astype(x, dtype, /, *, copy=True, device=None):
     """``x`` converted to ``dtype`` (and moved to ``device`` if given).
 
     Gradients flow between floating dtypes; a cast to an integer or boolean dtype cuts them.
+    A complex ``x`` casts to no real-valued dtype, as the standard asks: the cast would drop
+    the imaginary part silently (take ``real(x)`` instead).
     """
+    target = as_dtype(dtype)
+    if target.kind in _REAL_NUMBER_KINDS and as_dtype(x.dtype).kind == "complex floating":
+        raise TypeError(f"astype: casting complex ({as_dtype(x.dtype).name}) to {target.name} "
+                        "is not permitted by the array API standard (it would drop the "
+                        "imaginary part): take mg.real(x), mg.imag(x) or mg.abs(x) first")
     out = astype_p(x, dtype=dtype, copy=copy)
     return out if device is None else out.to(device)
 

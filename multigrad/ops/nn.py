@@ -22,6 +22,8 @@ float32 and float64:
 - every rule stays differentiable where the function is smooth: the reflections ``sigmoid``
   and ``gelu`` use to reach the negative half are ``where(x >= 0, x, -x)``, not ``abs(x)``
   (whose subgradient 0 at 0 would lose the derivative there).
+- They are functions of real numbers: their rules refuse complex input with an error naming
+  the op (NumPy would compute some of them, ordering complex numbers lexicographically).
 - ``gelu(x, approximate="none")`` is ``x * Phi(x)`` with ``Phi`` the standard normal CDF. The
   standard has no ``erf``, so ``Phi`` is computed here from standard functions: for ``|z| < 2``
   the series ``erf(z) = 2/sqrt(pi) exp(-z**2) sum_n 2**n z**(2n+1) / (2n+1)!!`` (every term
@@ -37,7 +39,7 @@ from __future__ import annotations
 import math
 
 from ..autograd import Tensor, defprimitive
-from ._helpers import array_device, held, normalize_axis, where_positive
+from ._helpers import array_device, held, normalize_axis, real_forward, real_only, where_positive
 from ._helpers import sigmoid as _stable_sigmoid
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "relu", "sigmoid", "softplus", "gelu"]
@@ -72,12 +74,17 @@ def _softmax_forward(xp, x, axis):
     return e / xp.sum(e, axis=axis, keepdims=True)
 
 
+def _softmax_rule(xp, g, ans, x, axis):
+    # d softmax: s * (g - <g, s>) over the axis
+    real_only("softmax", ans)
+    return ans * (g - xp.sum(g * ans, axis=axis, keepdims=True))
+
+
 softmax_p = defprimitive(
     "softmax",
-    forward=_softmax_forward,
-    # d softmax: s * (g - <g, s>) over the axis
-    vjp=(lambda xp, g, ans, x, axis: ans * (g - xp.sum(g * ans, axis=axis, keepdims=True)),),
-    jvp=(lambda xp, t, ans, x, axis: ans * (t - xp.sum(t * ans, axis=axis, keepdims=True)),),
+    forward=real_forward("softmax", _softmax_forward),
+    vjp=(_softmax_rule,),
+    jvp=(_softmax_rule,),
 )
 
 
@@ -92,12 +99,22 @@ def _log_softmax_forward(xp, x, axis):
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
 
 
+def _log_softmax_vjp(xp, g, ans, x, axis):
+    # d log_softmax: g - softmax * sum(g) over the axis, with softmax = exp(ans)
+    real_only("log_softmax", ans)
+    return g - xp.exp(ans) * xp.sum(g, axis=axis, keepdims=True)
+
+
+def _log_softmax_jvp(xp, t, ans, x, axis):
+    real_only("log_softmax", ans)
+    return t - xp.sum(xp.exp(ans) * t, axis=axis, keepdims=True)
+
+
 log_softmax_p = defprimitive(
     "log_softmax",
-    forward=_log_softmax_forward,
-    # d log_softmax: g - softmax * sum(g) over the axis, with softmax = exp(ans)
-    vjp=(lambda xp, g, ans, x, axis: g - xp.exp(ans) * xp.sum(g, axis=axis, keepdims=True),),
-    jvp=(lambda xp, t, ans, x, axis: t - xp.sum(xp.exp(ans) * t, axis=axis, keepdims=True),),
+    forward=real_forward("log_softmax", _log_softmax_forward),
+    vjp=(_log_softmax_vjp,),
+    jvp=(_log_softmax_jvp,),
 )
 
 
@@ -120,6 +137,7 @@ def _logsumexp_weights(xp, ans, x, axis, keepdims):
     constants: +inf entries share the weight evenly, and a slice of all -inf is a tie of all
     its entries (as ``logaddexp(-inf, -inf)`` is). Their inputs are sanitised (double where).
     """
+    real_only("logsumexp", x)
     if not keepdims:
         ans = xp.reshape(ans, _keep_shape(x.shape, axis))
     infinite = xp.isinf(ans)
@@ -142,7 +160,7 @@ def _logsumexp_jvp(xp, t, ans, x, axis, keepdims):
 
 logsumexp_p = defprimitive(
     "logsumexp",
-    forward=_logsumexp_forward,
+    forward=real_forward("logsumexp", _logsumexp_forward),
     vjp=(_logsumexp_vjp,),
     jvp=(_logsumexp_jvp,),
 )
@@ -156,31 +174,48 @@ def logsumexp(x: Tensor, /, *, axis: int | tuple[int, ...] | None = None,
 
 # -- elementwise activations ------------------------------------------------------------------
 
+def _relu_rule(xp, g, ans, x):
+    # derivative 1 for x > 0, and 0 for x <= 0 (the subgradient 0 at the kink)
+    real_only("relu", x)
+    return where_positive(xp, x, g)
+
+
 relu = defprimitive(
     "relu",
-    forward=lambda xp, x: xp.maximum(x, 0),
-    # derivative 1 for x > 0, and 0 for x <= 0 (the subgradient 0 at the kink)
-    vjp=(lambda xp, g, ans, x: where_positive(xp, x, g),),
-    jvp=(lambda xp, t, ans, x: where_positive(xp, x, t),),
+    forward=real_forward("relu", lambda xp, x: xp.maximum(x, 0)),
+    vjp=(_relu_rule,),
+    jvp=(_relu_rule,),
     doc="Elementwise ``max(x, 0)``; its derivative at 0 is taken as 0.",
 )
 
 
+def _sigmoid_rule(xp, g, ans, x):
+    # d sigmoid = sigmoid * (1 - sigmoid)
+    real_only("sigmoid", ans)
+    return g * ans * (1 - ans)
+
+
 sigmoid = defprimitive(
     "sigmoid",
-    forward=_stable_sigmoid,
-    # d sigmoid = sigmoid * (1 - sigmoid)
-    vjp=(lambda xp, g, ans, x: g * ans * (1 - ans),),
-    jvp=(lambda xp, t, ans, x: t * ans * (1 - ans),),
+    forward=real_forward("sigmoid", _stable_sigmoid),
+    vjp=(_sigmoid_rule,),
+    jvp=(_sigmoid_rule,),
     doc="Elementwise logistic function ``1 / (1 + exp(-x))``, without overflow.",
 )
 
+
+def _softplus_rule(xp, g, ans, x):
+    # d softplus = sigmoid(x) = exp(x - softplus(x)); the exponent is never positive
+    real_only("softplus", x)
+    return g * xp.exp(x - ans)
+
+
 softplus = defprimitive(
     "softplus",
-    forward=lambda xp, x: xp.maximum(x, xp.zeros_like(x)) + xp.log1p(xp.exp(-xp.abs(x))),
-    # d softplus = sigmoid(x) = exp(x - softplus(x)); the exponent is never positive
-    vjp=(lambda xp, g, ans, x: g * xp.exp(x - ans),),
-    jvp=(lambda xp, t, ans, x: t * xp.exp(x - ans),),
+    forward=real_forward("softplus", lambda xp, x: xp.maximum(x, xp.zeros_like(x))
+                         + xp.log1p(xp.exp(-xp.abs(x)))),
+    vjp=(_softplus_rule,),
+    jvp=(_softplus_rule,),
     doc="Elementwise ``log(1 + exp(x))``, without overflow or loss of precision.",
 )
 
@@ -264,6 +299,7 @@ def _gelu_forward(xp, x, approximate):
 
 
 def _gelu_derivative(xp, x, approximate):
+    real_only("gelu", x)
     if approximate == "tanh":
         inner, x2 = _tanh_inner(xp, x)
         th = xp.tanh(inner)
@@ -276,7 +312,7 @@ def _gelu_derivative(xp, x, approximate):
 
 gelu_p = defprimitive(
     "gelu",
-    forward=_gelu_forward,
+    forward=real_forward("gelu", _gelu_forward),
     vjp=(lambda xp, g, ans, x, approximate: g * _gelu_derivative(xp, x, approximate),),
     jvp=(lambda xp, t, ans, x, approximate: t * _gelu_derivative(xp, x, approximate),),
 )

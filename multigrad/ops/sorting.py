@@ -8,18 +8,21 @@ permutation, rather than scattered, so the rule runs in both namespaces). Tied v
 cotangent of the position the (stable) sort put them in: the one-sided derivative along the
 directions that keep that order (central differences, which average the two sides, would
 split a tie evenly, as ``max`` does). Piecewise linear: second derivatives are 0.
-``argsort`` returns indices: no gradient.
+``argsort`` returns indices: no gradient. Complex numbers have no order in the standard (NumPy
+sorts them lexicographically): sort's rules refuse them.
 """
 
 from __future__ import annotations
 
 from ..autograd import defprimitive
+from ._helpers import real_forward, real_only
 
 __all__ = ["sort", "argsort"]
 
 
 def _sort_order(xp, x, axis, descending, stable):
     """The permutation ``sort`` applied: ``sorted = take_along_axis(x, order)``."""
+    real_only("sort", x)
     return xp.argsort(x, axis=axis, descending=descending, stable=stable)
 
 
@@ -36,8 +39,8 @@ def _sort_jvp(xp, t, ans, x, axis, descending, stable):
 
 sort_p = defprimitive(
     "sort",
-    forward=lambda xp, x, axis, descending, stable: xp.sort(
-        x, axis=axis, descending=descending, stable=stable),
+    forward=real_forward("sort", lambda xp, x, axis, descending, stable: xp.sort(
+        x, axis=axis, descending=descending, stable=stable)),
     vjp=(_sort_vjp,),
     jvp=(_sort_jvp,),
 )

@@ -21,6 +21,12 @@ Conventions
   derivative, with the division sanitised so it never becomes ``inf * 0 = nan``. var of one
   element (``correction=0``) is the constant 0: derivatives 0.
 - var/std with ``N - correction <= 0``: the forward is not finite and the gradient is nan.
+- Complex input (JAX's convention, see ``multigrad.transforms``): sum, mean, prod and the
+  cumulative ones are holomorphic and keep their formulas; var and std are real,
+  ``var = sum(|x - mean(x)|**2) / (N - correction)`` (the variances of the real and the
+  imaginary parts added, on every backend), with gradient
+  ``2 conj(x - mean(x)) / (N - correction)``; max and min refuse complex input (the standard
+  has no order on complex numbers).
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ import math
 
 from ..autograd import LINEAR, Tensor, defprimitive
 from ..backends import is_lazy_array
-from ._helpers import array_device, native_dtype, normalize_axis, reshaped, where_or_zero
+from ._helpers import (array_device, conj_if, is_complex, native_dtype, normalize_axis,
+                       real_forward, real_only, reshaped, where_or_zero)
 
 __all__ = ["sum", "prod", "mean", "var", "std", "max", "min", "cumulative_sum",
            "cumulative_prod"]
@@ -182,6 +189,20 @@ def _centered(xp, x, axis):
     return x - xp.mean(x, axis=axis, keepdims=True)
 
 
+def _spread_forward(name):
+    """var or std: the namespace's own for real input; for complex input (which the standard
+    leaves out, and array-api-strict refuses) the variance of the real parts plus that of the
+    imaginary parts, the mean of |x - mean|**2, a real result."""
+    def forward(xp, x, axis, correction, keepdims):
+        if not is_complex(x):
+            return getattr(xp, name)(x, axis=axis, correction=correction, keepdims=keepdims)
+        total = (xp.var(xp.real(x), axis=axis, correction=correction, keepdims=keepdims)
+                 + xp.var(xp.imag(x), axis=axis, correction=correction, keepdims=keepdims))
+        return total if name == "var" else xp.sqrt(total)
+    forward.__name__ = forward.__qualname__ = name
+    return forward
+
+
 def _dof(x_shape, axis, correction) -> float:
     """``1 / (N - correction)``, nan where that is not positive (the forward is not finite)."""
     dof = reduced_size(x_shape, axis, "var and std") - correction
@@ -189,20 +210,23 @@ def _dof(x_shape, axis, correction) -> float:
 
 
 def _var_vjp(xp, g, ans, x, axis, correction, keepdims):
-    # d var = 2 (x - mean) / (N - correction); the mean's own derivative sums to zero
+    # d var = 2 Re(conj(x - mean) dx) / (N - correction); the mean's own derivative sums to zero
     scale = 2.0 * _dof(x.shape, axis, correction)
-    return expand_reduced(xp, g, x, axis, keepdims) * (scale * _centered(xp, x, axis))
+    centered = conj_if(xp, _centered(xp, x, axis), is_complex(x))
+    return expand_reduced(xp, g, x, axis, keepdims) * (scale * centered)
 
 
 def _var_jvp(xp, t, ans, x, axis, correction, keepdims):
     scale = 2.0 * _dof(x.shape, axis, correction)
-    return scale * xp.sum(t * _centered(xp, x, axis), axis=axis, keepdims=keepdims)
+    complex_ = is_complex(x)
+    dot = xp.sum(t * conj_if(xp, _centered(xp, x, axis), complex_), axis=axis,
+                 keepdims=keepdims)
+    return scale * (xp.real(dot) if complex_ else dot)
 
 
 var_p = defprimitive(
     "var",
-    forward=lambda xp, x, axis, correction, keepdims: xp.var(
-        x, axis=axis, correction=correction, keepdims=keepdims),
+    forward=_spread_forward("var"),
     vjp=(_var_vjp,),
     jvp=(_var_jvp,),
 )
@@ -222,22 +246,24 @@ def _std_scale(xp, ans, x, axis, correction):
 
 
 def _std_vjp(xp, g, ans, x, axis, correction, keepdims):
-    # d std = d var / (2 std) = (x - mean) / ((N - correction) std)
+    # d std = d var / (2 std) = Re(conj(x - mean) dx) / ((N - correction) std)
     zero, scale = _std_scale(xp, ans, x, axis, correction)
     g_scaled = xp.where(zero, 0.0, g * scale)
-    return expand_reduced(xp, g_scaled, x.shape, axis, keepdims) * _centered(xp, x, axis)
+    centered = conj_if(xp, _centered(xp, x, axis), is_complex(x))
+    return expand_reduced(xp, g_scaled, x.shape, axis, keepdims) * centered
 
 
 def _std_jvp(xp, t, ans, x, axis, correction, keepdims):
     zero, scale = _std_scale(xp, ans, x, axis, correction)
-    dot = xp.sum(t * _centered(xp, x, axis), axis=axis, keepdims=keepdims)
-    return xp.where(zero, 0.0, dot * scale)
+    complex_ = is_complex(x)
+    dot = xp.sum(t * conj_if(xp, _centered(xp, x, axis), complex_), axis=axis,
+                 keepdims=keepdims)
+    return xp.where(zero, 0.0, (xp.real(dot) if complex_ else dot) * scale)
 
 
 std_p = defprimitive(
     "std",
-    forward=lambda xp, x, axis, correction, keepdims: xp.std(
-        x, axis=axis, correction=correction, keepdims=keepdims),
+    forward=_spread_forward("std"),
     vjp=(_std_vjp,),
     jvp=(_std_jvp,),
 )
@@ -257,33 +283,30 @@ def _ties(xp, ans, x, axis, keepdims):
     return hit, count
 
 
-def _extremum_vjp(xp, g, ans, x, axis, keepdims):
-    # tied elements share the cotangent evenly
-    hit, count = _ties(xp, ans, x, axis, keepdims)
-    return where_or_zero(xp, hit, expand_reduced(xp, g, x, axis, keepdims) / count)
+def _extremum(name):
+    """max or min: ``name``'s primitive (complex numbers have no order in the standard, and
+    its rules refuse them)."""
+    def vjp(xp, g, ans, x, axis, keepdims):
+        # tied elements share the cotangent evenly
+        real_only(name, x)
+        hit, count = _ties(xp, ans, x, axis, keepdims)
+        return where_or_zero(xp, hit, expand_reduced(xp, g, x, axis, keepdims) / count)
+
+    def jvp(xp, t, ans, x, axis, keepdims):
+        # the mean tangent over the ties: the transpose of the even split above
+        real_only(name, x)
+        hit, count = _ties(xp, ans, x, axis, keepdims)
+        total = xp.sum(where_or_zero(xp, hit, t), axis=axis, keepdims=True)
+        out = total / count
+        return out if keepdims else xp.reshape(out, ans.shape)
+
+    def forward(xp, x, axis, keepdims):
+        return getattr(xp, name)(x, axis=axis, keepdims=keepdims)
+    return defprimitive(name, forward=real_forward(name, forward), vjp=(vjp,), jvp=(jvp,))
 
 
-def _extremum_jvp(xp, t, ans, x, axis, keepdims):
-    # the mean tangent over the ties: the transpose of the even split above
-    hit, count = _ties(xp, ans, x, axis, keepdims)
-    total = xp.sum(where_or_zero(xp, hit, t), axis=axis, keepdims=True)
-    out = total / count
-    return out if keepdims else xp.reshape(out, ans.shape)
-
-
-max_p = defprimitive(
-    "max",
-    forward="max",
-    vjp=(_extremum_vjp,),
-    jvp=(_extremum_jvp,),
-)
-
-min_p = defprimitive(
-    "min",
-    forward="min",
-    vjp=(_extremum_vjp,),
-    jvp=(_extremum_jvp,),
-)
+max_p = _extremum("max")
+min_p = _extremum("min")
 
 
 def max(x, /, *, axis=None, keepdims=False):

@@ -5,10 +5,18 @@ them. ``tests/test_op_gradients.py`` runs every spec on every backend: forward a
 NumPy reference, VJP and JVP against central differences (float64), the transpose identity
 ``<v, J u> = <J^T v, u>`` (every dtype), and the dtype and device of every gradient and tangent.
 ``tests/test_registry.py`` fails when a primitive is covered by no spec.
+
+Complex cases are specs of their own, named ``<name>-complex`` (``complex_twin`` makes one from
+a real spec): their inputs are complex128 on the float64 backends, where the derivatives are
+checked against central differences in the real and the imaginary parts of every input, and
+complex64 on the float32 ones, where the transpose identity runs (pairings are real parts,
+``Re sum(a * b)``: JAX's convention, in which a cotangent pairs with a tangent without
+conjugation).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import itertools
 from dataclasses import dataclass, field
@@ -76,6 +84,16 @@ class OpSpec:
         What the second derivative is at the spec's own draws: ``"fd"`` (smooth there: central
         differences of the gradient), ``"zero"`` (piecewise linear: 0, at the special values
         too), or ``"skip"`` (a kink among the draws, so neither).
+
+    Complex cases:
+
+    complex : bool
+        The inputs are complex (a ``complex_twin``); the property tests leave such specs out,
+        and ``second_order="fd"`` asks ``tests/test_op_gradients.py`` for the second
+        derivatives against central differences.
+    complex_args : tuple of int
+        The arguments given an imaginary part after drawing (from the same domain, or
+        standard normal after ``make``); a floating argument only.
     """
 
     name: str
@@ -97,6 +115,8 @@ class OpSpec:
     special: tuple | None = None
     smooth_at_special: bool = False
     second_order: str = "fd"
+    complex: bool = False
+    complex_args: tuple = ()
 
     def __post_init__(self):
         if not self.covers:
@@ -110,17 +130,45 @@ class OpSpec:
             yield shapes, params, f"{self.name}[{sid}{'|' + pid if pid else ''}]"
 
     def inputs(self, rng, shapes, params):
-        """NumPy inputs for one case (float64; the test casts them to the backend's dtype)."""
-        if self.make is not None:
-            return [np.asarray(a) for a in self.make(rng, shapes, params)]
+        """NumPy inputs for one case (float64 or complex128; the test casts them to the
+        backend's precision)."""
         domains = self.domain if isinstance(self.domain, list) else [self.domain] * len(shapes)
-        return [rng.uniform(lo, hi, size=s) for s, (lo, hi) in zip(shapes, domains)]
+        if self.make is not None:
+            arrays = [np.asarray(a) for a in self.make(rng, shapes, params)]
+        else:
+            arrays = [rng.uniform(lo, hi, size=s) for s, (lo, hi) in zip(shapes, domains)]
+        for k in self.complex_args:
+            if k >= len(arrays) or arrays[k].dtype.kind != "f":
+                continue
+            a = arrays[k]
+            imag = (rng.standard_normal(a.shape) if self.make is not None
+                    else rng.uniform(*domains[k], size=a.shape))
+            arrays[k] = a + 1j * imag
+        return arrays
 
     def xfail_reason(self, backend_id: str) -> str | None:
         for pattern, reason in self.xfail.items():
             if fnmatch.fnmatch(backend_id, pattern):
                 return reason
         return None
+
+
+def complex_twin(spec: OpSpec, *, args=None, second_order="skip", **changes) -> OpSpec:
+    """``spec`` with complex inputs: named ``<name>-complex``, the arguments ``args`` (default:
+    every argument its shapes name) given an imaginary part, unless ``changes`` bring a
+    ``make`` of complex inputs; the property tests' annotations dropped."""
+    if args is None:
+        args = () if "make" in changes else tuple(range(max(len(s) for s in spec.shapes)))
+    name = changes.pop("name", f"{spec.name}-complex")
+    return dataclasses.replace(spec, name=name, complex=True, complex_args=tuple(args),
+                               random=None, special=None, smooth_at_special=False,
+                               second_order=second_order, **changes)
+
+
+def complex_twins(specs, names, **changes) -> list:
+    """The ``complex_twin`` of each spec of ``specs`` named in ``names``, in that order."""
+    by_name = {s.name: s for s in specs}
+    return [complex_twin(by_name[n], **changes) for n in names]
 
 
 def _collect():

@@ -3,12 +3,17 @@
 Binary functions run on broadcasting pairs and with Python scalars; special points (abs at 0,
 ties of maximum/minimum/clip, pow at a zero base, masked singularities) are built with ``make=``
 at places where central differences still agree with the rule.
+
+Complex specs: every function the standard defines for complex numbers, holomorphic
+(``exp``, ``log``, ``pow``...) and not (``abs``, ``sign``, ``real``, ``imag``, ``conj``),
+their inputs' real and imaginary parts drawn from domains away from the branch cuts; mixed
+real and complex arguments; complex Python scalars.
 """
 
 import numpy as np
 
 import multigrad as mg
-from . import OpSpec
+from . import OpSpec, complex_twin, complex_twins
 
 UNARY_SHAPES = [((),), ((3,),), ((2, 3),)]
 BINARY_SHAPES = [((3,), (3,)), ((2, 3), (2, 3)), ((3, 1), (1, 4)), ((), (2, 3)), ((2, 3), ())]
@@ -39,10 +44,20 @@ def _bools(rng, shapes, params):
 
 
 def _complex_from(a, b):
-    """``a + 1j * b`` off the graph, of the complex dtype matching the float inputs' (the
-    engine cannot yet cast a complex cotangent back to a real input, so no gradient here)."""
+    """``a + 1j * b`` off the graph, of the complex dtype matching the float inputs'."""
     dtype = mg.complex64 if a.dtype == mg.float32 else mg.complex128
     return mg.astype(a.detach(), dtype) + mg.astype(b.detach(), dtype) * 1j
+
+
+def _with_complex_scalars(z):
+    """Operators between a complex tensor and Python complex (and real) scalars."""
+    return ((2j * z - 1.0) / (3 + 1j) + (1 - 2j) / z - z ** 2 + (1 + 1j) ** z
+            + z ** (0.5 - 0.5j) + 4 - (-z) * (+z) + 1j)
+
+
+def _real_with_complex_scalars(x):
+    """A real tensor meeting Python complex scalars: complex results, real gradients."""
+    return x * 1j + (2 - 1j) / x + x ** (1 + 1j) + 1j ** x - (0.5j - x) ** 2
 
 
 def _complex_parts(xp, z):
@@ -53,6 +68,14 @@ def _signed_divisors(rng, shapes, params):
     """x1 in (-2, 2); x2 of either sign with magnitude in (0.5, 2)."""
     x1, x2 = (rng.uniform(-2, 2, size=s) for s in shapes)
     return [x1, np.where(x2 < 0, x2 - 0.5, x2 + 0.5) * 0.8]
+
+
+def _np_standard_floor_divide(x1, x2):
+    """The standard's floor_divide: NumPy's, but floor(x1 / x2) at an infinite operand, where
+    NumPy follows Python (inf // 2 is nan, 1 // -inf is -1)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(np.isinf(x1) | np.isinf(x2), np.floor(np.divide(x1, x2)),
+                        np.floor_divide(x1, x2))
 
 
 def _masked_sqrt(x):
@@ -102,7 +125,7 @@ SPECS = [
            random="elementwise", **KINKED),
     OpSpec("remainder", mg.remainder, np.remainder, BINARY_SHAPES, make=_signed_divisors,
            random="elementwise", **KINKED),
-    OpSpec("floor_divide", mg.floor_divide, np.floor_divide, BINARY_SHAPES,
+    OpSpec("floor_divide", mg.floor_divide, _np_standard_floor_divide, BINARY_SHAPES,
            make=_signed_divisors, random="elementwise", **KINKED),
     OpSpec("operators-with-scalars",
            lambda x: (2.0 * x - 1.0) / 3.0 + 1.0 / x - x ** 2 + 2.0 ** x + (x % 1.5) - x // 0.5
@@ -268,4 +291,41 @@ SPECS = [
            random="elementwise"),
     OpSpec("nextafter-scalar", lambda x: mg.nextafter(x, 0.0), lambda x: np.nextafter(x, 0.0),
            UNARY_SHAPES, differentiable=False, covers=("nextafter",)),
+]
+
+_BY_NAME = {s.name: s for s in SPECS}
+
+SPECS += [
+    *complex_twins(SPECS, [
+        "add", "subtract", "multiply", "divide", "negative", "positive", "square", "sqrt",
+        "reciprocal", "expm1", "log", "log1p", "log2", "log10", "sin", "cos", "tan", "asin",
+        "acos", "sinh", "cosh", "acosh", "atanh", "pow", "pow-scalar-exponent",
+        "pow-scalar-base", "real", "conj", "round"]),
+    # second order on these (the subset the complex cases check to second order)
+    *complex_twins(SPECS, ["abs", "exp", "sign"], second_order="fd"),
+    # near their branch cuts (the imaginary axis beyond +-i) and poles (i pi / 2) otherwise
+    *[complex_twin(_BY_NAME[n], domain=(-0.9, 0.9)) for n in ("atan", "asinh")],
+    complex_twin(_BY_NAME["tanh"], domain=(-1.2, 1.2)),
+    complex_twin(_BY_NAME["real"], name="imag-complex", fn=mg.imag, ref=np.imag,
+                 covers=("imag",)),
+    # mixed real and complex arguments: the real one's gradient is the real part
+    complex_twin(_BY_NAME["multiply"], args=(1,), name="multiply-real-complex"),
+    complex_twin(_BY_NAME["add"], args=(0,), name="add-complex-real"),
+    complex_twin(_BY_NAME["divide"], args=(0,), name="divide-complex-real"),
+    complex_twin(_BY_NAME["divide"], args=(1,), name="divide-real-complex"),
+    complex_twin(_BY_NAME["pow"], args=(1,), name="pow-real-complex"),
+    complex_twin(_BY_NAME["pow"], args=(0,), name="pow-complex-real"),
+    # a negative real base of a complex power: the principal log, log|x| + i pi
+    complex_twin(_BY_NAME["pow"], args=(1,), name="pow-negative-real-complex",
+                 domain=[(-2.0, -0.5), (-1.0, 1.0)]),
+    complex_twin(_BY_NAME["divide"], name="divide-by-conj", fn=lambda a, b: a / mg.conj(b),
+                 ref=lambda a, b: a / np.conj(b), covers=("divide", "conj")),
+    # Python complex scalars with complex and with real tensors
+    OpSpec("operators-with-complex-scalars", _with_complex_scalars, _with_complex_scalars,
+           UNARY_SHAPES, domain=(0.6, 2.0), complex=True, complex_args=(0,),
+           covers=("add", "subtract", "multiply", "divide", "pow", "negative", "positive"),
+           second_order="skip"),
+    OpSpec("operators-real-with-complex-scalars", _real_with_complex_scalars,
+           _real_with_complex_scalars, UNARY_SHAPES, domain=(0.6, 2.0), complex=True,
+           covers=("add", "subtract", "multiply", "divide", "pow"), second_order="skip"),
 ]

@@ -4,13 +4,14 @@ Complex inputs are built from two real arguments (real and imaginary parts, both
 differentiated) and complex results are read out as ``(real(y), imag(y))``, so the checks
 against central differences test the complex cotangent convention end to end. Complex dtypes
 follow the inputs' precision (complex64 on float32 backends). The params cover cutting and
-padding (``n``, ``s``), other axes and the three norms.
+padding (``n``, ``s``), other axes and the three norms. The ``-complex`` cases hand the
+transforms complex tensors and read complex results directly.
 """
 
 import numpy as np
 
 import multigrad as mg
-from . import OpSpec
+from . import OpSpec, complex_twin
 
 FFT_TOL = {"float32": 1e-4, "float64": 1e-10}
 
@@ -91,4 +92,22 @@ SPECS = [
           [{}, {"axes": 0}, {"axes": (-1,)}], ("roll",)),
     _spec("ifftshift", mg.fft.ifftshift, np.fft.ifftshift, [((3, 4),), ((5,),)],
           [{}, {"axes": -1}], ("roll",)),
+]
+
+
+def _direct(name, ref, shapes, params, covers, complex_in=True):
+    """A transform on a complex tensor (``complex_in``) or a real one, its result as it is."""
+    public = getattr(mg.fft, name)
+    spec = _spec(name, lambda x, **p: public(x, **p), ref, shapes, params, covers)
+    return complex_twin(spec, args=(0,) if complex_in else ())
+
+
+SPECS += [
+    _direct("fft", np.fft.fft, [((3, 5),)], ONE_AXIS, ("fftn",)),
+    _direct("ifftn", _np_nd("ifftn"), [((3, 4, 5),)], MANY_AXES[:3], ("ifftn",)),
+    _direct("irfft", np.fft.irfft, [((3, 5),)], HALVED_ONE_AXIS, ("irfftn",)),
+    _direct("hfft", np.fft.hfft, [((3, 5),)], HALVED_ONE_AXIS[:2], ("irfftn", "conj")),
+    _direct("rfft", np.fft.rfft, [((3, 5),)], ONE_AXIS, ("rfftn",), complex_in=False),
+    _direct("ihfft", np.fft.ihfft, [((3, 5),)], ONE_AXIS[:2], ("rfftn", "conj"),
+            complex_in=False),
 ]

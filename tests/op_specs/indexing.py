@@ -7,7 +7,7 @@ checked against central differences and the transpose identity on every backend.
 import numpy as np
 
 import multigrad as mg
-from . import OpSpec
+from . import OpSpec, complex_twins
 
 GETITEM = ("getitem",)
 SETITEM = ("setitem",)
@@ -116,3 +116,9 @@ SPECS = [
            make=lambda rng, shapes, p: [rng.uniform(-2, 2, size=shapes[0]),
                                         np.array([3, 0, 3, -1, 1])]),
 ]
+
+# complex values gathered, written and accumulated (linear: the VJPs are the transposes)
+SPECS += complex_twins(SPECS, [
+    "getitem[1]", "getitem[(slice(1,None,None),slice(None,None,2))]", "getitem-int",
+    "getitem-int-pair", "getitem-mask", "setitem", "setitem-slice", "setitem-repeated",
+    "setitem-mask", "take", "take_along_axis", "scatter_add"])

@@ -8,6 +8,12 @@ junk above the diagonal and checks the rules' own convention, derivatives along 
 part of each direction (``projection``). eigh and svd specs check functions invariant to the
 sign of each eigen/singular vector. Norm specs include ties between the entries (ord +-inf)
 and between the column or row sums (matrix ord +-1, +-inf) that pick the norm.
+
+Complex cases: the same builders with unitary factors (Hermitian positive definite matrices,
+``Q diag(w) Q^H``, ``U diag(s) V^H``, Gaussian-integer singular ones), functions invariant to
+the phase of each eigen/singular vector, Hermitian projections for the lower-triangle
+conventions, mixed real and complex operands; eig and eigvals (complex results also for real
+input) on matrices with separated eigenvalues, a complex pair among them.
 """
 
 import math
@@ -15,18 +21,20 @@ import math
 import numpy as np
 
 import multigrad as mg
-from . import OpSpec
+from . import OpSpec, complex_twin, complex_twins
 from .statistical import make_ties
 
 LOOSE = {"float32": 1e-4, "float64": 1e-10}
 
 
 def _sym(a):
-    return (a + mg.matrix_transpose(a)) * 0.5
+    """The symmetric part (Hermitian for complex ``a``)."""
+    at = mg.matrix_transpose(a)
+    return (a + (mg.conj(at) if a.dtype.kind == "complex floating" else at)) * 0.5
 
 
 def _np_sym(a):
-    return (a + np.swapaxes(a, -1, -2)) / 2
+    return (a + np.conj(np.swapaxes(a, -1, -2))) / 2
 
 
 def _orthogonal(rng, batch, n):
@@ -85,8 +93,8 @@ def _junk_above(make):
 
 
 def _np_from_lower(a):
-    """The symmetric matrix that the lower triangle of ``a`` defines."""
-    return np.tril(a) + np.swapaxes(np.tril(a, -1), -1, -2)
+    """The symmetric (Hermitian) matrix that the lower triangle of ``a`` defines."""
+    return np.tril(a) + _np_h(np.tril(a, -1))
 
 
 def _singular(rng, shapes, params):
@@ -147,35 +155,136 @@ def _with_zeros(rng, shapes, params):
     return [x]
 
 
-# -- gauge-invariant functions of eigh and svd (each sign choice gives the same value) --------
+# -- gauge-invariant functions of eigh and svd (each sign or phase choice gives the same value) --
 
 def _weights(a, n):
     return mg.arange(1, n + 1, dtype=a.dtype, device=a.device)
 
 
+def _h(a):
+    """The conjugate transpose (the transpose of a real matrix)."""
+    return mg.conj(mg.matrix_transpose(a))
+
+
+def _np_h(a):
+    return np.conj(np.swapaxes(a, -1, -2))
+
+
 def _eigh_invariants(a, symmetrise=True):
     w, v = mg.linalg.eigh(_sym(a) if symmetrise else a)
-    # w, the squared eigenvector entries, and sum_i c_i v_i v_i^T
-    return w, v * v, (v * _weights(a, w.shape[-1])) @ mg.matrix_transpose(v)
+    # w, the squared moduli of the eigenvector entries, and sum_i c_i v_i v_i^H
+    return w, mg.real(v * mg.conj(v)), (v * _weights(a, w.shape[-1])) @ _h(v)
 
 
 def _np_eigh_invariants(a, symmetrise=True):
     w, v = np.linalg.eigh(_np_sym(a) if symmetrise else _np_from_lower(a))
     c = np.arange(1, w.shape[-1] + 1)
-    return w, v * v, (v * c) @ np.swapaxes(v, -1, -2)
+    return w, np.real(v * np.conj(v)), (v * c) @ _np_h(v)
 
 
 def _svd_invariants(a):
     u, s, vh = mg.linalg.svd(a, full_matrices=False)
     c = _weights(a, s.shape[-1])
-    # s, u_i u_i^T and v_i v_i^T weighted, and the polar factor U Vh
-    return (s, (u * c) @ mg.matrix_transpose(u), (mg.matrix_transpose(vh) * c) @ vh, u @ vh)
+    # s, u_i u_i^H and v_i v_i^H weighted, and the polar factor U Vh
+    return (s, (u * c) @ _h(u), (_h(vh) * c) @ vh, u @ vh)
 
 
 def _np_svd_invariants(a):
     u, s, vh = np.linalg.svd(a, full_matrices=False)
     c = np.arange(1, s.shape[-1] + 1)
-    return s, (u * c) @ np.swapaxes(u, -1, -2), (np.swapaxes(vh, -1, -2) * c) @ vh, u @ vh
+    return s, (u * c) @ _np_h(u), (_np_h(vh) * c) @ vh, u @ vh
+
+
+def _eig_invariants(a):
+    w, v = mg.linalg.eig(a)
+    # w, and the squared moduli of the (unit) eigenvectors' entries
+    return w, mg.real(v * mg.conj(v))
+
+
+def _np_eig_invariants(a):
+    w, v = np.linalg.eig(a)
+    return w.astype(complex), np.real(v * np.conj(v))
+
+
+# -- complex builders --------------------------------------------------------------------------
+
+def _complex_normal(rng, shape):
+    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+
+def _unitary(rng, batch, n):
+    q, _ = np.linalg.qr(_complex_normal(rng, batch + (n, n)))
+    return q
+
+
+def _general_complex(rng, shapes, params):
+    """A well-conditioned complex square matrix (stack), the other arguments complex normal."""
+    first = _complex_normal(rng, shapes[0]) * 0.5 + 3 * np.eye(shapes[0][-2], shapes[0][-1])
+    return [first] + [_complex_normal(rng, s) for s in shapes[1:]]
+
+
+def _hpd(rng, shapes, params):
+    shape = shapes[0]
+    b = _complex_normal(rng, shape)
+    return [b @ _np_h(b) + shape[-1] * np.eye(shape[-1])]
+
+
+def _separated_eigenvalues_complex(rng, shapes, params):
+    """Hermitian ``Q diag(w) Q^H`` with the real eigenvalues of ``_separated_eigenvalues``."""
+    shape = shapes[0]
+    n = shape[-1]
+    q = _unitary(rng, shape[:-2], n)
+    w = 1.0 + 1.5 * np.arange(n) + rng.uniform(-0.2, 0.2, shape[:-1])
+    return [(q * w[..., None, :]) @ _np_h(q)]
+
+
+def _separated_singular_values_complex(rng, shapes, params):
+    shape = shapes[0]
+    m, n = shape[-2:]
+    k = min(m, n)
+    u = _unitary(rng, shape[:-2], m)[..., :k]
+    v = _unitary(rng, shape[:-2], n)[..., :k]
+    s = 1.0 + np.arange(k)[::-1] + rng.uniform(-0.2, 0.2, shape[:-2] + (k,))
+    return [(u * s[..., None, :]) @ _np_h(v)]
+
+
+def _singular_complex(rng, shapes, params):
+    """Square complex matrices of rank n - 1 (then n - 2, ...), exactly singular: products of
+    Gaussian integers."""
+    def gaussian(size):
+        return rng.integers(-2, 3, size=size) + 1j * rng.integers(-2, 3, size=size)
+    shape = shapes[0]
+    n = shape[-1]
+    out = np.empty(shape, dtype=complex)
+    for i, index in enumerate(np.ndindex(*shape[:-2]) if shape[:-2] else [()]):
+        rank = max(n - 1 - i, 0)
+        out[index] = gaussian((n, rank)) @ gaussian((rank, n))
+    return [out]
+
+
+def _separated_general(complex_):
+    """``V diag(w) V^-1`` with a well-conditioned ``V`` and separated eigenvalues: real
+    matrices with a complex pair among them (eigenvalues 1, 3 +- 1.5i, ...), or complex ones."""
+    def make(rng, shapes, params):
+        shape = shapes[0]
+        n = shape[-1]
+        noise = _complex_normal(rng, shape) if complex_ else rng.standard_normal(shape)
+        v = np.eye(n) + 0.3 * noise
+        if complex_:
+            w = (1.0 + 1.5 * np.arange(n)) * np.exp(0.5j * np.arange(n))
+            return [(v * w[..., None, :]) @ np.linalg.inv(v)]
+        block = np.diag(1.0 + 1.5 * np.arange(n))
+        if n >= 3:  # the rotation block [[3, -1.5], [1.5, 3]]: eigenvalues 3 +- 1.5i
+            block[1:3, 1:3] = [[3.0, -1.5], [1.5, 3.0]]
+        return [v @ block @ np.linalg.inv(v)]
+    return make
+
+
+def _junk_above_complex(make):
+    def junk(rng, shapes, params):
+        a = make(rng, shapes, params)[0]
+        return [a + np.triu(_complex_normal(rng, a.shape) * 3.0, 1)]
+    return junk
 
 
 def _np_matrix_power(a, n):
@@ -184,7 +293,7 @@ def _np_matrix_power(a, n):
 
 def _np_cholesky(a, upper, symmetrise=True):
     low = np.linalg.cholesky(_np_sym(a) if symmetrise else _np_from_lower(a))
-    return np.swapaxes(low, -1, -2) if upper else low
+    return _np_h(low) if upper else low
 
 
 def _np_trace(x, offset):
@@ -352,10 +461,51 @@ SPECS = [
     OpSpec("svdvals", mg.linalg.svdvals, np.linalg.svdvals,
            [((3, 3),), ((4, 3),), ((2, 3, 4),)], make=_separated_singular_values,
            rtol=LOOSE, atol=LOOSE),
+    # general matrices: complex eigenvalues (a pair) and unit eigenvectors of real input
     OpSpec("eigvals", mg.linalg.eigvals, lambda a: np.linalg.eigvals(a).astype(complex),
-           [((3, 3),)], make=_general, differentiable=False, rtol=LOOSE, atol=LOOSE),
-    OpSpec("eig", lambda a: tuple(mg.linalg.eig(a)),
-           lambda a: tuple(np.asarray(r, dtype=complex) for r in np.linalg.eig(a)),
-           [((3, 3),)], make=_general, differentiable=False, rtol=LOOSE, atol=LOOSE),
+           [((3, 3),), ((2, 4, 4),)], make=_separated_general(False), rtol=LOOSE, atol=LOOSE),
+    OpSpec("eig", _eig_invariants, _np_eig_invariants, [((3, 3),), ((2, 4, 4),)],
+           make=_separated_general(False), rtol=LOOSE, atol=LOOSE),
+]
+
+_BY_NAME = {s.name: s for s in SPECS}
+
+
+def _twin(spec_name, make=None, **changes):
+    if make is not None:
+        changes["make"] = make
+    return complex_twin(_BY_NAME[spec_name], **changes)
+
+
+SPECS += [
+    *complex_twins(SPECS, [
+        "matmul-operator", "matrix_transpose", "tensordot", "tensordot-pairs", "vecdot",
+        "vecdot-axis", "outer", "cross", "diagonal", "trace", "matrix_norm",
+        "matrix_norm-extremes", "vector_norm", "vector_norm-extremes", "vector_norm-signs"]),
+    _twin("matmul", second_order="fd"),
+    _twin("matmul", args=(0,), name="matmul-complex-real"),
+    _twin("vecdot", args=(1,), name="vecdot-real-complex"),
+    _twin("inv", _general_complex),
+    _twin("solve", _general_complex, second_order="fd"),
+    # a real matrix and a complex right-hand side
+    _twin("solve", args=(1,), name="solve-real-complex"),
+    _twin("det", _general_complex, second_order="fd"),
+    _twin("det-singular", _singular_complex),
+    _twin("slogdet", _general_complex),
+    _twin("pinv", _separated_singular_values_complex),
+    _twin("matrix_power", _general_complex),
+    _twin("cholesky", _hpd, second_order="fd"),
+    _twin("cholesky-lower-triangle", _junk_above_complex(_hpd), projection=_np_sym),
+    _twin("eigh", _separated_eigenvalues_complex, second_order="fd"),
+    _twin("eigh-lower-triangle", _junk_above_complex(_separated_eigenvalues_complex),
+          projection=_np_sym),
+    _twin("eigvalsh", _separated_eigenvalues_complex),
+    _twin("eigvalsh-lower-triangle", _junk_above_complex(_separated_eigenvalues_complex),
+          projection=_np_sym),
+    _twin("qr", _separated_singular_values_complex, second_order="fd"),
+    _twin("svd", _separated_singular_values_complex, second_order="fd"),
+    _twin("svdvals", _separated_singular_values_complex),
+    _twin("eigvals", _separated_general(True)),
+    _twin("eig", _separated_general(True), second_order="fd"),
 ]
 

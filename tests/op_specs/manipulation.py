@@ -1,10 +1,11 @@
 """Op specs for the manipulation functions, and the creation functions with gradients (tril,
-triu, meshgrid, to_device)."""
+triu, meshgrid, to_device). Each has a complex case too (linear maps: their VJPs are their
+transposes), and astype casts between real and complex dtypes."""
 
 import numpy as np
 
 import multigrad as mg
-from . import OpSpec
+from . import OpSpec, complex_twin, complex_twins
 
 
 def _with_repeats(repeats):
@@ -15,6 +16,17 @@ def _with_repeats(repeats):
 def _float32_round_trip(x):
     # float32 -> float64 -> float32 is exact, and float64 -> float64 is a copy
     return mg.astype(mg.astype(x, mg.float64), x.dtype)
+
+
+def _complex64_round_trip(z):
+    return mg.astype(mg.astype(z, mg.complex128), z.dtype)
+
+
+def _to_complex(x):
+    """A real tensor cast to the complex dtype of its precision, then scaled by a complex
+    number: the real input's gradient is the real part of the complex cotangent."""
+    dtype = mg.complex64 if x.dtype == mg.float32 else mg.complex128
+    return mg.astype(x, dtype) * (1 - 2j)
 
 
 SPECS = [
@@ -95,4 +107,17 @@ SPECS = [
            params=[{"indexing": "xy"}, {"indexing": "ij"}]),
     OpSpec("to_device", lambda x: x.to("strict:device2").to(x.device), lambda x: x,
            [((2, 3),)]),
+]
+
+_BY_NAME = {s.name: s for s in SPECS}
+
+SPECS += [
+    *complex_twins(SPECS, [
+        "reshape", "broadcast_to", "broadcast_arrays", "concat", "concat-flat", "stack",
+        "unstack", "expand_dims", "squeeze", "permute_dims", "moveaxis", "flip", "roll", "tile",
+        "repeat", "repeat-array", "tril", "triu", "meshgrid", "to_device"]),
+    complex_twin(_BY_NAME["astype"], fn=_complex64_round_trip, ref=lambda z: z),
+    # astype from real to complex and back to the real input's gradient
+    OpSpec("astype-to-complex", _to_complex, lambda x: x * (1 - 2j), [((2, 3),)],
+           complex=True, covers=("astype", "multiply"), second_order="skip"),
 ]

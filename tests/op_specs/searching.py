@@ -3,7 +3,7 @@
 import numpy as np
 
 import multigrad as mg
-from . import OpSpec
+from . import OpSpec, complex_twins
 
 SHAPES = [((2, 3),), ((2, 3, 2),)]
 ARG_AXES = [{"axis": None}, {"axis": 0}, {"axis": -1, "keepdims": True},
@@ -95,3 +95,6 @@ SPECS = [
     OpSpec("unique_all", mg.unique_all, np.unique_all, [((7,),), ((2, 3),)],
            make=make_with_ties, differentiable=False),
 ]
+
+# where routes complex values as it routes real ones (the condition stays boolean)
+SPECS += complex_twins(SPECS, ["where"], args=(1, 2))

@@ -1,9 +1,13 @@
-"""Op specs for the statistical functions (reductions) and the utility functions."""
+"""Op specs for the statistical functions (reductions) and the utility functions.
+
+Complex cases: sum, prod, mean, var and std (real results: the mean of ``|x - mean|**2``, which
+the standard leaves to real input), the cumulative sum and product, diff.
+"""
 
 import numpy as np
 
 import multigrad as mg
-from . import OpSpec
+from . import OpSpec, complex_twins
 
 SHAPES = [((2, 3),), ((2, 3, 2),)]
 AXES = [{"axis": None}, {"axis": None, "keepdims": True}, {"axis": 0},
@@ -169,3 +173,7 @@ SPECS = [
            [((3, 2), (2, 2), (1, 2))], params=[{"axis": 0}, {"axis": 0, "n": 3}],
            covers=("diff",)),
 ]
+
+SPECS += complex_twins(SPECS, [
+    "sum", "prod", "prod-one-zero", "mean", "var", "std", "cumulative_sum", "cumulative_prod",
+    "cumulative_prod-signed", "cumulative-empty", "diff", "diff-ends"])
