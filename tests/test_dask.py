@@ -61,6 +61,19 @@ def test_forward_and_backward_compute_nothing_and_compute_is_one_pass():
     np.testing.assert_allclose(float(b.grad), np.mean(p - yn), rtol=1e-12, atol=1e-15)
 
 
+def test_floor_divide_fixes_infinite_operands_without_a_compute():
+    # the standard's result at an infinite operand is selected per element, never by reading
+    # whether any operand is infinite (which would compute the array)
+    x = np.array([np.inf, 1.0, -3.0, 7.0, 5.0])
+    d = mg.asarray(da.from_array(x, chunks=2))
+    with Computes() as counter:
+        q = mg.floor_divide(d, mg.asarray(da.from_array(np.array([2.0, -np.inf, 2.0, 0.5,
+                                                                     3.0]), chunks=2)))
+        assert counter.count == 0
+        (got,) = mg.compute(q)
+    np.testing.assert_array_equal(got.numpy(), [np.inf, -0.0, -2.0, 14.0, 1.0])
+
+
 def test_gradient_matches_central_differences_on_dask():
     _, _, Xd, yd = _data(n=41, d=3)
     X, y = mg.asarray(Xd), mg.asarray(yd)

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import math
 
+from array_api_compat import is_numpy_namespace
+
 from ..autograd import defprimitive
 from ._helpers import complex_refusal, const_like, real_forward, real_only, sigmoid, where_or_zero
 
@@ -85,24 +87,27 @@ remainder = defprimitive(
 )
 
 
-def _nonfinite(xp, a):
-    """Where ``a`` (an array or a Python scalar) is not finite: None when it is finite
-    throughout (one reduction and a read to the host for a floating array), True for an
-    infinite or nan scalar."""
+def _nonfinite(xp, a, sync: bool):
+    """Where ``a`` (an array or a Python scalar) is not finite: None when it is known finite
+    throughout (a scalar or a non-floating array; with ``sync``, a floating array found so by
+    one reduction read to the host), True for an infinite or nan scalar."""
     if isinstance(a, (int, float)):
         return None if math.isfinite(a) else True
     if not xp.isdtype(a.dtype, "real floating"):
         return None
     finite = xp.isfinite(a)
-    return None if bool(xp.all(finite)) else xp.logical_not(finite)
+    return None if sync and bool(xp.all(finite)) else xp.logical_not(finite)
 
 
 def _floor_divide(xp, x1, x2):
     out = xp.floor_divide(x1, x2)
     # NumPy and CuPy follow Python's // at an infinite operand (inf // 2 is nan, 1 // -inf is
     # -1); the standard gives x1 / x2 there (+-inf, or a zero with the sign of the quotient).
-    # Only inputs that hold an infinity or a nan pay for more than the check.
-    masks = [m for m in (_nonfinite(xp, x1), _nonfinite(xp, x2)) if m is not None]
+    # On NumPy only inputs that hold an infinity or a nan pay for more than one check; where a
+    # read to the host would wait for a GPU or compute a lazy array, the fix is selected
+    # elementwise instead.
+    sync = is_numpy_namespace(xp)
+    masks = [m for m in (_nonfinite(xp, x1, sync), _nonfinite(xp, x2, sync)) if m is not None]
     if not masks:
         return out
     if any(m is True for m in masks):
