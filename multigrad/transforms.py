@@ -33,9 +33,8 @@ import weakref
 from typing import Callable, Sequence
 
 from . import _pytree
-from ._transform_args import (Wrt, assemble, call, check_complex_kinds, check_differentiable,
-                              check_like, detached, name_of, normalize_argnums, one_hot,
-                              tensor_leaves)
+from ._transform_args import (Wrt, call, check_complex_kinds, check_differentiable, check_like,
+                              detached, name_of, normalize_argnums, tensor_leaves)
 from .autograd import Tensor, enable_grad
 from .autograd._backward import _toposort
 from .autograd._backward import pull_back_to
@@ -43,7 +42,7 @@ from .autograd._forward import (forward_level, has_live_tangents, live_tangents,
                                 with_tangent)
 from .autograd._tensor import LeafNode
 from .batching import _logical as _batching, _marks as _batch_marks
-from .ops import arange, ones_like, positive, zeros_like
+from .ops import ones_like, positive, zeros_like
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "hvp"]
 

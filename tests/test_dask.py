@@ -74,6 +74,22 @@ def test_floor_divide_fixes_infinite_operands_without_a_compute():
     np.testing.assert_array_equal(got.numpy(), [np.inf, -0.0, -2.0, 14.0, 1.0])
 
 
+def test_a_host_gradient_added_to_a_pending_lazy_one_stays_pending_and_computes():
+    # backward through Dask leaves w.grad pending; a second backward on host data adds to it:
+    # the sum must still be computed when read, not kept as a lazy array labelled "cpu"
+    Xn, yn, Xd, yd = _data()
+    w = mg.tensor(np.linspace(-0.5, 0.5, 4), requires_grad=True)
+    b = mg.tensor(0.1, requires_grad=True)
+    _logistic(mg.asarray(Xd), mg.asarray(yd), w, b).backward()
+    mg.sum(w * w).backward()
+    g = w.grad
+    assert g.device == "cpu" and isinstance(g.data, np.ndarray)
+    z = Xn @ np.linspace(-0.5, 0.5, 4) + 0.1
+    p = 1 / (1 + np.exp(-z))
+    np.testing.assert_allclose(g.numpy(), Xn.T @ (p - yn) / len(yn)
+                               + 2 * np.linspace(-0.5, 0.5, 4), rtol=1e-12, atol=1e-15)
+
+
 def test_gradient_matches_central_differences_on_dask():
     _, _, Xd, yd = _data(n=41, d=3)
     X, y = mg.asarray(Xd), mg.asarray(yd)

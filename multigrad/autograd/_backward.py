@@ -311,8 +311,9 @@ def _accumulate(leaf, g, create_graph, fresh=False):
     t = leaf.ref()
     if t is None:
         return
-    if not create_graph and not t.device.lazy and is_lazy_array(g):
-        _accumulate_lazy(t, g)
+    if not create_graph and not t.device.lazy and (
+            is_lazy_array(g) or (t._grad is not None and t._grad.device is not t.device)):
+        _accumulate_lazy(t, g)  # a lazy gradient, or one added to a pending lazy .grad
         return
     if t._grad is None:
         # The first cotangent may be the caller's seed or shared with another leaf (add passes

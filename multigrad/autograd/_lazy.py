@@ -17,14 +17,17 @@ from ._tensor import Tensor
 
 __all__ = ["add_pending", "resolve"]
 
-_pending: "weakref.WeakSet[Tensor]" = weakref.WeakSet()
+# id -> weak reference: by identity, since a WeakSet compares tensors with ==, which is
+# elementwise (a tensor listed twice, by two backward passes, raised there)
+_pending: "dict[int, weakref.ref[Tensor]]" = {}
 _lock = threading.Lock()
 
 
 def add_pending(tensor: Tensor) -> None:
     """List a tensor whose ``._grad`` is lazy (on a Dask device while it is not)."""
+    key = id(tensor)
     with _lock:
-        _pending.add(tensor)
+        _pending[key] = weakref.ref(tensor, lambda _, key=key: _pending.pop(key, None))
 
 
 def resolve(arrays, persist: bool = False) -> list:
@@ -34,8 +37,9 @@ def resolve(arrays, persist: bool = False) -> list:
     import dask
 
     with _lock:
-        holders = [t for t in _pending if t._grad is not None and t._grad.device.lazy]
+        listed = [ref() for ref in _pending.values()]
         _pending.clear()
+    holders = [t for t in listed if t is not None and t._grad is not None and t._grad.device.lazy]
     grads = [t._grad.data for t in holders]
     run = dask.persist if persist else dask.compute
     results = run(*arrays, *grads)

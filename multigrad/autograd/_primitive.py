@@ -96,6 +96,9 @@ class Primitive:
         else:
             self.forward = forward
             self.kernel_name = None
+        # the namespace function the forward equals on arrays that are not complex (a forward
+        # that refuses or fixes complex input), which compile's recorder calls in its place
+        self.real_kernel_name = getattr(forward, "real_kernel", None)
         # namespace -> the forward as one callable on arrays (see ``kernel``)
         self.kernels = {}
         self.vjp = vjp

@@ -353,7 +353,8 @@ def _plan_memory(program: Program, last_use: dict) -> tuple[dict, set, set]:
     An update that copies its input to write into the copy (``setitem``: a convolution's
     backward adds nine slices into one array, nine full copies) writes into the input itself
     where the program made it and nothing reads it, or a view of it, afterwards; its result
-    then lives in that memory.
+    then lives in that memory; not where another of its arguments shares that memory (a
+    backend need not handle an overlapping copy).
     """
     info = {s: i for ins in program.instructions for s, i in zip(ins.outs, ins.out_info)}
     escaping = {program.buffers.get(s, s) for s in program.outputs}
@@ -370,6 +371,8 @@ def _plan_memory(program: Program, last_use: dict) -> tuple[dict, set, set]:
         o, result = owners.get(ins.ins[0]), ins.outs[0]
         if o is None or death[o] != i or owners.get(result) != result:
             continue
+        if any(type(s) is int and owners.get(s) == o for s in ins.ins[1:]):
+            continue  # the value written is a view of the same memory (x[1:] = x[:-1])
         overwrites.add(i)
         for s, owner in owners.items():  # the result and its views live in o's memory now
             if owner == result:

@@ -26,6 +26,7 @@ from ..autograd._grad_mode import _state
 from ..autograd._tensor import LeafNode
 from ..backends import _random
 from ..backends._memory import memory_of
+from ..ops._helpers import is_complex
 from ._program import Const, Instruction, Program
 from ._walk import Walk
 
@@ -166,7 +167,11 @@ class Recorder:
                 slot = (Const(r) if r is None or type(r) in _SCALARS
                         else self.slot(r, prim.name))
             ins.append(slot)
-        if prim.kernel_name is not None:  # the namespace's own function
+        if prim.real_kernel_name is not None and not any(
+                r is not None and is_complex(r) for r in raw):
+            kernel = getattr(device.xp, prim.real_kernel_name)  # what the forward runs
+            out = kernel(*raw, **params)
+        elif prim.kernel_name is not None:  # the namespace's own function
             out = kernel(*raw, **params)
         else:  # a kernel of Python (det's, a Function, checkpoint) runs as it would unrecorded
             self.detach()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 import sysconfig
 import types
 

@@ -27,7 +27,7 @@ import math
 from array_api_compat import is_numpy_namespace
 
 from ..autograd import defprimitive
-from ._helpers import complex_refusal, const_like, real_forward, real_only, sigmoid, where_or_zero
+from ._helpers import const_like, real_forward, real_only, refuse_complex, sigmoid, where_or_zero
 
 __all__ = ["atan2", "clip", "copysign", "floor_divide", "hypot", "logaddexp", "maximum",
            "minimum", "remainder"]
@@ -45,31 +45,20 @@ def zero_jvp(xp, t, ans, *arrays):
     return xp.zeros_like(t)
 
 
-def _refused(name, arrays, err):
-    """Raise ``err``, explained when it is a refusal of complex input (``complex_refusal``)."""
-    better = complex_refusal(name, arrays, err)
-    if better is err:
-        raise err
-    raise better from err
-
-
 def named_real_forward(name, arity):
     """The namespace's ``name``, a function of ``arity`` arrays that the standard defines for
-    real numbers only, with its refusal of complex input explained: one Python frame, with the
-    op's own signature."""
+    real numbers only, refusing complex input (``refuse_complex``): one Python frame, with
+    the op's own signature; a compiled step calls the namespace's function itself."""
     if arity == 1:
         def forward(xp, x):
-            try:
-                return getattr(xp, name)(x)
-            except TypeError as err:
-                _refused(name, (x,), err)
+            refuse_complex(name, (x,))
+            return getattr(xp, name)(x)
     else:
         def forward(xp, x1, x2):
-            try:
-                return getattr(xp, name)(x1, x2)
-            except TypeError as err:
-                _refused(name, (x1, x2), err)
+            refuse_complex(name, (x1, x2))
+            return getattr(xp, name)(x1, x2)
     forward.__name__ = forward.__qualname__ = name
+    forward.real_kernel = name
     return forward
 
 

@@ -14,7 +14,7 @@ from ..autograd import Tensor
 from ..backends import as_dtype, device_of, is_lazy_array, same_shape
 
 __all__ = ["array_device", "assigned", "reshaped", "is_tensor", "is_complex", "conj_if",
-           "complex_refusal", "real_forward", "real_only", "const_like", "held", "native_dtype",
+           "refuse_complex", "real_forward", "real_only", "const_like", "held", "native_dtype",
            "normalize_axis", "run", "sigmoid",
            "where_or_zero", "where_positive"]
 
@@ -48,32 +48,30 @@ def conj_if(xp, a, complex_: bool):
     return xp.conj(a) if complex_ else a
 
 
-def complex_refusal(op: str, arrays, err: TypeError) -> TypeError:
-    """For ``op``, a function the standard defines for real numbers only: a backend's refusal
-    ``err`` of complex ``arrays`` (NumPy's "ufunc not supported for the input types",
-    array-api-strict's "Only real numeric dtypes are allowed") as an error naming ``op`` and
-    complex numbers; ``err`` itself when no argument is complex."""
-    if not any(a is not None and is_complex(a) for a in arrays):
-        return err
-    return TypeError(f"{op}: complex input is not supported: {op} is defined for real numbers "
-                     "only (and so is its derivative); apply it to mg.real(z), mg.imag(z) or "
-                     "mg.abs(z)")
+def refuse_complex(op: str, arrays) -> None:
+    """Raise TypeError naming ``op``, a function the standard defines for real numbers only,
+    when one of ``arrays`` is complex: backends answer such input with an error that names
+    no op (NumPy's "ufunc not supported", array-api-strict's "Only real numeric dtypes") or
+    with a value (NumPy orders complex numbers lexicographically in ``maximum``), which
+    would be silently wrong."""
+    for a in arrays:
+        if a is not None and is_complex(a):
+            raise TypeError(f"{op}: complex input is not supported: {op} is defined for real "
+                            "numbers only (and so is its derivative); apply it to mg.real(z), "
+                            "mg.imag(z) or mg.abs(z)")
 
 
-def real_forward(op: str, forward):
-    """``forward(xp, *arrays, **params)`` of ``op``, a function of real numbers, with its
-    refusal of complex input explained (``complex_refusal``). Its signature stays
-    ``forward``'s (``inspect.signature`` follows ``__wrapped__``)."""
+def real_forward(op: str, forward, real_kernel: str | None = None):
+    """``forward(xp, *arrays, **params)`` of ``op``, a function of real numbers, refusing
+    complex input (``refuse_complex``). Its signature stays ``forward``'s
+    (``inspect.signature`` follows ``__wrapped__``). ``real_kernel``: the namespace function
+    ``forward`` equals on real input, which a compiled step calls in its place."""
     @functools.wraps(forward)
-    def explained(xp, *arrays, **params):
-        try:
-            return forward(xp, *arrays, **params)
-        except TypeError as err:
-            better = complex_refusal(op, arrays, err)
-            if better is err:
-                raise
-            raise better from err
-    return explained
+    def checked(xp, *arrays, **params):
+        refuse_complex(op, arrays)
+        return forward(xp, *arrays, **params)
+    checked.real_kernel = real_kernel
+    return checked
 
 
 def real_only(op: str, a) -> None:

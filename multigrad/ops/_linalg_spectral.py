@@ -35,7 +35,7 @@ from collections import namedtuple
 
 from ..autograd import Tensor, _record, defprimitive
 from ._helpers import conj_if, is_complex, is_tensor
-from ._linalg_decompositions import (col, constant, diag_embed, diag_part, inverse_gaps, mH, mT,
+from ._linalg_decompositions import (col, diag_embed, diag_part, inverse_gaps, mH, mT,
                                      row, sym)
 
 __all__ = []

@@ -201,6 +201,9 @@ def _expm1(xp, x):
     return xp.where(special, xp.exp(x) - 1, out)
 
 
+_expm1.real_kernel = "expm1"  # what a compiled step calls on real input
+
+
 exp = _smooth("exp", lambda xp, g, ans, x: g * ans, "Elementwise ``e**x``.")
 expm1 = _smooth("expm1", lambda xp, g, ans, x: g * (ans + 1),
                 "Elementwise ``exp(x) - 1``, accurate for small ``x``.", forward=_expm1)
@@ -280,6 +283,9 @@ def _tanh(xp, x):
     flipped = xp.logical_and(xp.logical_and(infinite, xp.isfinite(y)),
                              xp.signbit(xp.imag(out)) != xp.signbit(y))
     return xp.where(flipped, xp.conj(out), out)
+
+
+_tanh.real_kernel = "tanh"  # what a compiled step calls on real input
 
 
 # d tanh = 1 - tanh**2
