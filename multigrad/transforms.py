@@ -238,8 +238,9 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
     callable
         Takes ``f``'s arguments and returns the gradient with the structure of the argument
         ``argnums`` names (a tuple of such when ``argnums`` is a tuple), or ``(gradient, aux)``.
-        Each gradient has its argument's shape, dtype and device; it is zero where ``f`` does
-        not depend on the argument. For a complex argument ``z = x + iy`` of a real ``f`` it
+        Each gradient has its argument's shape, dtype and device (a host argument that met
+        Dask arrays gets a lazy gradient on the Dask device: ``multigrad.compute`` it); it is
+        zero where ``f`` does not depend on the argument. For a complex argument ``z = x + iy`` of a real ``f`` it
         is ``df/dx - i df/dy`` (JAX's convention; PyTorch's is its conjugate).
 
     Examples

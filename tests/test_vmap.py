@@ -407,6 +407,8 @@ def test_functional_call_replaces_parameters_by_name_and_restores_them(backend64
         mg.nn.functional_call(model, {"1.weight": zero}, x)
     with pytest.raises(ValueError, match=r"params\['0.weight'\] has shape \(3, 8\) but"):
         mg.nn.functional_call(model, {"0.weight": zero}, x)
+    with pytest.raises(TypeError, match=r"params\['2.weight'\] has dtype float32 .* float64"):
+        mg.nn.functional_call(model, {"2.weight": mg.astype(zero, mg.float32)}, x)
 
 
 def test_per_example_grads_through_convolution_pooling_and_normalization(backend64, rng):

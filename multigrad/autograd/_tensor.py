@@ -146,7 +146,8 @@ class Tensor:
     def size(self):
         """The number of elements; None where a dimension's size is unknown (a Dask array
         indexed by a mask)."""
-        return _size(self.data)
+        size = self.data.size  # NumPy's and CuPy's int; a method on torch, nan on Dask
+        return size if type(size) is int else _size(self.data)
 
     @property
     def is_leaf(self) -> bool:

@@ -157,14 +157,12 @@ def strip(t: Tensor, level_id: int) -> Tensor:
 
 # -- the logical view on Tensor: shape, ndim and size without the batch axes ------------------
 
-_physical_shape = Tensor.shape.fget
-_physical_ndim = Tensor.ndim.fget
 _physical_size = Tensor.size.fget
 _plain_detach = Tensor.detach
 
 
 def _shape(self) -> tuple:
-    shape = _physical_shape(self)
+    shape = tuple(self.data.shape)  # the physical shape, without a second call
     tangents = self._tangents
     if tangents is None:
         return shape
@@ -173,7 +171,7 @@ def _shape(self) -> tuple:
 
 
 def _ndim(self) -> int:
-    ndim = _physical_ndim(self)
+    ndim = self.data.ndim
     tangents = self._tangents
     return ndim if tangents is None else ndim - batch_axes(tangents)
 
@@ -196,7 +194,7 @@ def _detach(self) -> Tensor:
     return out
 
 
-Tensor.shape = property(_shape, doc=Tensor.shape.__doc__)
-Tensor.ndim = property(_ndim, doc=Tensor.ndim.__doc__)
-Tensor.size = property(_size, doc=Tensor.size.__doc__)
+Tensor.shape = property(_shape, doc="The shape; inside ``vmap``, without the batch axes.")
+Tensor.ndim = property(_ndim, doc="The number of axes; inside ``vmap``, without the batch axes.")
+Tensor.size = property(_size, doc=Tensor.size.__doc__ + " Inside ``vmap``, of one example.")
 Tensor.detach = _detach

@@ -55,6 +55,10 @@ def functional_call(module: Module, params: Mapping[str, Tensor], *args, **kwarg
         if value.shape != own[name].shape:
             raise ValueError(f"functional_call: params[{name!r}] has shape {value.shape} but "
                              f"the module's {name} has shape {own[name].shape}")
+        if value.dtype != own[name].dtype or value.device != own[name].device:
+            raise TypeError(f"functional_call: params[{name!r}] has dtype {value.dtype.name} "
+                            f"on {value.device.name} but the module's {name} has dtype "
+                            f"{own[name].dtype.name} on {own[name].device.name}")
         replaced[id(own[name])] = value
     swapped = []  # (registry, key, original), to put back
     try:
