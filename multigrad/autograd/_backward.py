@@ -312,7 +312,7 @@ def _accumulate(leaf, g, create_graph, fresh=False):
     if t is None:
         return
     if not create_graph and not t.device.lazy and (
-            is_lazy_array(g) or (t._grad is not None and t._grad.device is not t.device)):
+            is_lazy_array(g) or (t._grad is not None and t._grad.device.lazy)):
         _accumulate_lazy(t, g)  # a lazy gradient, or one added to a pending lazy .grad
         return
     if t._grad is None:

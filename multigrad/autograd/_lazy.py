@@ -34,12 +34,14 @@ def resolve(arrays, persist: bool = False) -> list:
     """Compute (or persist) ``arrays`` (lazy raw arrays) together with every pending lazy
     gradient; returns the results of ``arrays``. Computed gradients land on their tensors'
     devices; persisted ones stay lazy, their graphs reduced to the results in memory."""
-    import dask
-
     with _lock:
         listed = [ref() for ref in _pending.values()]
         _pending.clear()
     holders = [t for t in listed if t is not None and t._grad is not None and t._grad.device.lazy]
+    if not arrays and not holders:
+        return []
+    import dask
+
     grads = [t._grad.data for t in holders]
     run = dask.persist if persist else dask.compute
     results = run(*arrays, *grads)

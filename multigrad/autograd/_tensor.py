@@ -173,7 +173,7 @@ class Tensor:
         (``multigrad.compute`` computes them with the loss).
         """
         g = self._grad
-        if g is not None and g.device is not self.device:  # lazy, on its Dask device
+        if g is not None and g.device.lazy and not self.device.lazy:  # pending, on Dask
             from ._lazy import resolve
             resolve(())
             g = self._grad
