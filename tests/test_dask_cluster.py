@@ -11,8 +11,10 @@ import multigrad as mg
 
 da = pytest.importorskip("dask.array", reason="Dask is not installed (pip install -e "
                                               "'.[backends]')")
-distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed "
-                                                        "(pip install -e '.[backends]')")
+pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install -e "
+                                          "'.[backends]')")
+
+from benchmarks.workloads.scale import local_cluster  # noqa: E402
 
 
 def test_logistic_gradient_on_a_two_process_local_cluster():
@@ -30,20 +32,10 @@ def test_logistic_gradient_on_a_two_process_local_cluster():
     graph = dict(loss.data.__dask_graph__()) | dict(w._grad.data.__dask_graph__())
     assert b"multigrad" not in cloudpickle.dumps(graph)
 
-    cluster = client = None
-    try:
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address=None,
-                                           silence_logs=40)
-        client = distributed.Client(cluster)
+    with local_cluster() as client:  # the benchmark's: two processes on 127.0.0.1
         assert len(client.scheduler_info()["workers"]) == 2
         (value,) = mg.compute(loss)
         assert w.grad.device == "cpu"
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
     zn = Xn @ w.numpy()
     p = 1 / (1 + np.exp(-zn))
     np.testing.assert_allclose(float(value), np.mean(np.logaddexp(0, zn) - yn * zn), rtol=1e-14)
