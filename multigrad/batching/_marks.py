@@ -29,7 +29,7 @@ import math
 import threading
 
 from ..autograd import Tensor
-from ..autograd._primitive import new_level
+from ..autograd._primitive import _strip, new_level
 
 __all__ = ["Level", "Mark", "open_level", "live_levels", "marks_of", "mark_at", "alias",
            "strip", "batch_axes", "is_batched", "top_level", "random_batch", "mark_draw"]
@@ -150,9 +150,9 @@ def alias(t: Tensor, tangents: dict | None) -> Tensor:
     return out
 
 
-def strip(t: Tensor, level_id: int) -> Tensor:
-    """``t`` without its mark at ``level_id``: the level's batch axis becomes its axis 0."""
-    return alias(t, {k: v for k, v in t._tangents.items() if k != level_id})
+# ``t`` without its mark at ``level_id`` (the level's batch axis becomes its axis 0): the
+# engine's alias of a tensor without one level's tangent, for marks as for tangents
+strip = _strip
 
 
 # -- the logical view on Tensor: shape, ndim and size without the batch axes ------------------
