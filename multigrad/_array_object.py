@@ -18,6 +18,7 @@ import sys
 from .autograd import Primitive, Tensor, is_grad_enabled
 from .autograd import _record
 from .autograd._primitive import apply
+from .backends import is_array
 from .ops import creation, elementwise, indexing, linalg, manipulation
 
 __all__ = ["Tensor"]
@@ -61,7 +62,7 @@ _PLAIN_OPERANDS = (Tensor, int, float, complex, bool)
 
 def _operand_ok(other) -> bool:
     """Operands the operators take; anything else returns NotImplemented (Python's protocol)."""
-    return isinstance(other, _PLAIN_OPERANDS) or hasattr(other, "__array_namespace__")
+    return isinstance(other, _PLAIN_OPERANDS) or is_array(other)
 
 
 _IN_PLACE = {"add": operator.iadd, "sub": operator.isub, "mul": operator.imul,

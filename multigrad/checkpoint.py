@@ -20,7 +20,7 @@ import contextlib
 from .autograd import Tensor, defprimitive, enable_grad, is_grad_enabled, no_grad
 from .autograd._backward import grad as _reverse_grad
 from .transforms import jvp as _jvp
-from .backends import as_dtype, device_of
+from .backends import as_dtype, device_of, is_array
 from .backends._random import observe_draws
 
 __all__ = ["checkpoint"]
@@ -30,8 +30,8 @@ class _Call:
     """One ``checkpoint`` call: the non-array arguments, in place, and the output layout."""
 
     def __init__(self, args: tuple, arrays: list, preserve_rng_state: bool):
-        self.statics = tuple(None if _is_array(a) else a for a in args)
-        self.array_pos = tuple(k for k, a in enumerate(args) if _is_array(a))
+        self.statics = tuple(None if is_array(a) else a for a in args)
+        self.array_pos = tuple(k for k, a in enumerate(args) if is_array(a))
         self.device = arrays[0].device
         self.single = True
         self.preserve_rng_state = preserve_rng_state
@@ -48,10 +48,6 @@ class _Call:
         for k, a in zip(self.array_pos, arrays):
             full[k] = a
         return full
-
-
-def _is_array(a) -> bool:
-    return isinstance(a, Tensor) or hasattr(a, "__array_namespace__")
 
 
 def _outputs(result, fn) -> tuple:
@@ -213,10 +209,10 @@ def checkpoint(fn, *args, preserve_rng_state: bool = True):
     if not callable(fn):
         raise TypeError(f"checkpoint: the first argument must be a function, got "
                         f"{type(fn).__name__}")
-    if not any(_is_array(a) for a in args):
+    if not any(is_array(a) for a in args):
         raise TypeError(f"checkpoint: {_name(fn)} needs at least one tensor argument")
     arrays = [a if isinstance(a, Tensor) else Tensor(a, device_of(a)) for a in args
-              if _is_array(a)]
+              if is_array(a)]
     call = _Call(args, arrays, preserve_rng_state)
     outs = _checkpointed(*arrays, fn=fn, call=call)
     return outs[0] if call.single else outs

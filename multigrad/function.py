@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from .autograd import Tensor, defprimitive, is_grad_enabled, no_grad
 from .autograd._user_ops import check_array
-from .backends import as_dtype, device_of
+from .backends import as_dtype, device_of, is_array
 
 __all__ = ["Function", "FunctionCtx"]
 
@@ -46,8 +46,8 @@ class FunctionCtx:
         self.needs_input_grad = needs_input_grad
         self._name = name
         # apply's arguments with None where an array goes (arrays travel through the engine)
-        self._statics = tuple(None if _is_array(a) else a for a in args)
-        self._array_pos = tuple(k for k, a in enumerate(args) if _is_array(a))
+        self._statics = tuple(None if is_array(a) else a for a in args)
+        self._array_pos = tuple(k for k, a in enumerate(args) if is_array(a))
         first = args[self._array_pos[0]]
         self._device = first.device if isinstance(first, Tensor) else device_of(first)
         self._to_save = ()
@@ -116,10 +116,6 @@ class FunctionCtx:
         self._saved = tuple(find(kind, k) for kind, k in self._saved_specs)
 
 
-def _is_array(a) -> bool:
-    return isinstance(a, Tensor) or hasattr(a, "__array_namespace__")
-
-
 def _as_tuple(result) -> tuple:
     return tuple(result) if isinstance(result, (tuple, list)) else (result,)
 
@@ -166,12 +162,12 @@ class Function:
         if prim is None:
             prim = _build_primitive(cls)
             cls._primitive = prim  # per class: a subclass of a subclass gets its own
-        if not any(_is_array(a) for a in args):
+        if not any(is_array(a) for a in args):
             raise TypeError(f"{prim.name}.apply: needs at least one tensor argument")
         recording = is_grad_enabled()
         needs = tuple(isinstance(a, Tensor) and a.requires_grad and recording for a in args)
         ctx = FunctionCtx(prim.name, args, needs)
-        outs = prim(*(a for a in args if _is_array(a)), ctx=ctx)
+        outs = prim(*(a for a in args if is_array(a)), ctx=ctx)
         outs = tuple(o.detach() if k in ctx._non_differentiable else o
                      for k, o in enumerate(outs))
         return outs[0] if ctx._single else outs

@@ -174,6 +174,14 @@ def test_axis_size_with_no_batched_argument(backend64):
         mg.vmap(lambda x: x, axis_size=2)(b.tensor(np.ones((3, 2))))
 
 
+def test_a_batched_numpy_array_is_batched_as_a_constant(rng):
+    xs, w = rng.standard_normal((4, 3)), mg.tensor(rng.standard_normal(3), requires_grad=True)
+    out = mg.vmap(lambda x: mg.sum(x * w))(xs)  # once "it is a ndarray, not a tensor"
+    np.testing.assert_allclose(out.numpy(), xs @ w.numpy())
+    mg.sum(out).backward()
+    np.testing.assert_allclose(w.grad.numpy(), xs.sum(axis=0))
+
+
 def test_python_scalar_and_unbatched_outputs_are_broadcast(data):
     b, w, xs = data
     const, shared, per = mg.vmap(lambda x: (1.5, w, x * w))(xs)

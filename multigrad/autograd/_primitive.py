@@ -14,9 +14,7 @@ import itertools
 import os
 import sys
 
-from array_api_compat import is_array_api_obj
-
-from ..backends import device_of, joined_device, same_shape
+from ..backends import device_of, is_array, joined_device, same_shape
 from ._grad_mode import _state as _grad_state
 from ._tensor import Node, Tensor
 from ._user_ops import checked_op
@@ -275,7 +273,7 @@ def rules_read(rules) -> tuple | None:
 
 def _as_tensor(a, prim, position: int) -> Tensor:
     """A raw backend array met among the arguments: treat it as a constant tensor."""
-    if is_array_api_obj(a):  # torch.Tensor has no __array_namespace__
+    if is_array(a):
         try:
             return Tensor(a, device_of(a))
         except TypeError:

@@ -14,6 +14,8 @@ import math
 import os
 import threading
 
+import array_api_compat
+
 from ._dtypes import DTYPES, DType, as_dtype, dtype_name
 from . import _cuda, _fallbacks
 from ._random import CupyGenerator, NumpyStyleGenerator
@@ -514,8 +516,6 @@ def get_device(spec=None) -> Device:
 
 def device_of(array) -> Device:
     """The ``Device`` an array of any supported library lives on."""
-    import array_api_compat
-
     native = array_api_compat.device(array)
     key = (type(array), native if _hashable(native) else id(native))
     dev = _by_array_type.get(key)
@@ -562,6 +562,13 @@ def same_shape(a, b) -> bool:
     one: compared without computing anything."""
     return len(a) == len(b) and all(x == y or (_unknown(x) and _unknown(y))
                                     for x, y in zip(a, b))
+
+
+def is_array(x) -> bool:
+    """Whether ``x`` is an array of a supported library or a multigrad ``Tensor``: anything
+    with ``__array_namespace__``, and the arrays array-api-compat knows that lack it (PyTorch
+    tensors, Dask arrays)."""
+    return hasattr(x, "__array_namespace__") or array_api_compat.is_array_api_obj(x)
 
 
 def is_lazy_array(x) -> bool:

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from .. import _pytree
 from .._transform_args import name_of
 from ..autograd import Tensor
+from ..backends import is_array
 from ..ops import asarray, moveaxis
 from ._logical import to_physical
 from ._running import mark_level
@@ -177,6 +178,9 @@ def _arguments(fname: str, args: tuple, in_axes):
     for k, (s, arg) in enumerate(zip(spec, args)):
         axes += _broadcast_prefix(fname, "in_axes", s, arg, f"argument {k}")
     leaves, treedef = _pytree.flatten(tuple(args))
+    # a batched array of a backend (NumPy, PyTorch...) is batched as a constant tensor
+    leaves = [asarray(x) if a is not None and not isinstance(x, Tensor) and is_array(x) else x
+              for x, a in zip(leaves, axes)]
     return leaves, treedef, axes
 
 
@@ -193,8 +197,8 @@ def _batch_size(fname: str, leaves, axes, treedef, axis_size):
             continue
         if not isinstance(x, Tensor):
             raise TypeError(f"{fname}: in_axes maps {where} over axis {a}, but it is a "
-                            f"{type(x).__name__}, not a tensor; give it in_axes None (or make "
-                            "it a tensor)")
+                            f"{type(x).__name__}, not a tensor or an array; give it in_axes "
+                            "None (or make it a tensor)")
         if not -x.ndim <= a < x.ndim:
             raise ValueError(f"{fname}: in_axes maps {where} over axis {a}, but it has shape "
                              f"{x.shape} ({x.ndim} axes)")
@@ -228,8 +232,7 @@ def _leave(fname: str, y, axis, level, path: str, device):
     if not isinstance(y, Tensor):
         if axis is None:
             return y
-        if not isinstance(y, (int, float, complex, bool)) and not hasattr(
-                y, "__array_namespace__"):
+        if not isinstance(y, (int, float, complex, bool)) and not is_array(y):
             raise TypeError(f"{fname}: {where} is a {type(y).__name__}; vmap returns tensors, "
                             "numbers and nests of them")
         y = asarray(y, device=device)

@@ -20,6 +20,7 @@ from collections import OrderedDict, namedtuple
 from .._transform_args import name_of
 from ..autograd import Tensor
 from ..autograd._grad_mode import _state
+from ..backends import is_array
 from ._passes import optimize
 from ._program import Program
 from ._guard import write_guard
@@ -283,7 +284,7 @@ _ARGUMENT_LEAVES = (Tensor, int, float, complex, bool, str, type(None))
 def _check_arguments(name: str, args: tuple, kwargs: dict) -> None:
     """Arguments are tensors (or arrays), Python scalars, and tuples, lists and dicts of them."""
     def check(value, where: str, depth: int = 0):
-        if isinstance(value, _ARGUMENT_LEAVES) or hasattr(value, "__array_namespace__"):
+        if isinstance(value, _ARGUMENT_LEAVES) or is_array(value):
             return
         if depth < 32 and isinstance(value, (tuple, list)):
             for k, v in enumerate(value):

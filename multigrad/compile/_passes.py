@@ -14,6 +14,9 @@
 
 from __future__ import annotations
 
+from array_api_compat import array_namespace
+
+from ..backends import is_array
 from ._fusion import fuse_elementwise
 from ._program import Program
 
@@ -113,9 +116,9 @@ def _is_one(operand, constants: dict) -> bool:
     if type(operand) is not int:
         return type(operand.value) in (int, float) and operand.value == 1
     array = constants.get(operand)
-    if array is None or not hasattr(array, "__array_namespace__"):
+    if array is None or not is_array(array):
         return False
-    return bool(array.__array_namespace__().all(array == 1))
+    return bool(array_namespace(array).all(array == 1))
 
 
 def _unchanged(ins, program: Program):

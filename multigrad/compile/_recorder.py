@@ -24,7 +24,7 @@ import sys
 from ..autograd import Tensor
 from ..autograd._grad_mode import _state
 from ..autograd._tensor import LeafNode
-from ..backends import _random
+from ..backends import _random, is_array
 from ..backends._memory import memory_of
 from ..ops._helpers import is_complex
 from ._program import Const, Instruction, Program
@@ -416,7 +416,7 @@ class _Specs:
             else:
                 inner = [self.value(x, returned) for x in items]
             return ("container", self.made[id(v)], type(v), inner)
-        if hasattr(v, "__array_namespace__"):
+        if is_array(v):
             return ("array", self.array(v, "a result"))
         raise CompileError(
             f"compile({rec.name}): the step returns or stores a {type(v).__name__} it made; a "

@@ -24,7 +24,7 @@ import types
 
 from ..autograd import Tensor
 from ..autograd._grad_mode import _state
-from ..backends import DType, Device, get_default_device
+from ..backends import DType, Device, get_default_device, is_array
 from ..backends._random import Generator, default_generator, default_generators
 
 __all__ = ["Walk", "walk"]
@@ -124,7 +124,7 @@ class Walk:
         self.objects.append(value)
         handler = _HANDLERS.get(kind)
         if handler is None:
-            handler = _HANDLERS[kind] = _handler_for(kind)
+            handler = _HANDLERS[kind] = _handler_for(kind, value)
         if depth >= MAX_DEPTH and handler not in _LEAF_HANDLERS:
             self.key.append(("deep", kind))
         else:
@@ -240,7 +240,8 @@ _HANDLERS: dict = {}
 _LEAF_HANDLERS = (Walk._tensor, Walk._value, Walk._opaque, Walk._raw_array, Walk._set)
 
 
-def _handler_for(kind: type):
+def _handler_for(kind: type, value):
+    """How values of ``kind`` (``value`` is one) are walked."""
     if issubclass(kind, Tensor):
         return Walk._tensor
     if issubclass(kind, (Device, DType)):
@@ -251,7 +252,7 @@ def _handler_for(kind: type):
         return Walk._sequence
     if issubclass(kind, (set, frozenset)):
         return Walk._set
-    if hasattr(kind, "__array_namespace__"):  # a raw array of a backend
+    if not issubclass(kind, type) and is_array(value):  # a raw array of a backend
         return Walk._raw_array
     if issubclass(kind, types.FunctionType):
         return Walk._function

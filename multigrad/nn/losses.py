@@ -11,7 +11,7 @@ the input's dtype.
 from __future__ import annotations
 
 from ..autograd import Tensor, _record
-from ..backends import MixedDeviceError
+from ..backends import MixedDeviceError, is_array
 from ..ops import (all as all_, asarray, astype, expand_dims, log_softmax, max as max_, mean,
                    min as min_, softplus, squeeze, sum as sum_, take_along_axis)
 
@@ -59,7 +59,7 @@ def check_floating(input, op: str) -> None:
         if input.dtype.kind != "real floating":
             raise TypeError(f"{op}: input must be a Tensor of a real floating-point dtype, got "
                             f"dtype {input.dtype.name}")
-    elif not hasattr(input, "__array_namespace__"):
+    elif not is_array(input):
         raise TypeError(f"{op}: input must be a Tensor of a real floating-point dtype, got a "
                         f"{type(input).__name__}")
 

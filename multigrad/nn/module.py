@@ -14,7 +14,7 @@ from typing import Iterator
 
 from .._grads import forget_grads
 from ..autograd import Tensor, no_grad
-from ..backends import Device, as_dtype, get_device
+from ..backends import Device, as_dtype, get_device, is_array
 from ..ops import asarray, to_device
 
 __all__ = ["Parameter", "Module", "check_input", "check_sizes"]
@@ -50,7 +50,7 @@ def check_input(layer: "Module", x, like: Tensor | None = None) -> None:
     """Raise TypeError naming ``layer`` unless its input ``x`` is a tensor (or an array), of
     the dtype of ``like`` (the layer's parameter) when given: a float64 input through a
     float32 layer (or the reverse) is an error, as in PyTorch, not a silent promotion."""
-    if isinstance(x, Tensor) or hasattr(x, "__array_namespace__"):
+    if is_array(x):
         if like is not None and as_dtype(x.dtype) != like.dtype:
             have, want = as_dtype(x.dtype), like.dtype.name
             remedy = (f" or make the layer with dtype=multigrad.{have.name} (the default is "

@@ -13,7 +13,7 @@ functions use their argument's device.
 from __future__ import annotations
 
 from ..autograd import LINEAR, Tensor, _record, defprimitive
-from ..backends import Device, as_dtype, device_of, get_device, is_lazy_array
+from ..backends import Device, as_dtype, device_of, get_device, is_array
 from ._helpers import native_dtype
 
 __all__ = ["asarray", "tensor", "to_device", "arange", "empty", "empty_like", "eye", "from_dlpack",
@@ -72,8 +72,7 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None):
         return out
     if isinstance(obj, (list, tuple)) and _holds_tensor(obj):
         return _stack_nested(obj, dtype, device)
-    if (hasattr(obj, "__array_namespace__") or hasattr(obj, "__dlpack__")
-            or is_lazy_array(obj)):  # a Dask array has neither: it stays lazy, on "dask"
+    if is_array(obj) or hasattr(obj, "__dlpack__"):  # a Dask array stays lazy, on "dask"
         source = device_of(obj)
         if device is not None:
             target = get_device(device)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..autograd import Tensor
-from ..backends import DTYPES, DType, as_dtype
+from ..backends import DTYPES, DType, as_dtype, is_array
 
 __all__ = ["can_cast", "finfo", "iinfo", "isdtype", "result_type"]
 
@@ -42,7 +42,7 @@ def _dtype_of(x, what: str) -> DType:
     except TypeError:
         pass
     # a backend array (not a dtype-like type such as numpy.float32, which also has .dtype)
-    if not isinstance(x, type) and hasattr(x, "__array_namespace__"):
+    if not isinstance(x, type) and is_array(x):
         return as_dtype(x.dtype)
     raise TypeError(f"{what}: expected a dtype or an array, got {type(x).__name__} {x!r}")
 

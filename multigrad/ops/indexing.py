@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from ..autograd import LINEAR, Tensor, _record, defprimitive
 from ..autograd._primitive import namespace
-from ..backends import MixedDeviceError, device_of, same_shape
+from ..backends import MixedDeviceError, device_of, is_array, same_shape
 from ._helpers import array_device, run
 from .searching import nonzero_p
 
@@ -163,7 +163,7 @@ def _normalize_key(op, x, key):
     for item in key if isinstance(key, tuple) else (key,):
         if item is None or item is Ellipsis or isinstance(item, slice):
             items.append(item)
-        elif isinstance(item, (bool, Tensor, list, tuple)) or hasattr(item, "__array_namespace__"):
+        elif isinstance(item, (bool, list, tuple)) or is_array(item):
             items.append(_as_index_tensor(op, x, item))
         else:
             try:
@@ -433,8 +433,7 @@ def setitem(x, key, value, /):
     Differentiable in ``x`` (zero cotangent where overwritten) and in ``value``.
     """
     template, arrays = _normalize_key("setitem", x, key)
-    if isinstance(value, Tensor) or hasattr(value, "__array_namespace__") or isinstance(
-            value, (list, tuple)):
+    if is_array(value) or isinstance(value, (list, tuple)):
         from .creation import asarray
         value = asarray(value, dtype=x.dtype, device=x.device)
     return setitem_p(x, value, *arrays, key=template)
