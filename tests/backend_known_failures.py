@@ -14,15 +14,6 @@ _COMPILED_STD = "tests/test_compile_ops.py::test_compiled_op_equals_eager[torch-
 # backend suite have not been run on Dask yet: see the closing note of issue 12)
 _DASK_VJP = "tests/test_op_gradients.py::test_vjp_matches_finite_differences[dask-float64-{}]"
 _DASK_REASONS = {
-    'batched': ("batched linear algebra: Dask's solve, svd and qr take 2-D arrays only and "
-        'multigrad has no block version of them yet'),
-    'svdvals': ("the gradient's rule calls linalg.svd, which Dask runs on 2-D arrays without "
-                "full matrices only"),
-    'matrix_norm': 'Dask has no SVD-based matrix norm (ord 2, nuc) beyond 2-D',
-    'eye': ("the gradient's graph fails to compute on Dask (Missing dependency of an eye "
-        'chunk); not investigated yet'),
-    'cross': ("linalg.cross is missing from array-api-compat's Dask namespace and has no block "
-        'version yet'),
     'mask': ('a boolean mask makes sizes unknown (nan): the gradient then indexes by integer '
         'arrays, which Dask refuses on unknown chunks'),
     'empty': ("empty arrays in several chunks: Dask's reductions and assignments fail on zero-"
@@ -44,43 +35,6 @@ _DASK_CASES = {
         'getitem-mask[34x3]',
         'getitem-mask-after[23x3]',
         'setitem-mask[34x34]',
-    ],
-    'eye': [
-        'cross[3x3|axis=-1]',
-        'cross[23x3|axis=-1]',
-        'cross[213x43|axis=-1]',
-        'trace[234|offset=0]',
-        'trace[234|offset=1]',
-        'trace[234|offset=-1]',
-    ],
-    'cross': [
-        'cross-axis[32x32|axis=0]',
-    ],
-    'batched': [
-        'solve[233x3]',
-        'solve[233x231]',
-        'solve[233x132]',
-        'solve[33x232]',
-        'cholesky[244|upper=False]',
-        'cholesky[244|upper=True]',
-        'cholesky-lower-triangle[244|upper=False]',
-        'cholesky-lower-triangle[244|upper=True]',
-        'qr[243]',
-        'svd[243]',
-    ],
-    'svdvals': [
-        'det-singular[22]',
-        'det-singular[33]',
-        'det-singular[344]',
-        'svdvals[234]',
-    ],
-    'matrix_norm': [
-        'matrix_norm[233|keepdims=False,ord=nuc]',
-        'matrix_norm[233|keepdims=True,ord=nuc]',
-        'matrix_norm[233|keepdims=False,ord=2]',
-        'matrix_norm[233|keepdims=True,ord=2]',
-        'matrix_norm[233|keepdims=False,ord=-2]',
-        'matrix_norm[233|keepdims=True,ord=-2]',
     ],
     'repeat': [
         'repeat[23|repeats=2,axis=None]',

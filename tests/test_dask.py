@@ -204,6 +204,64 @@ def test_what_dask_lacks_runs_by_blocks():
     np.testing.assert_array_equal(mg.compute(v)[0].numpy(), x[[5, 0, 5], 0])
 
 
+def test_stacks_for_solve_svd_qr_eig_norms_and_cross_run_by_blocks():
+    # Dask's own take one matrix (solve, svd without full matrices, qr), or none at all
+    # (eig, eigvals, cross, SVD-based norms and the rank of a stack); several chunks each
+    xp = mg.get_device("dask").xp
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((5, 3, 3)) + 3 * np.eye(3)
+    b = rng.standard_normal((5, 3, 2))
+    A, B = da.from_array(a, chunks=(2, 2, 3)), da.from_array(b, chunks=(3, 1, 1))
+    close = dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(xp.linalg.solve(A, B).compute(), np.linalg.solve(a, b), **close)
+    v = rng.standard_normal(3)  # the standard's vector right-hand side, broadcast
+    np.testing.assert_allclose(xp.linalg.solve(A, da.from_array(v, chunks=2)).compute(),
+                               np.linalg.solve(a, v), **close)
+    np.testing.assert_allclose(xp.linalg.solve(A[0], B).compute(), np.linalg.solve(a[0], b),
+                               **close)
+    tall = rng.standard_normal((4, 5, 3))
+    T = da.from_array(tall, chunks=(3, 2, 2))
+    for full in (True, False):
+        u, s, vh = xp.linalg.svd(T, full_matrices=full)
+        nu, ns, nvh = np.linalg.svd(tall, full_matrices=full)
+        assert u.shape == nu.shape and vh.shape == nvh.shape
+        np.testing.assert_allclose(s.compute(), ns, **close)
+        np.testing.assert_allclose((u[..., :3] * s[..., None, :]) @ vh[..., :3, :], tall,
+                                   **close)
+    for mode in ("reduced", "complete"):
+        q, r = xp.linalg.qr(T, mode=mode)
+        assert q.shape == np.linalg.qr(tall, mode=mode)[0].shape
+        np.testing.assert_allclose((q @ r).compute(), tall, **close)
+    w = xp.linalg.eigvals(A).compute()
+    assert w.dtype == np.complex128  # complex even where every eigenvalue is real
+    np.testing.assert_allclose(np.sort_complex(w), np.sort_complex(np.linalg.eigvals(a)),
+                               **close)
+    for ord in (2, -2, "nuc"):
+        np.testing.assert_allclose(xp.linalg.matrix_norm(T, ord=ord, keepdims=True).compute(),
+                                   np.linalg.norm(tall, ord=ord, axis=(-2, -1), keepdims=True),
+                                   **close)
+    low_rank = tall[..., :2] @ rng.standard_normal((4, 2, 3))
+    np.testing.assert_array_equal(
+        xp.linalg.matrix_rank(da.from_array(low_rank, chunks=(3, 2, 2))).compute(), [2] * 4)
+    p, q = rng.standard_normal((4, 3)), rng.standard_normal((3, 4))
+    np.testing.assert_allclose(
+        xp.linalg.cross(da.from_array(p, chunks=2), da.from_array(q.T, chunks=1),
+                        axis=-1).compute(), np.cross(p, q.T), **close)
+
+
+def test_eye_and_repeat_where_dask_gets_them_wrong_or_lacks_them():
+    xp = mg.get_device("dask").xp
+    # Dask's eye with more columns than rows misses a block (dask/dask#11937)
+    for n, m, k in ((3, 4, 1), (2, 5, 0), (4, 3, -1)):
+        np.testing.assert_array_equal(xp.eye(n, m, k=k).compute(), np.eye(n, m, k=k))
+    x = np.arange(6.0).reshape(2, 3)
+    X = mg.asarray(da.from_array(x, chunks=(1, 2)))
+    np.testing.assert_array_equal(mg.compute(mg.repeat(X, 2))[0].numpy(), np.repeat(x, 2))
+    with pytest.raises(NotImplementedError, match="repeat with an array of counts is not "
+                                                  "available on Dask"):
+        mg.repeat(X, mg.asarray(da.from_array(np.array([1, 2]), chunks=1)), axis=0)
+
+
 def test_det_gradient_on_a_stack_of_matrices_by_blocks():
     rng = np.random.default_rng(2)
     a = rng.standard_normal((4, 3, 3)) + 3 * np.eye(3)
