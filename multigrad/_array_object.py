@@ -191,7 +191,9 @@ def _to_python(kind):
         if self.size != 1 and kind is not operator.index:
             raise TypeError(f"only a tensor with one element converts to a Python scalar; this "
                             f"one has shape {self.shape}")
-        return _record.read(self, kind.__name__, kind(self.data))
+        # a lazy value is read through its device, which computes pending gradients with it
+        data = self.device.to_host(self.data) if self.device.lazy else self.data
+        return _record.read(self, kind.__name__, kind(data))
     return convert
 
 

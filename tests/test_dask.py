@@ -136,6 +136,23 @@ def test_reading_grad_without_compute_computes_all_pending_gradients_once():
         assert counter.count == 1
 
 
+@pytest.mark.parametrize("read", [float, repr, lambda t: t.item(), lambda t: t.numpy(),
+                                  lambda t: t.tolist()], ids=["float", "repr", "item", "numpy",
+                                                              "tolist"])
+def test_reading_the_loss_after_backward_computes_the_gradients_with_it(read):
+    # printing the loss, then stepping the optimizer, reads the data once, not twice
+    _, _, Xd, yd = _data()
+    X, y = mg.asarray(Xd), mg.asarray(yd)
+    w = mg.tensor(np.ones(4), requires_grad=True)
+    loss = _logistic(X, y, w, 0.0)
+    loss.backward()
+    with Computes() as counter:
+        read(loss)
+        assert counter.count == (0 if read is repr else 1)  # a lazy repr shows no values
+        w.grad.numpy()
+        assert counter.count == 1
+
+
 def test_unknown_sizes_from_a_mask_go_through_backward_without_a_compute():
     Xn, _, Xd, _ = _data()
     X = mg.asarray(Xd)

@@ -68,7 +68,10 @@ def dask_device(chunks_on: str):
         return _scatter_add(da, chunk_module, n, indices, values)
 
     def to_host(a):
-        return host.to_host(da.asarray(a).compute())
+        # a value read (float(loss), repr, saving) computes the pending lazy gradients in the
+        # same pass: reading the loss, then the gradients, would otherwise read the data twice
+        from ..autograd._lazy import resolve
+        return host.to_host(resolve([da.asarray(a)])[0])
 
     def from_host(a):
         return da.from_array(host.from_host(a), chunks="auto", asarray=False)
