@@ -44,7 +44,7 @@ class DaskNamespaceError(AttributeError):
 
 def dask_device(chunks_on: str):
     """The ``Device`` of Dask arrays whose chunks are NumPy ("cpu") or CuPy ("cuda")."""
-    from ._device import Device, DeviceError, get_device
+    from ._device import Device, DeviceError, _cached, get_device
 
     name = "dask" if chunks_on == "cpu" else "dask:cuda"
     try:
@@ -86,8 +86,17 @@ def dask_device(chunks_on: str):
         out[key] = value
         return out
 
+    def special(name):
+        # the host's kernel (SciPy's) chunk by chunk: multigrad.special's fallbacks from
+        # standard functions build graphs of hundreds of tasks per chunk
+        kernel = host.special(name)
+        if kernel is None:
+            return None
+        from dask.array.core import elemwise  # broadcasts the chunks, finds the dtype
+        return lambda *args: elemwise(kernel, *args)
+
     ext = {"scatter_add": scatter_add, "random": random, "to_host": to_host,
-           "from_host": from_host, "assign": assign}
+           "from_host": from_host, "assign": assign, "special": _cached(special)}
     return Device(name, "dask", xp, native, ext, lazy=True, host=host)
 
 
