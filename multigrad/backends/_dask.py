@@ -141,7 +141,23 @@ def _namespace(compat, da, chunk_module, chunk_lib, native):
                 "the array first (multigrad.compute) or use another device")
         return compat.repeat(x, repeats, axis=axis)
 
+    def reshape(x, /, shape, *, copy=None):
+        try:
+            return compat.reshape(x, shape, copy=copy)
+        except NotImplementedError:
+            # Dask splits or merges axes only along chunk boundaries: the axes after the
+            # leading ones the reshape keeps go into one chunk each first
+            kept = 0
+            while kept < min(x.ndim, len(shape)) and x.shape[kept] == shape[kept]:
+                kept += 1
+            whole = x.rechunk({d: -1 for d in range(kept, x.ndim)})
+            return compat.reshape(whole, shape, copy=copy)
+
     ns.take, ns.take_along_axis, ns.eye, ns.repeat = take, take_along_axis, eye, repeat
+    ns.reshape = reshape
+    # the standard's dunder names, which the copy of the namespace above leaves out
+    ns.__array_namespace_info__ = compat.__array_namespace_info__
+    ns.__array_api_version__ = compat.__array_api_version__
     ns.linalg = _linalg(compat.linalg, da, chunk_module)
     ns.fft = _fft(compat.fft)
     return ns

@@ -432,10 +432,18 @@ def setitem(x, key, value, /):
 
     Differentiable in ``x`` (zero cotangent where overwritten) and in ``value``.
     """
-    template, arrays = _normalize_key("setitem", x, key)
+    from .creation import asarray
     if is_array(value) or isinstance(value, (list, tuple)):
-        from .creation import asarray
         value = asarray(value, dtype=x.dtype, device=x.device)
+    mask = key[0] if isinstance(key, tuple) and len(key) == 1 else key
+    if is_array(mask) and getattr(value, "ndim", 0) == 0:
+        mask = _as_index_tensor("setitem", x, mask)
+        if mask.dtype.kind == "bool" and mask.shape == x.shape:
+            # x[mask] = scalar with a mask of x's shape is where(mask, scalar, x): no
+            # positions to find (on Dask they would be of unknown number)
+            from .searching import where
+            return where(mask, asarray(value, dtype=x.dtype, device=x.device), x)
+    template, arrays = _normalize_key("setitem", x, key)
     return setitem_p(x, value, *arrays, key=template)
 
 

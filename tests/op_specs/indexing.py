@@ -98,6 +98,12 @@ SPECS = [
     OpSpec("setitem-mask", lambda x, m: mg.setitem(x, m, 0.5),
            lambda x, m: _np_setitem(x, m, 0.5), [((3, 4), (3, 4))], make=_with_mask,
            covers=SETITEM),
+    # a mask of the leading axis, the value broadcast over the rows it picks (a full-shape
+    # mask with a scalar is the where above; this one finds the positions)
+    OpSpec("setitem-mask-rows", lambda x, v, m: mg.setitem(x, m, v),
+           lambda x, v, m: _np_setitem(x, m, v), [((3, 4), (4,), (3,))],
+           make=lambda rng, shapes, p: [rng.uniform(-2, 2, size=s) for s in shapes[:2]]
+           + [np.array([True, False, True])], covers=SETITEM),
     # take, take_along_axis, scatter_add
     OpSpec("take", lambda x, i, axis: mg.take(x, i, axis=axis),
            lambda x, i, axis: np.take(x, i, axis=axis), [((3, 4),)], make=_float_and([2, 0, 2, -1]),
@@ -121,4 +127,4 @@ SPECS = [
 SPECS += complex_twins(SPECS, [
     "getitem[1]", "getitem[(slice(1,None,None),slice(None,None,2))]", "getitem-int",
     "getitem-int-pair", "getitem-mask", "setitem", "setitem-slice", "setitem-repeated",
-    "setitem-mask", "take", "take_along_axis", "scatter_add"])
+    "setitem-mask", "setitem-mask-rows", "take", "take_along_axis", "scatter_add"])
