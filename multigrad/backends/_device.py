@@ -587,7 +587,11 @@ def _hashable(obj) -> bool:
 def devices() -> list[Device]:
     """The devices this machine can use: the CPU, each CUDA GPU that CuPy sees,
     array_api_strict's devices, and those of PyTorch, JAX and Dask where each is installed
-    ("torch:cpu", "torch:cuda:N", "jax:cpu", JAX's GPUs, "dask", "dask:cuda")."""
+    ("torch:cpu", "torch:cuda:N", "jax:cpu", JAX's GPUs, "dask", "dask:cuda").
+
+    Listing JAX's devices makes them, and making a JAX device turns on JAX's
+    ``jax_enable_x64`` for the process (JAX has no float64 without it): JAX code of your own
+    then makes float64 arrays from Python floats and float64 NumPy arrays."""
     found = [get_device("cpu")]
     try:
         import cupy
