@@ -92,6 +92,9 @@ def numerical_grad(f, inputs, *, method="central", step=None, holomorphic=False)
         xp = x.device.xp
         h = step if step is not None else default_step(x.dtype, method)
         flat = xp.reshape(x.data, (-1,))
+        # the basis vectors compare positions instead of writing an element: JAX's arrays
+        # take no item assignment
+        positions = xp.arange(x.size, device=x.device.native)
         parts = (1, 1j) if _is_complex(x) and not holomorphic else (1,)
         g = []
         for i in range(x.size):
@@ -102,8 +105,7 @@ def numerical_grad(f, inputs, *, method="central", step=None, holomorphic=False)
 
             total = None
             for part in parts:
-                unit = xp.zeros_like(flat)
-                unit[i] = part  # a fresh array of ours, so writing into it is safe
+                unit = xp.astype(positions == i, flat.dtype) * part
                 u = Tensor(xp.reshape(unit, x.shape), x.device)
                 d = directional(along, [x], [u], method=method, step=h)
                 if not checked:

@@ -74,6 +74,19 @@ def test_floor_divide_fixes_infinite_operands_without_a_compute():
     np.testing.assert_array_equal(got.numpy(), [np.inf, -0.0, -2.0, 14.0, 1.0])
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_complex_expm1_and_tanh_fix_their_special_cases_without_a_compute():
+    z = np.array([complex(-np.inf, np.inf), complex(np.inf, -2.0), 0.5 - 1j, -0.0 + 0j])
+    d = mg.asarray(da.from_array(z, chunks=2))
+    with Computes() as counter:
+        e, t = mg.expm1(d), mg.tanh(d)
+        assert counter.count == 0
+        got = mg.compute(e, t)
+    host = mg.tensor(z)
+    for lazy, eager in zip(got, (mg.expm1(host), mg.tanh(host))):
+        np.testing.assert_array_equal(lazy.numpy(), eager.numpy())
+
+
 def test_a_host_gradient_added_to_a_pending_lazy_one_stays_pending_and_computes():
     # backward through Dask leaves w.grad pending; a second backward on host data adds to it:
     # the sum must still be computed when read, not kept as a lazy array labelled "cpu"

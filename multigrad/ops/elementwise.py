@@ -54,6 +54,8 @@ from __future__ import annotations
 import cmath
 import math
 
+from array_api_compat import is_numpy_namespace
+
 from ..autograd import LINEAR, defprimitive
 from ._elementwise_real import (atan2, clip, copysign, floor_divide, hypot, logaddexp, maximum,
                                 minimum, named_real_forward, remainder, zero_jvp, zero_vjp)
@@ -193,10 +195,11 @@ def _expm1(xp, x):
     if not is_complex(x):
         return out
     # NumPy's complex expm1 is nan at infinities and -0 at -0 + 0j, where the standard's special
-    # cases are those of exp(z) - 1; only inputs holding a zero or a non-finite part pay for more
-    # than the check
+    # cases are those of exp(z) - 1; on NumPy only inputs holding a zero or a non-finite part pay
+    # for more than the check (elsewhere a read to the host would wait for a GPU or compute a
+    # lazy array)
     special = xp.logical_or(xp.logical_not(xp.isfinite(x)), x == 0)
-    if not bool(xp.any(special)):
+    if is_numpy_namespace(xp) and not bool(xp.any(special)):
         return out
     return xp.where(special, xp.exp(x) - 1, out)
 
@@ -274,10 +277,10 @@ def _tanh(xp, x):
     if not is_complex(x):
         return out
     # at real part +-inf and a finite imaginary part y the standard gives +-1 + copysign(0, y) j;
-    # NumPy gives the zero the sign of sin(2 y): conjugated there (only inputs holding an
-    # infinite real part pay for more than the check)
+    # NumPy gives the zero the sign of sin(2 y): conjugated there (on NumPy only inputs holding
+    # an infinite real part pay for more than the check)
     infinite = xp.isinf(xp.real(x))
-    if not bool(xp.any(infinite)):
+    if is_numpy_namespace(xp) and not bool(xp.any(infinite)):
         return out
     y = xp.imag(x)
     flipped = xp.logical_and(xp.logical_and(infinite, xp.isfinite(y)),
