@@ -129,8 +129,8 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     if any(t.device.lazy for _, t in tensors):  # Dask tensors: computed together, in one pass
         from ._dask import compute
         computed = compute(*(t for _, t in tensors))
-        tensors = [(key, Tensor(c.data, t.device) if t.device.lazy else t)
-                   for (key, t), c in zip(tensors, computed)]
+        tensors = [(key, Tensor(c.data, t.device).requires_grad_(t.requires_grad)
+                        if t.device.lazy else t) for (key, t), c in zip(tensors, computed)]
     header = {"format": "multigrad", "version": VERSION, "tree": tree,
               "tensors": [{"dtype": t.dtype.name, "shape": list(t.shape), "device": t.device.name,
                            "requires_grad": bool(t.requires_grad)} for _, t in tensors]}

@@ -79,7 +79,7 @@ def test_pickle_and_save_load_keep_the_device(name, tmp_path):
     path = tmp_path / "x.mg"
     mg.save({"x": x}, path)
     loaded = mg.load(path)["x"]
-    assert loaded.device is x.device
+    assert loaded.device is x.device and loaded.requires_grad  # once lost by a Dask compute
     moved = mg.load(path, device="cpu")["x"]
     np.testing.assert_array_equal(moved.numpy(), [[1.0, -2.0], [3.0, 4.0]])
     onto = mg.load(mg.save({"y": moved}, path) or path, device=name)["y"]

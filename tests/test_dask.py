@@ -190,8 +190,40 @@ def test_integer_indexing_has_no_eager_bounds_check_and_fails_at_compute():
         assert counter.count == 0
     np.testing.assert_array_equal(mg.compute(picked)[0].numpy(), Xd.compute()[[0, 5, 102, 5]])
     bad = X[mg.asarray(da.from_array(np.array([0, 500]), chunks=1))]
-    with pytest.raises(IndexError):
+    with pytest.raises(IndexError, match="getitem: index 500 is out of bounds for axis 0 of "
+                                         "size 103"):
         mg.compute(bad)
+
+
+@pytest.mark.parametrize("pick", [
+    lambda X, i: X[mg.arange(4, device="dask"), i],  # flat positions row * 4 + column
+    lambda X, i: mg.take(X, i, axis=1),
+    lambda X, i: mg.scatter_add(X, i, 5),
+], ids=["getitem-pair", "take", "scatter_add"])
+def test_an_index_out_of_bounds_of_one_axis_raises_at_compute_not_another_row(pick):
+    # column 5 of a 4 x 4 matrix, made a flat position, once read row 1's second element
+    X = mg.asarray(da.from_array(np.arange(16.0).reshape(4, 4), chunks=2))
+    i = mg.asarray(da.from_array(np.array([0, 5, 1, 2]), chunks=2))
+    out = pick(X, i)
+    with pytest.raises(IndexError, match="index 5 is out of bounds for axis . of size"):
+        mg.compute(out)
+
+
+def test_a_label_out_of_range_raises_when_the_gradient_computes():
+    # the gradient of cross_entropy compares labels with the classes and reads no element
+    # at a label: a label 7 of 3 classes once gave a gradient, silently
+    rng = np.random.default_rng(5)
+    w = mg.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    X = mg.asarray(da.from_array(rng.standard_normal((6, 4)), chunks=2))
+    y = mg.asarray(da.from_array(np.array([0, 1, 2, 7, 0, 1]), chunks=2))
+    mg.nn.functional.cross_entropy(X @ w, y).backward()
+    with pytest.raises(IndexError, match=r"cross_entropy: class indices must be in \[0, 3\); "
+                                         "got 7"):
+        w.grad.numpy()
+    table = mg.tensor(rng.standard_normal((3, 2)), device="dask", requires_grad=True)
+    mg.sum(mg.nn.functional.embedding(y, table)).backward()
+    with pytest.raises(IndexError, match=r"embedding: indices must be in \[0, 3\); got 7"):
+        mg.compute(table.grad)
 
 
 def test_gradient_of_integer_indexing_adds_repeats_across_index_chunks():

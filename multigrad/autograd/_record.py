@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ._grad_mode import _state
 
-__all__ = ["active", "created", "data_dependent", "derive", "read", "require"]
+__all__ = ["active", "checked", "created", "data_dependent", "derive", "read", "require"]
 
 
 def active():
@@ -41,6 +41,18 @@ def derive(fn, *arrays, from_python: bool = False):
     return recorder.derive(fn, arrays, from_python)
 
 
+def checked(t, check):
+    """On a lazy device (Dask), ``t`` with ``check(block)`` run on each of its blocks when it
+    computes, raising there on bad values; None elsewhere (and for a batched tensor), where
+    ``require`` checks eagerly. An op that uses the returned tensor in place of ``t`` has its
+    values checked in the graph, where ``require`` computes nothing."""
+    if not t.device.lazy or t._tangents:
+        return None
+    from ._tensor import Tensor  # imported late: the tensor module imports this one
+    device = t.device
+    return Tensor(derive(lambda a: device.checked(a, check), t.data), device)
+
+
 def data_dependent(what: str) -> None:
     """Report an op whose result's shape depends on the values (``nonzero``, a boolean mask,
     ``unique_*``): a compiled step cannot replay one, since a program's shapes follow from its
@@ -64,8 +76,8 @@ def require(ok, fail, *operands) -> None:
 
     For checks of values that guard an op (indices in range, labels that name a class): a
     compiled step repeats the check on every call, with the operands of that call. On a lazy
-    device (Dask) nothing is computed for a check: the kernel that reads the values raises
-    when the graph computes (NumPy's IndexError for an index out of bounds).
+    device (Dask) nothing is computed for a check: use the tensor ``checked`` returns, whose
+    values are checked when the graph computes.
     """
     recorder = _state.recorder
     if recorder is not None:

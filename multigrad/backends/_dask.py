@@ -95,8 +95,15 @@ def dask_device(chunks_on: str):
         from dask.array.core import elemwise  # broadcasts the chunks, finds the dtype
         return lambda *args: elemwise(kernel, *args)
 
+    def checked(a, check):
+        def block(b):
+            check(b)
+            return b
+        return a.map_blocks(block, dtype=a.dtype)
+
     ext = {"scatter_add": scatter_add, "random": random, "to_host": to_host,
-           "from_host": from_host, "assign": assign, "special": _cached(special)}
+           "from_host": from_host, "assign": assign, "special": _cached(special),
+           "checked": checked}
     return Device(name, "dask", xp, native, ext, lazy=True, host=host)
 
 

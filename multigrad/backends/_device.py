@@ -117,6 +117,12 @@ class Device:
         """
         return self._ext.get("scatter_add", _fallbacks.scatter_add)(self.xp, n, indices, values)
 
+    def checked(self, x, check):
+        """``x`` (a lazy array) with ``check(block)`` run on each of its blocks when it
+        computes: the value checks an op cannot run eagerly on a lazy device (``check``
+        raises on bad values)."""
+        return self._ext["checked"](x, check)
+
     def assign(self, x, key, value):
         """``x[key] = value`` on an array nobody else holds; returns the updated array (``x``
         itself, or a new one where arrays are immutable: JAX's ``x.at[key].set(value)``)."""

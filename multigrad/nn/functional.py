@@ -186,6 +186,6 @@ def embedding(input, weight: Tensor) -> Tensor:
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must have shape (num_embeddings, dim), got "
                          f"{weight.shape}")
-    check_indices(indices, weight.shape[0], "indices", "embedding")
+    indices = check_indices(indices, weight.shape[0], "indices", "embedding")
     rows = take(weight, reshape(indices, (-1,)), axis=0)
     return reshape(rows, indices.shape + (weight.shape[1],))

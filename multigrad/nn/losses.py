@@ -40,16 +40,24 @@ def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
     raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
 
 
-def check_indices(indices: Tensor, n: int, what: str, op: str) -> None:
-    """Raise IndexError naming ``op`` unless every one of the integer ``indices`` is in
-    ``[0, n)`` (one transfer to the host; two more to name an offender). A compiled step
-    checks again on every call."""
-    def out_of_range(indices):
-        low = int(min_(indices))
-        return IndexError(f"{op}: {what} must be in [0, {n}); got "
-                          f"{low if low < 0 else int(max_(indices))}")
-    if indices.size:
-        _record.require(all_((indices >= 0) & (indices < n)), out_of_range, indices)
+def check_indices(indices: Tensor, n: int, what: str, op: str) -> Tensor:
+    """``indices``, after raising IndexError naming ``op`` unless every one is in ``[0, n)``
+    (one transfer to the host; two more to name an offender). A compiled step checks again on
+    every call; on a lazy device the returned indices raise it when they compute."""
+    def error(low, high):
+        return IndexError(f"{op}: {what} must be in [0, {n}); got {low if low < 0 else high}")
+
+    def check(block):  # a chunk of lazy indices, when the graph computes
+        if block.size and (int(block.min()) < 0 or int(block.max()) >= n):
+            raise error(int(block.min()), int(block.max()))
+    if not indices.size:
+        return indices
+    lazy = _record.checked(indices, check)
+    if lazy is not None:
+        return lazy
+    _record.require(all_((indices >= 0) & (indices < n)),
+                    lambda i: error(int(min_(i)), int(max_(i))), indices)
+    return indices
 
 
 def check_floating(input, op: str) -> None:
@@ -96,8 +104,8 @@ def _class_indices(log_probs: Tensor, target, op: str) -> Tensor:
     if target.shape != expected:
         raise ValueError(f"{op}: input of shape {log_probs.shape} needs class indices of shape "
                          f"{expected}, got {target.shape}")
-    check_indices(target, log_probs.shape[1 if log_probs.ndim > 1 else 0], "class indices", op)
-    return target
+    return check_indices(target, log_probs.shape[1 if log_probs.ndim > 1 else 0],
+                         "class indices", op)
 
 
 def _index_shape(input: Tensor) -> tuple:

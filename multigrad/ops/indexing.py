@@ -74,7 +74,7 @@ def scatter_add(values, indices, /, n):
     if indices.ndim != 1 or indices.shape[0] != values.shape[0]:
         raise ValueError(f"scatter_add: indices must be 1-D with one entry per row of values "
                          f"(values shape {values.shape}, indices shape {indices.shape})")
-    _check_bounds("scatter_add", indices, n, 0)
+    indices = _check_bounds("scatter_add", indices, n, 0)
     # on the tensor (not its raw array), so a batch of index arrays stays one
     return scatter_add_p(values, _nonnegative(namespace(), indices, n), n=n)
 
@@ -125,19 +125,29 @@ def _norm_slice(s: slice, n: int) -> slice:
     return slice(start, None if stop < 0 else stop, step)
 
 
-def _check_bounds(op, idx: Tensor, n: int, axis: int) -> None:
-    """Raise IndexError naming the op, an offending index and the axis unless every index is
-    in ``[-n, n)`` (a compiled step checks again on every call)."""
+def _check_bounds(op, idx: Tensor, n: int, axis: int) -> Tensor:
+    """``idx``, after raising IndexError naming the op, an offending index and the axis
+    unless every index is in ``[-n, n)`` (a compiled step checks again on every call). On a
+    lazy device the check joins the graph instead: the returned indices raise it when they
+    compute (the indices of several axes, made into flat positions, would otherwise land in
+    another row without an error)."""
     if idx.size == 0:
-        return
+        return idx
     xp = idx.device.xp
 
-    def out_of_bounds(idx):
-        low, high = int(xp.min(idx.data)), int(xp.max(idx.data))
+    def out_of_bounds(low, high):
         bad = high if high >= n else low
         return IndexError(f"{op}: index {bad} is out of bounds for axis {axis} of size {n}")
+    def check(block):  # a chunk of lazy indices, when the graph computes
+        if block.size and (int(block.min()) < -n or int(block.max()) >= n):
+            raise out_of_bounds(int(block.min()), int(block.max()))
+    lazy = _record.checked(idx, check)
+    if lazy is not None:
+        return lazy
     inside = _record.derive(lambda i: xp.all((i >= -n) & (i < n)), idx.data)
-    _record.require(Tensor(inside, idx.device), out_of_bounds, idx)
+    _record.require(Tensor(inside, idx.device),
+                     lambda idx: out_of_bounds(int(xp.min(idx.data)), int(xp.max(idx.data))), idx)
+    return idx
 
 
 def _as_index_tensor(op, x, item) -> Tensor:
@@ -218,9 +228,8 @@ def _normalize_key(op, x, key):
                 arrays.append(coords)
             dim += it.ndim
         else:
-            _check_bounds(op, it, x.shape[dim], dim)
             template.append(_Slot(len(arrays)))
-            arrays.append(it)
+            arrays.append(_check_bounds(op, it, x.shape[dim], dim))
             dim += 1
     return tuple(template), arrays
 
@@ -471,8 +480,7 @@ def _index_argument(op, x, indices, axis):
     indices = _as_index_tensor(op, x, indices)
     if indices.device.xp.isdtype(indices.data.dtype, "bool"):
         raise IndexError(f"{op}: indices must have an integer dtype, not bool")
-    _check_bounds(op, indices, x.shape[axis], axis % x.ndim)
-    return indices
+    return _check_bounds(op, indices, x.shape[axis], axis % x.ndim)
 
 
 def take(x, indices, /, *, axis=None):
