@@ -256,6 +256,26 @@ def test_cholesky_is_lower_by_default(backend, rng):
                                np.linalg.cholesky(a), rtol=1e-5, atol=1e-5)
 
 
+def test_the_defaults_are_the_standards(rng):
+    # each function called without its optional arguments, against NumPy's (whose defaults
+    # agree with the standard's on one matrix and on vectors)
+    a, b = rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
+    x, y = mg.asarray(a), mg.asarray(b)
+    close = np.testing.assert_allclose
+    close(mg.linalg.trace(x).numpy(), np.trace(a))
+    close(mg.linalg.diagonal(x).numpy(), np.diagonal(a))
+    close(mg.vecdot(x, y).numpy(), np.sum(a * b, axis=-1))
+    close(mg.linalg.vecdot(x, y).numpy(), np.sum(a * b, axis=-1))
+    close(mg.linalg.cross(x, y).numpy(), np.cross(a, b))
+    close(mg.tensordot(x, y).numpy(), np.tensordot(a, b))
+    close(mg.linalg.vector_norm(x).numpy(), np.linalg.norm(a.ravel()))
+    close(mg.linalg.matrix_norm(x).numpy(), np.linalg.norm(a, "fro"))
+    assert mg.linalg.vector_norm(x).shape == mg.linalg.matrix_norm(x).shape == ()
+    u, s, vh = mg.linalg.svd(x[:, :2])  # full_matrices: U square
+    assert (u.shape, s.shape, vh.shape) == ((3, 3), (2,), (2, 2))
+    close(mg.linalg.pinv(x).numpy(), np.linalg.pinv(a), atol=1e-12)
+
+
 def test_eig_and_eigvals_are_complex_in_the_input_precision(backend, rng):
     # a symmetric matrix: real eigenvalues, which NumPy returns as a real array
     a = rng.standard_normal((3, 3))
