@@ -19,6 +19,8 @@ from multigrad.numerical import directional
     ((5, 2, 3), (3,), (5, 2)),
     ((3,), (5, 3, 4), (5, 4)),
     ((2, 1, 3, 4), (5, 4, 2), (2, 5, 3, 2)),
+    ((3,), (1, 3, 4), (1, 4)),  # batch dimensions of one: the vector's cotangent keeps them
+    ((1, 2, 3), (3,), (1, 2)),
 ])
 def test_matmul_shapes_and_gradients(backend, rng, s1, s2, expected):
     a = backend.tensor(rng.standard_normal(s1), requires_grad=True)
