@@ -278,6 +278,12 @@ def test_the_defaults_are_the_standards(rng):
     close(mg.linalg.pinv(x).numpy(), np.linalg.pinv(a), atol=1e-12)
 
 
+def test_matrix_power_zero_is_the_identity_also_of_singular_matrices(backend):
+    # the 0th power inverts nothing: a stack with a singular matrix gives identities
+    x = backend.tensor([[[1.0, 2.0], [2.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]]])
+    np.testing.assert_array_equal(mg.linalg.matrix_power(x, 0).numpy(), [np.eye(2)] * 2)
+
+
 def test_eig_and_eigvals_are_complex_in_the_input_precision(backend, rng):
     # a symmetric matrix: real eigenvalues, which NumPy returns as a real array
     a = rng.standard_normal((3, 3))
