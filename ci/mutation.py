@@ -94,8 +94,9 @@ def _map_key(device: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _start_server(work: Path, device: str):
+def _start_server(work: Path, device: str, timeout: float):
     env = dict(os.environ, MUTATION_SOCKET=str(work / "server.sock"),
+               MUTATION_MAX_SECONDS=str(max(int(timeout) - 30, 1)),
                MUTATION_MAP=str(work / f"map-{_map_key(device)}.json"),
                PYTHONPATH=os.pathsep.join([str(ROOT / "ci"), os.environ.get("PYTHONPATH", "")]))
     (work / "server.sock").unlink(missing_ok=True)
@@ -246,7 +247,7 @@ def main(argv=None) -> int:
             _tool("cr-filter-operators", str(db), str(config))
         sessions.append((module, config, db))
     pristine, tree = {path: path.read_text() for path in OPS.glob("*.py")}, _ops_tree()
-    server, env = _start_server(work, args.device)
+    server, env = _start_server(work, args.device, args.timeout)
     try:
         for module, config, db in sessions:
             start = time.monotonic()
