@@ -219,7 +219,8 @@ def main(argv=None) -> int:
     parser.add_argument("--work", default=str(ROOT / ".mutation"), help="the session's folder")
     parser.add_argument("--timeout", type=float, default=600,
                         help="cosmic-ray's limit per mutant, in seconds (the server's own limit, "
-                             "20 times the tests' unmutated time plus 30 s, comes first)")
+                             "20 times the tests' unmutated time plus 30 s, at most this less "
+                             "30 s, comes first)")
     parser.add_argument("--fresh", action="store_true", help="start a new session")
     parser.add_argument("--report", action="store_true", help="only print the last summary")
     parser.add_argument("--retest", action="store_true",
