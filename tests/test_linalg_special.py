@@ -278,6 +278,12 @@ def test_the_defaults_are_the_standards(rng):
     close(mg.linalg.pinv(x).numpy(), np.linalg.pinv(a), atol=1e-12)
 
 
+@pytest.mark.parametrize("axes", [-1, 3])
+def test_tensordot_refuses_a_count_of_axes_out_of_range(axes):
+    with pytest.raises(ValueError, match=rf"tensordot: axes={axes} must be in \[0, 2\]"):
+        mg.tensordot(mg.ones((2, 3)), mg.ones((3, 2, 4)), axes=axes)
+
+
 def test_matrix_power_zero_is_the_identity_also_of_singular_matrices(backend):
     # the 0th power inverts nothing: a stack with a singular matrix gives identities
     x = backend.tensor([[[1.0, 2.0], [2.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]]])
