@@ -278,6 +278,16 @@ def test_the_defaults_are_the_standards(rng):
     close(mg.linalg.pinv(x).numpy(), np.linalg.pinv(a), atol=1e-12)
 
 
+def test_solve_broadcasts_one_right_hand_side_over_a_stack_as_long_as_its_rows(backend, rng):
+    # x2's shape without its last axis equals x1's batch shape: only the batch shapes (() and
+    # (3,)) say whether to broadcast, which CuPy's solve does not do itself
+    a = rng.standard_normal((3, 3, 3)) + 3.0 * np.eye(3)
+    b = rng.standard_normal((3, 2))
+    x = mg.linalg.solve(backend.tensor(a), backend.tensor(b))
+    np.testing.assert_allclose(x.numpy(), np.linalg.solve(a, np.broadcast_to(b, (3, 3, 2))),
+                               rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("axes", [-1, 3])
 def test_tensordot_refuses_a_count_of_axes_out_of_range(axes):
     with pytest.raises(ValueError, match=rf"tensordot: axes={axes} must be in \[0, 2\]"):
