@@ -278,14 +278,17 @@ def test_the_defaults_are_the_standards(rng):
     close(mg.linalg.pinv(x).numpy(), np.linalg.pinv(a), atol=1e-12)
 
 
-def test_solve_broadcasts_one_right_hand_side_over_a_stack_as_long_as_its_rows(backend, rng):
-    # x2's shape without its last axis equals x1's batch shape: only the batch shapes (() and
-    # (3,)) say whether to broadcast, which CuPy's solve does not do itself
-    a = rng.standard_normal((3, 3, 3)) + 3.0 * np.eye(3)
-    b = rng.standard_normal((3, 2))
+@pytest.mark.parametrize("a_shape, b_shape", [((3, 3, 3), (3, 2)), ((3, 3), (3, 3, 2))])
+def test_solve_broadcasts_a_batch_as_long_as_the_other_operands_rows(backend, rng, a_shape,
+                                                                     b_shape):
+    # one operand's batch shape equals the other's shape without its last axis: only the batch
+    # shapes (() and (3,)) say whether to broadcast, which CuPy's solve does not do itself
+    a = rng.standard_normal(a_shape) + 3.0 * np.eye(3)
+    b = rng.standard_normal(b_shape)
     x = mg.linalg.solve(backend.tensor(a), backend.tensor(b))
-    np.testing.assert_allclose(x.numpy(), np.linalg.solve(a, np.broadcast_to(b, (3, 3, 2))),
-                               rtol=1e-4, atol=1e-4)
+    a_full, b_full = np.broadcast_to(a, (3, 3, 3)), np.broadcast_to(b, (3, 3, 2))
+    np.testing.assert_allclose(x.numpy(), np.linalg.solve(a_full, b_full), rtol=1e-4,
+                               atol=1e-4)
 
 
 @pytest.mark.parametrize("axes", [-1, 3])
