@@ -43,7 +43,8 @@ TEST_FILES = [
     "tests/test_elementwise_special.py", "tests/test_reductions_special.py",
     "tests/test_linalg_special.py", "tests/test_indexing_special.py", "tests/test_fft_special.py",
     "tests/test_special.py", "tests/test_higher_order.py", "tests/test_errors.py",
-    "tests/test_tensor_methods.py", "tests/test_registry.py",
+    "tests/test_tensor_methods.py", "tests/test_registry.py", "tests/test_complex.py",
+    "tests/test_vmap.py", "tests/test_vmap_ops.py",
 ]
 
 # the mutations, as mutmut makes them: each operator to its nearest other (+ to -, * to /, < to
@@ -93,8 +94,9 @@ def _map_key(device: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _start_server(work: Path, device: str):
+def _start_server(work: Path, device: str, timeout: float):
     env = dict(os.environ, MUTATION_SOCKET=str(work / "server.sock"),
+               MUTATION_MAX_SECONDS=str(max(int(timeout) - 30, 1)),
                MUTATION_MAP=str(work / f"map-{_map_key(device)}.json"),
                PYTHONPATH=os.pathsep.join([str(ROOT / "ci"), os.environ.get("PYTHONPATH", "")]))
     (work / "server.sock").unlink(missing_ok=True)
@@ -217,7 +219,8 @@ def main(argv=None) -> int:
     parser.add_argument("--work", default=str(ROOT / ".mutation"), help="the session's folder")
     parser.add_argument("--timeout", type=float, default=600,
                         help="cosmic-ray's limit per mutant, in seconds (the server's own limit, "
-                             "20 times the tests' unmutated time plus 30 s, comes first)")
+                             "20 times the tests' unmutated time plus 30 s, at most this less "
+                             "30 s, comes first)")
     parser.add_argument("--fresh", action="store_true", help="start a new session")
     parser.add_argument("--report", action="store_true", help="only print the last summary")
     parser.add_argument("--retest", action="store_true",
@@ -245,7 +248,7 @@ def main(argv=None) -> int:
             _tool("cr-filter-operators", str(db), str(config))
         sessions.append((module, config, db))
     pristine, tree = {path: path.read_text() for path in OPS.glob("*.py")}, _ops_tree()
-    server, env = _start_server(work, args.device)
+    server, env = _start_server(work, args.device, args.timeout)
     try:
         for module, config, db in sessions:
             start = time.monotonic()

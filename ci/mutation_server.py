@@ -13,7 +13,10 @@ module-level constant, a decorator) cannot be swapped in: those run the same tes
 
 Environment: ``MUTATION_SOCKET`` (the socket's path), ``MUTATION_MAP`` (where the map of
 test -> functions is cached, as JSON), ``MUTATION_TIMEOUT_FACTOR`` (a mutant may take this many
-times its tests' unmutated time, plus 30 s; 20 by default: the load of a shared machine varies).
+times its tests' unmutated time, plus 30 s; 20 by default: the load of a shared machine varies),
+``MUTATION_MAX_SECONDS`` (the most any mutant may take: below cosmic-ray's own timeout, which
+would otherwise abandon the request while the tests still run, and hand the next mutant's
+request to a server still busy with this one).
 """
 
 from __future__ import annotations
@@ -158,6 +161,7 @@ class MutationServer:
             for code, p in module.path_of.items():
                 self.module_of[code] = (name, p)
         self.factor = float(os.environ.get("MUTATION_TIMEOUT_FACTOR", "20"))
+        self.max_seconds = int(os.environ.get("MUTATION_MAX_SECONDS", "570"))
         self.run_at_import = {self.module_of[c] for c in _RUN_AT_IMPORT if c in self.module_of}
         print(f"mutation server: {len(self.run_at_import)} functions of multigrad/ops run at "
               "import", flush=True)
@@ -282,7 +286,7 @@ class MutationServer:
         return sys.modules[f"multigrad.ops.{module.path.stem}"]
 
     def _limit(self, ids):
-        return int(self.factor * sum(self._duration(n) for n in ids) + 30)
+        return min(int(self.factor * sum(self._duration(n) for n in ids) + 30), self.max_seconds)
 
     def _run_forked(self, module, mutated_paths, patch, ids):
         limit = self._limit(ids)
@@ -338,7 +342,7 @@ class MutationServer:
     def _run_fresh(self, ids):
         argsfile = Path(os.environ["MUTATION_MAP"]).with_suffix(".args")
         argsfile.write_text("\n".join(ids))
-        limit = self._limit(ids) + 30
+        limit = min(self._limit(ids) + 30, self.max_seconds)  # + the start of a process
         command = [sys.executable, "-B", "-m", "pytest", f"@{argsfile}", "-x", "-q",
                    "-p", "no:cacheprovider"]
         device = self.session.config.getoption("--device")
@@ -381,7 +385,10 @@ class MutationServer:
                 except Exception as err:  # reported to cosmic-ray as a killed mutant with why
                     verdict = f"error: {type(err).__name__}: {err}"
                 print(f"mutation server: {verdict}", flush=True)
-                conn.sendall(verdict.encode())
+                try:
+                    conn.sendall(verdict.encode())
+                except OSError:  # the client gave up (cosmic-ray's timeout): serve the next
+                    print("mutation server: the client left before the verdict", flush=True)
 
 
 def pytest_runtestloop(session):

@@ -431,7 +431,13 @@ def test_losses_that_depend_on_the_vectors_phases_have_no_derivative(backend64, 
     # |v|**2 does not: its gradient matches central differences
     def invariant(m):
         return mg.sum(mg.abs(vectors(m)) ** 2 * mg.arange(9.0, device=m.device).reshape(3, 3))
-    _close(mg.grad(invariant)(m), numerical_grad(invariant, [m])[0].numpy(), 1e-6)
+    g = mg.grad(invariant)(m)
+    _close(g, numerical_grad(invariant, [m])[0].numpy(), 1e-6)
+    # the check is relative to the size of the vectors' cotangents: a small loss that depends
+    # on the phases is refused all the same, a large invariant one is not taken for one
+    with pytest.raises(ValueError, match=rf"{op}: the loss depends on the phases"):
+        mg.grad(lambda m: 1e-6 * mg.sum(mg.real(vectors(m))))(m)
+    _close(mg.grad(lambda m: 1e6 * invariant(m))(m), 1e6 * g.numpy(), 1e-6)
 
 
 # -- the standard's special cases that NumPy misses ------------------------------------------------

@@ -19,6 +19,8 @@ from multigrad.numerical import directional
     ((5, 2, 3), (3,), (5, 2)),
     ((3,), (5, 3, 4), (5, 4)),
     ((2, 1, 3, 4), (5, 4, 2), (2, 5, 3, 2)),
+    ((3,), (1, 3, 4), (1, 4)),  # batch dimensions of one: the vector's cotangent keeps them
+    ((1, 2, 3), (3,), (1, 2)),
 ])
 def test_matmul_shapes_and_gradients(backend, rng, s1, s2, expected):
     a = backend.tensor(rng.standard_normal(s1), requires_grad=True)
@@ -254,6 +256,51 @@ def test_cholesky_is_lower_by_default(backend, rng):
     a = b @ b.T + 3.0 * np.eye(3)
     np.testing.assert_allclose(mg.linalg.cholesky(backend.tensor(a)).numpy(),
                                np.linalg.cholesky(a), rtol=1e-5, atol=1e-5)
+
+
+def test_the_defaults_are_the_standards(rng):
+    # each function called without its optional arguments, against NumPy's (whose defaults
+    # agree with the standard's on one matrix and on vectors)
+    a, b = rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
+    x, y = mg.asarray(a), mg.asarray(b)
+    close = np.testing.assert_allclose
+    close(mg.linalg.trace(x).numpy(), np.trace(a))
+    close(mg.linalg.diagonal(x).numpy(), np.diagonal(a))
+    close(mg.vecdot(x, y).numpy(), np.sum(a * b, axis=-1))
+    close(mg.linalg.vecdot(x, y).numpy(), np.sum(a * b, axis=-1))
+    close(mg.linalg.cross(x, y).numpy(), np.cross(a, b))
+    close(mg.tensordot(x, y).numpy(), np.tensordot(a, b))
+    close(mg.linalg.vector_norm(x).numpy(), np.linalg.norm(a.ravel()))
+    close(mg.linalg.matrix_norm(x).numpy(), np.linalg.norm(a, "fro"))
+    assert mg.linalg.vector_norm(x).shape == mg.linalg.matrix_norm(x).shape == ()
+    u, s, vh = mg.linalg.svd(x[:, :2])  # full_matrices: U square
+    assert (u.shape, s.shape, vh.shape) == ((3, 3), (2,), (2, 2))
+    close(mg.linalg.pinv(x).numpy(), np.linalg.pinv(a), atol=1e-12)
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((3, 3, 3), (3, 2)), ((3, 3), (3, 3, 2))])
+def test_solve_broadcasts_a_batch_as_long_as_the_other_operands_rows(backend, rng, a_shape,
+                                                                     b_shape):
+    # one operand's batch shape equals the other's shape without its last axis: only the batch
+    # shapes (() and (3,)) say whether to broadcast, which CuPy's solve does not do itself
+    a = rng.standard_normal(a_shape) + 3.0 * np.eye(3)
+    b = rng.standard_normal(b_shape)
+    x = mg.linalg.solve(backend.tensor(a), backend.tensor(b))
+    a_full, b_full = np.broadcast_to(a, (3, 3, 3)), np.broadcast_to(b, (3, 3, 2))
+    np.testing.assert_allclose(x.numpy(), np.linalg.solve(a_full, b_full), rtol=1e-4,
+                               atol=1e-4)
+
+
+@pytest.mark.parametrize("axes", [-1, 3])
+def test_tensordot_refuses_a_count_of_axes_out_of_range(axes):
+    with pytest.raises(ValueError, match=rf"tensordot: axes={axes} must be in \[0, 2\]"):
+        mg.tensordot(mg.ones((2, 3)), mg.ones((3, 2, 4)), axes=axes)
+
+
+def test_matrix_power_zero_is_the_identity_also_of_singular_matrices(backend):
+    # the 0th power inverts nothing: a stack with a singular matrix gives identities
+    x = backend.tensor([[[1.0, 2.0], [2.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]]])
+    np.testing.assert_array_equal(mg.linalg.matrix_power(x, 0).numpy(), [np.eye(2)] * 2)
 
 
 def test_eig_and_eigvals_are_complex_in_the_input_precision(backend, rng):
