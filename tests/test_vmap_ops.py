@@ -158,6 +158,18 @@ def _check_spec(spec, backend, every):
             _check_forward_inside(fn, args, axes, outs, grad_tol, where, backend)
 
 
+def _of_floats(fn, full, wrt, live):
+    """``fn`` as a function of its floating arguments ``wrt`` (the others fixed to ``full``),
+    returning its floating outputs ``live``."""
+    def of_floats(*floats):
+        call = list(full)
+        for k, x in zip(wrt, floats):
+            call[k] = x
+        res = fn(*call)
+        return tuple(res[k] for k in live)
+    return of_floats
+
+
 def _seeds(outs, backend):
     rng = np.random.default_rng(1)
     return [backend.tensor(rng.standard_normal(o.shape), dtype=o.dtype)
@@ -196,13 +208,7 @@ def _check_reverse_inside(fn, args, axes, outs, tol, where, backend):
     seeds = [s for s in _seeds(outs, backend) if s is not None]
 
     def pullback(cts, *full):
-        def of_floats(*floats):
-            call = list(full)
-            for k, x in zip(wrt, floats):
-                call[k] = x
-            res = fn(*call)
-            return tuple(res[k] for k in live)
-        _, back = mg.vjp(of_floats, *[full[k] for k in wrt])
+        _, back = mg.vjp(_of_floats(fn, full, wrt, live), *[full[k] for k in wrt])
         return back(tuple(cts))
 
     got = mg.vmap(pullback, in_axes=(0,) + tuple(axes))(tuple(seeds), *args)
@@ -225,13 +231,7 @@ def _check_forward_inside(fn, args, axes, outs, tol, where, backend):
                 for s, k in zip(tangent_shapes, wrt)]
 
     def push(ts, *full):
-        def of_floats(*floats):
-            call = list(full)
-            for k, x in zip(wrt, floats):
-                call[k] = x
-            res = fn(*call)
-            return tuple(res[k] for k in live)
-        return mg.jvp(of_floats, [full[k] for k in wrt], list(ts))[1]
+        return mg.jvp(_of_floats(fn, full, wrt, live), [full[k] for k in wrt], list(ts))[1]
 
     got = mg.vmap(push, in_axes=(0,) + tuple(axes))(tuple(tangents), *args)
     for b in range(SIZE):
