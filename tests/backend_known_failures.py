@@ -103,11 +103,5 @@ KNOWN_FAILURES: dict[str, list[tuple[str, str]]] = {
     "dask": [
         *((f"{_DASK_FILES[test]}[dask-float64-{case}]", _DASK_REASONS[why])
           for why, cases in _DASK_CASES.items() for case, tests in cases for test in tests),
-        ("tests/test_vmap.py::test_per_example_grads_of_a_model_equal_one_backward_per_example"
-         "[dask-float64]",
-         "under vmap on Dask a class label out of range is not checked: the check of a batched "
-         "label neither computes nor joins the graph yet, so a wrong label gives a wrong "
-         "per-example gradient without an error (unbatched, it raises when the graph "
-         "computes)"),
     ],
 }

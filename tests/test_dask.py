@@ -209,6 +209,18 @@ def test_an_index_out_of_bounds_of_one_axis_raises_at_compute_not_another_row(pi
         mg.compute(out)
 
 
+def test_an_index_out_of_bounds_in_one_example_under_vmap_raises_at_compute():
+    # the check covers the whole batch of indices, which a batched tensor's array holds
+    X = mg.asarray(da.from_array(np.arange(12.0).reshape(3, 4), chunks=2))
+    i = mg.asarray(da.from_array(np.array([[0, 1], [3, 4], [2, 2]]), chunks=2))
+    out = mg.vmap(lambda row, idx: row[idx])(X, i)
+    assert out.shape == (3, 2)
+    with pytest.raises(IndexError, match="index 4 is out of bounds for axis 0 of size 4"):
+        mg.compute(out)
+    ok = mg.vmap(lambda row, idx: row[idx])(X, i % 4)
+    np.testing.assert_array_equal(mg.compute(ok)[0].numpy(), [[0, 1], [7, 4], [10, 10]])
+
+
 def test_a_label_out_of_range_raises_when_the_gradient_computes():
     # the gradient of cross_entropy compares labels with the classes and reads no element
     # at a label: a label 7 of 3 classes once gave a gradient, silently

@@ -43,14 +43,18 @@ def derive(fn, *arrays, from_python: bool = False):
 
 def checked(t, check):
     """On a lazy device (Dask), ``t`` with ``check(block)`` run on each of its blocks when it
-    computes, raising there on bad values; None elsewhere (and for a batched tensor), where
-    ``require`` checks eagerly. An op that uses the returned tensor in place of ``t`` has its
-    values checked in the graph, where ``require`` computes nothing."""
-    if not t.device.lazy or t._tangents:
+    computes, raising there on bad values; None elsewhere, where ``require`` checks eagerly.
+    An op that uses the returned tensor in place of ``t`` has its values checked in the graph,
+    where ``require`` computes nothing. Under ``vmap`` the check covers the whole batch (the
+    array of a batched tensor holds it), and the result keeps ``t``'s marks."""
+    if not t.device.lazy:
         return None
     from ._tensor import Tensor  # imported late: the tensor module imports this one
     device = t.device
-    return Tensor(derive(lambda a: device.checked(a, check), t.data), device)
+    out = Tensor(derive(lambda a: device.checked(a, check), t.data), device)
+    if t._tangents:  # vmap's marks (or forward-mode tangents): the values are t's
+        out._tangents = dict(t._tangents)
+    return out
 
 
 def data_dependent(what: str) -> None:
