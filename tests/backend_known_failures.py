@@ -19,23 +19,12 @@ _DASK_FILES = {"compiled": "tests/test_compile_ops.py::test_compiled_op_equals_e
 _ALL = tuple(_DASK_FILES)
 _DERIVED = ("compiled", "jvp", "transpose", "vjp")
 _DASK_REASONS = {
-    'empty': ("an empty array in several chunks: Dask's reductions and cumulative sums fail on "
-              "zero-size chunks (dask.array.max of a chunked (0, 3) array along axis -1 "
-              "raises 'zero-size array to reduction operation maximum')"),
     'mask': ('a boolean mask makes sizes unknown (nan): the gradient then indexes by integer '
              'arrays, which Dask refuses on unknown chunks'),
     'repeat': ("repeat with an array of counts: the result's length is unknown until computed, "
                "and multigrad refuses it on Dask with a NotImplementedError naming repeat"),
 }
 _DASK_CASES = {
-    'empty': [
-        ('getitem[(slice(5,7,None),)][342]', ("compiled", "transpose", "vjp")),
-        *((case, _ALL) for case in ('logsumexp-empty[03|axis=1]', 'softmax-empty[03|axis=-1]',
-                                    'max-of-empty[03|axis=-1]',
-                                    'max-of-empty[03|axis=1,keepdims=True]')),
-        *((f'cumulative-empty{kind}[{shape}|axis={axis},include_initial=True]', _DERIVED)
-          for kind in ('', '-complex') for shape, axis in (('20', 1), ('03', 0))),
-    ],
     'mask': [
         *((f'getitem-mask{kind}[{shape}]', _DERIVED)
           for kind in ('', '-complex') for shape in ('34x34', '34x3')),

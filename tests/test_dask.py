@@ -209,6 +209,29 @@ def test_an_index_out_of_bounds_of_one_axis_raises_at_compute_not_another_row(pi
         mg.compute(out)
 
 
+def test_empty_arrays_in_several_chunks_reduce_as_on_numpy():
+    # Dask's max of a (0, 3) array along the columns raised at compute; along the empty axis
+    # it computed a (0,) array for a (3,) result
+    x = mg.asarray(da.from_array(np.zeros((0, 3)), chunks=2))
+    assert x.data.numblocks == (1, 2)
+    for reduce in (mg.max, mg.min):
+        assert mg.compute(reduce(x, axis=1))[0].shape == (0,)
+        assert mg.compute(reduce(x, axis=-1, keepdims=True))[0].shape == (0, 1)
+        for axis in (0, None):
+            with pytest.raises(ValueError, match=f"{reduce.__name__}: .*zero-size array"):
+                reduce(x, axis=axis)
+    # a running product with its initial value over an empty axis, times a tangent: a chunk
+    # of size zero beside the initial value's made a graph that failed to compute
+    y = mg.asarray(da.from_array(np.zeros((2, 0)), chunks=1))
+    u = mg.asarray(da.ones((2, 0), chunks=1))
+    _, tangent = mg.jvp(lambda a: mg.cumulative_prod(a, axis=1, include_initial=True), (y,), (u,))
+    np.testing.assert_array_equal(mg.compute(tangent)[0].numpy(), np.zeros((2, 1)))
+    # the gradient of a slice past the end writes an empty cotangent
+    z = mg.asarray(da.from_array(np.ones((3, 4)), chunks=2)).requires_grad_()
+    mg.sum(z[5:7]).backward()
+    np.testing.assert_array_equal(mg.compute(z.grad)[0].numpy(), np.zeros((3, 4)))
+
+
 def test_an_index_out_of_bounds_in_one_example_under_vmap_raises_at_compute():
     # the check covers the whole batch of indices, which a batched tensor's array holds
     X = mg.asarray(da.from_array(np.arange(12.0).reshape(3, 4), chunks=2))

@@ -81,6 +81,8 @@ def dask_device(chunks_on: str):
     def assign(x, key, value):
         # Dask's x[key] = value rewrites the graph of the array object x in place, and
         # asarray(x, copy=True) returns x itself: the update goes to a new object
+        if 0 in getattr(value, "shape", ()):  # no element to write (Dask refuses an empty
+            return x  # value with "shape mismatch ... (0, 4, 2) ... (0, 4, 2)")
         out = x.copy()
         out[key] = value
         return out
@@ -159,8 +161,41 @@ def _namespace(compat, da, chunk_module, chunk_lib, native):
             whole = x.rechunk({d: -1 for d in range(kept, x.ndim)})
             return compat.reshape(whole, shape, copy=copy)
 
+    def empty_safe(reduction, ufunc: str):
+        # Dask's max and min of an empty array go wrong both ways: where the reduced axes are
+        # not empty (the maximum along the columns of a (0, 3) array, a (0,) array) they
+        # raise NumPy's "zero-size array to reduction operation", and along an empty axis
+        # they compute a (0,) array for a result of shape (3,) instead of raising
+        def reduce(x, /, *, axis=None, keepdims=False):
+            axes = range(x.ndim) if axis is None else (
+                [a % x.ndim for a in axis] if isinstance(axis, tuple) else [axis % x.ndim])
+            if 0 in x.shape:  # known to be empty (an unknown size is nan, not 0)
+                if not all(x.shape[d] for d in axes):
+                    raise ValueError(f"zero-size array to reduction operation {ufunc} "
+                                     "which has no identity")
+                # a result without values: any element along the reduced axes makes it
+                return x[tuple((slice(0, 1) if keepdims else 0) if d in axes else slice(None)
+                               for d in range(x.ndim))]
+            return reduction(x, axis=axis, keepdims=keepdims)
+        reduce.__name__ = reduction.__name__
+        return reduce
+
+    def no_empty_chunks(cumulative):
+        # with include_initial, an empty axis ends with a zero-size chunk beside the initial
+        # value's; Dask then builds a broken graph for an elementwise op with an array chunked
+        # otherwise ("axis 1 is out of bounds" when it computes)
+        def run(x, /, **kw):
+            out = cumulative(x, **kw)
+            chunks = tuple(tuple(c for c in along if c) or along[:1] for along in out.chunks)
+            return out if chunks == out.chunks else out.rechunk(chunks)
+        run.__name__ = cumulative.__name__
+        return run
+
     ns.take, ns.take_along_axis, ns.eye, ns.repeat = take, take_along_axis, eye, repeat
     ns.reshape = reshape
+    ns.max, ns.min = empty_safe(compat.max, "maximum"), empty_safe(compat.min, "minimum")
+    ns.cumulative_sum = no_empty_chunks(compat.cumulative_sum)
+    ns.cumulative_prod = no_empty_chunks(compat.cumulative_prod)
     # the standard's dunder names, which the copy of the namespace above leaves out
     ns.__array_namespace_info__ = compat.__array_namespace_info__
     ns.__array_api_version__ = compat.__array_api_version__
