@@ -19,6 +19,8 @@ over rounds of its time over the first system's in the same round.
     python benchmarks/bench_vmap.py                  # the sizes above (a few minutes)
     python benchmarks/bench_vmap.py --quick          # small sizes: proves it runs
     python benchmarks/bench_vmap.py --peers ''       # multigrad alone
+    python benchmarks/bench_vmap.py --device cuda    # on a GPU (the peers too, where they
+                                                     # have one; skipped where not)
 """
 
 from __future__ import annotations
@@ -52,6 +54,25 @@ def _optional(name: str):
         return None
 
 
+def _torch_device(torch, device):
+    """The torch device matching multigrad's ``device`` ("cpu" or a CUDA GPU), or None where
+    PyTorch has none (a peer on another kind of device would not be a comparison)."""
+    if device.name == "cpu":
+        return torch.device("cpu")
+    if device.name.startswith("cuda") and torch.cuda.is_available():
+        return torch.device(device.name)
+    return None
+
+
+def _jax_device(jax, device):
+    """The JAX device matching multigrad's ``device``, or None where JAX has none."""
+    kind = "cpu" if device.name == "cpu" else "gpu" if device.name.startswith("cuda") else None
+    try:
+        return jax.devices(kind)[0] if kind else None
+    except RuntimeError:  # no such backend in this JAX
+        return None
+
+
 # -- 1. per-example gradients ---------------------------------------------------------------------
 
 def mlp_problem(sizes, batch: int, seed: int = 0):
@@ -76,11 +97,11 @@ def _mlp_loss(params, x, y):
     return mg.nn.functional.cross_entropy(logits, y)
 
 
-def per_example_systems(x, y, params) -> dict:
+def per_example_systems(x, y, params, device) -> dict:
     """name -> callable returning the per-example gradients (or, for the batched gradient,
-    the gradients of the mean loss), as NumPy arrays."""
-    xs, ys = mg.asarray(x), mg.asarray(y)
-    ps = [mg.asarray(p) for p in params]
+    the gradients of the mean loss), on ``device``."""
+    xs, ys = mg.asarray(x, device=device), mg.asarray(y, device=device)
+    ps = [mg.asarray(p, device=device) for p in params]
 
     def one_example(p, xi, yi):  # a batch of one
         return _mlp_loss(p, mg.expand_dims(xi, axis=0), mg.expand_dims(yi, axis=0))
@@ -97,11 +118,12 @@ def per_example_systems(x, y, params) -> dict:
                "multigrad one batched gradient": lambda: gradient(ps, xs, ys),
                "multigrad loop of gradients": looped}
     torch = _optional("torch")
-    if torch is not None:
+    where = None if torch is None else _torch_device(torch, device)
+    if where is not None:
         from torch.func import grad, vmap
 
-        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-        tp = [torch.from_numpy(p) for p in params]
+        tx, ty = torch.from_numpy(x).to(where), torch.from_numpy(y).to(where)
+        tp = [torch.from_numpy(p).to(where) for p in params]
 
         def torch_loss(p, xi, yi):
             h = xi[None]
@@ -116,11 +138,11 @@ def per_example_systems(x, y, params) -> dict:
 
 # -- 2. Jacobians ---------------------------------------------------------------------------------
 
-def jacobian_systems(n: int, seed: int = 0) -> dict:
+def jacobian_systems(n: int, device, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
-    a = mg.asarray(rng.standard_normal((n, n)) / np.sqrt(n))
-    x = mg.asarray(rng.standard_normal(n))
-    basis = [mg.asarray(row) for row in np.eye(n)]
+    a = mg.asarray(rng.standard_normal((n, n)) / np.sqrt(n), device=device)
+    x = mg.asarray(rng.standard_normal(n), device=device)
+    basis = [mg.asarray(row, device=device) for row in np.eye(n)]
 
     def f(x):
         return mg.tanh(a @ x) * mg.sin(x)
@@ -139,24 +161,26 @@ def jacobian_systems(n: int, seed: int = 0) -> dict:
 
 # -- 3. Hessian -----------------------------------------------------------------------------------
 
-def hessian_systems(n: int, seed: int = 0) -> dict:
+def hessian_systems(n: int, device, seed: int = 0) -> dict:
     x = np.random.default_rng(seed).standard_normal(n)
-    point = mg.asarray(x)
+    point = mg.asarray(x, device=device)
     hessian = mg.hessian(lambda v: rosenbrock(v, mg.sum))
     systems = {"multigrad hessian": lambda: hessian(point)}
     jax = _optional("jax")
-    if jax is not None:
+    where = None if jax is None else _jax_device(jax, device)
+    if where is not None:
         import jax.numpy as jnp
 
         jax.config.update("jax_enable_x64", True)
         jitted = jax.jit(jax.hessian(lambda v: rosenbrock(v, jnp.sum)))
-        jx = jax.device_put(x, jax.devices("cpu")[0])
+        jx = jax.device_put(x, where)
         systems["jax jit(hessian)"] = lambda: jitted(jx).block_until_ready()
     torch = _optional("torch")
-    if torch is not None:
+    where = None if torch is None else _torch_device(torch, device)
+    if where is not None:
         import torch.func
 
-        tx = torch.from_numpy(x)
+        tx = torch.from_numpy(x).to(where)
         torch_hessian = torch.func.hessian(lambda v: rosenbrock(v, torch.sum))
         systems["torch.func hessian"] = lambda: torch_hessian(tx)
     return systems
@@ -168,10 +192,10 @@ def _host(result) -> list:
     items = result if isinstance(result, (list, tuple)) else [result]
     out = []
     for r in items:
-        if hasattr(r, "detach"):
-            r = r.detach().numpy()
-        elif isinstance(r, mg.Tensor):
+        if isinstance(r, mg.Tensor):
             r = r.numpy()
+        elif hasattr(r, "detach"):  # torch
+            r = r.detach().cpu().numpy()
         out.append(np.asarray(r, dtype=np.float64))
     return out
 
@@ -182,7 +206,7 @@ def largest_difference(got: list, want: list) -> float:
                for g, w in zip(got, want, strict=True))
 
 
-def measure(title: str, systems: dict, rounds: int, checks: dict) -> dict:
+def measure(title: str, systems: dict, rounds: int, checks: dict, synchronize) -> dict:
     """Check, time interleaved, and print a table; returns {system: (median s, ratio)}.
 
     ``checks`` maps a system to the system whose result it must equal (within 1e-4 of the
@@ -194,7 +218,7 @@ def measure(title: str, systems: dict, rounds: int, checks: dict) -> dict:
         print(f"{title}: {name} against {against}: largest relative difference {diff:.1e}")
         if diff > 1e-4:
             raise SystemExit(f"{title}: {name} disagrees with {against} ({diff:.1e})")
-    times = interleaved(systems, rounds, lambda: None, lambda line: None, title)
+    times = interleaved(systems, rounds, synchronize, lambda line: None, title)
     first = next(iter(systems))
     table = {name: (statistics.median(t), median_ratio(t, times[first]))
              for name, t in times.items()}
@@ -212,31 +236,34 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="small sizes, two rounds")
     parser.add_argument("--peers", default="torch,jax",
                         help="comma-separated, among torch and jax (default both; '' none)")
+    parser.add_argument("--device", default="cpu", help="multigrad's device (default cpu)")
     args = parser.parse_args(argv)
+    device = mg.get_device(args.device)
     PEERS.clear()
     PEERS.update(p for p in args.peers.split(",") if p)
     sizes, batch, n_jac, n_hess = (784, 512, 512, 10), 256, 100, 1000
     if args.quick:
         sizes, batch, n_jac, n_hess, args.rounds = (16, 12, 12, 4), 8, 12, 20, 2
     print(f"Python {platform.python_version()}, NumPy {np.__version__}, "
-          f"{platform.processor() or platform.machine()}")
+          f"{platform.processor() or platform.machine()}, multigrad on {device.name}")
     out = {}
-    systems = per_example_systems(*mlp_problem(sizes, batch))
+    systems = per_example_systems(*mlp_problem(sizes, batch), device)
     checks = {"multigrad loop of gradients": "multigrad vmap(grad)"}
     if "torch.func vmap(grad)" in systems:
         checks["torch.func vmap(grad)"] = "multigrad vmap(grad)"
     out["per-example gradients"] = measure(
         f"Per-example gradients, MLP {'-'.join(map(str, sizes))}, batch {batch}, float32",
-        systems, args.rounds, checks)
-    systems = jacobian_systems(n_jac)
+        systems, args.rounds, checks, device.synchronize)
+    systems = jacobian_systems(n_jac, device)
     out["jacobians"] = measure(
         f"Jacobian of tanh(A x) * sin(x), {n_jac} -> {n_jac}, float64", systems, args.rounds,
         {"jacrev row by row": "jacrev (batched)", "jacfwd (batched)": "jacrev (batched)",
-         "jacfwd column by column": "jacrev (batched)"})
-    systems = hessian_systems(n_hess)
+         "jacfwd column by column": "jacrev (batched)"}, device.synchronize)
+    systems = hessian_systems(n_hess, device)
     out["hessian"] = measure(
         f"Hessian of the Rosenbrock function, {n_hess} variables, dense, float64", systems,
-        args.rounds, {name: "multigrad hessian" for name in list(systems)[1:]})
+        args.rounds, {name: "multigrad hessian" for name in list(systems)[1:]},
+        device.synchronize)
     return out
 
 

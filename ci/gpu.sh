@@ -4,8 +4,8 @@
 # The machine has python3 (or $PYTHON), numpy, cupy, pytest and hypothesis; the wheels of
 # array-api-compat and array-api-strict are handed over in .whl/ at the repository root. They
 # are installed into /tmp/site, then the suite runs on the cupy backend, then the benchmarks'
-# quick run. Everything is bounded to finish within 8 minutes. Where OUT names a folder, the
-# benchmarks' results are written there.
+# quick run, then vmap's benchmark at full size. Everything is bounded to finish within 8
+# minutes. Where OUT names a folder, the benchmarks' results are written there.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -40,5 +40,10 @@ timeout 240 "$PYTHON" -m pytest -q -m gpu --device cuda "${parallel[@]}" -p no:c
 bench_out=()
 if [ -n "${OUT:-}" ]; then bench_out=(--out "$OUT"); fi
 timeout 150 "$PYTHON" -m benchmarks --quick --device cuda "${bench_out[@]}" \
+    || status=$((status ? status : $?))
+# vmap's targets at full size (issue 13: per-example gradients, batched Jacobians)
+vmap_log=/dev/null
+if [ -n "${OUT:-}" ]; then vmap_log="$OUT/bench_vmap.txt"; fi
+timeout 80 "$PYTHON" benchmarks/bench_vmap.py --device cuda --rounds 5 | tee "$vmap_log" \
     || status=$((status ? status : $?))
 exit "$status"
