@@ -23,9 +23,9 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import _env, _report  # noqa: E402
-from benchmarks.workloads import WORKLOADS  # noqa: E402
+from benchmarks.workloads import NAMES, workload  # noqa: E402
 
-WORKLOAD_NAMES = tuple(WORKLOADS)
+WORKLOAD_NAMES = NAMES
 
 
 def parse(argv) -> argparse.Namespace:
@@ -159,7 +159,7 @@ def _worker(job: dict) -> int:
     ctx = Context(mg.get_device(job["device"]), job["threads"], job["profile"], job["peers"],
                   progress=lambda line: print(f"   {line}", flush=True))
     for name in job["workloads"]:
-        WORKLOADS[name].run(ctx)
+        workload(name).run(ctx)
     Path(job["result"]).write_text(json.dumps(
         {"worker": {"device": job["device"], **info}, "cases": ctx.cases}))
     return 0
