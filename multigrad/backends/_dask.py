@@ -25,6 +25,7 @@ import math
 import types
 
 from ._dask_linalg import linalg
+from ._device import same_shape
 from ._dtypes import dtype_name
 from ._random import Generator, changing, drawn
 
@@ -83,6 +84,10 @@ def dask_device(chunks_on: str):
         # asarray(x, copy=True) returns x itself: the update goes to a new object
         if 0 in getattr(value, "shape", ()):  # no element to write (Dask refuses an empty
             return x  # value with "shape mismatch ... (0, 4, 2) ... (0, 4, 2)")
+        if any(math.isnan(n) for n in x.shape):  # Dask's setitem refuses unknown sizes
+            selected = _assign_by_select(da, chunk_module, x, key, value)
+            if selected is not None:
+                return selected
         out = x.copy()
         out[key] = value
         return out
@@ -115,6 +120,9 @@ def _namespace(compat, da, chunk_module, chunk_lib, native):
     ns.__dict__.update({k: v for k, v in vars(compat).items() if not k.startswith("__")})
     ns.__getattr__ = _refuse("")  # a module's __getattr__: names it does not hold
 
+    def grown(a, shape):  # broadcast_to, which Dask refuses from an unknown size to itself
+        return a if same_shape(a.shape, shape) else da.broadcast_to(a, shape)
+
     def take(x, indices, /, *, axis=None):
         if axis is None:  # the standard's 1-D form
             x, axis = compat.reshape(x, (-1,)), 0
@@ -124,8 +132,8 @@ def _namespace(compat, da, chunk_module, chunk_lib, native):
         axis %= x.ndim
         shape = tuple(max(a, b) if d != axis else b
                       for d, (a, b) in enumerate(zip(x.shape, indices.shape)))
-        x = da.broadcast_to(x, shape[:axis] + (x.shape[axis],) + shape[axis + 1:])
-        indices = da.broadcast_to(indices, shape)
+        x = grown(x, shape[:axis] + (x.shape[axis],) + shape[axis + 1:])
+        indices = grown(indices, shape)
         x = x.rechunk({axis: -1})
         indices = indices.rechunk(tuple(c if d != axis else (shape[axis],)
                                         for d, c in enumerate(x.chunks)))
@@ -150,6 +158,11 @@ def _namespace(compat, da, chunk_module, chunk_lib, native):
         return compat.repeat(x, repeats, axis=axis)
 
     def reshape(x, /, shape, *, copy=None):
+        shape = tuple(shape)
+        if any(math.isnan(n) for n in x.shape):
+            by_rows = _reshape_by_rows(x, shape)
+            if by_rows is not None:
+                return by_rows
         try:
             return compat.reshape(x, shape, copy=copy)
         except NotImplementedError:
@@ -191,11 +204,22 @@ def _namespace(compat, da, chunk_module, chunk_lib, native):
         run.__name__ = cumulative.__name__
         return run
 
+    def one_chunk_along(sorting):
+        # array-api-compat puts the axis in one chunk with "auto" chunks elsewhere, which Dask
+        # refuses for sizes unknown until computed: the axis alone is enough
+        def run(x, /, *, axis=-1, **kw):
+            if any(math.isnan(n) for n in x.shape) and x.numblocks[axis] > 1:
+                x = x.rechunk({axis % x.ndim: -1})
+            return sorting(x, axis=axis, **kw)
+        run.__name__ = sorting.__name__
+        return run
+
     ns.take, ns.take_along_axis, ns.eye, ns.repeat = take, take_along_axis, eye, repeat
     ns.reshape = reshape
     ns.max, ns.min = empty_safe(compat.max, "maximum"), empty_safe(compat.min, "minimum")
     ns.cumulative_sum = no_empty_chunks(compat.cumulative_sum)
     ns.cumulative_prod = no_empty_chunks(compat.cumulative_prod)
+    ns.sort, ns.argsort = one_chunk_along(compat.sort), one_chunk_along(compat.argsort)
     # the standard's dunder names, which the copy of the namespace above leaves out
     ns.__array_namespace_info__ = compat.__array_namespace_info__
     ns.__array_api_version__ = compat.__array_api_version__
@@ -206,6 +230,72 @@ def _namespace(compat, da, chunk_module, chunk_lib, native):
 
 _TRANSFORMS = ("fft", "ifft", "fftn", "ifftn", "rfft", "irfft", "rfftn", "irfftn", "hfft",
                "ihfft")
+
+
+def _reshape_by_rows(x, shape):
+    """A reshape that Dask refuses when the number of rows is unknown until computed (after a
+    mask), done block by block; None for any other. Flattening: with every axis but the
+    first whole in each block, the blocks' flattened contents follow one another in C order.
+    Back to rows (a flattened array's gradient): each block holds whole rows, as the
+    flattening made it. Rows to another shape of the same size: block by block too.""" 
+    def unknown(n):
+        return n == -1 or math.isnan(n)
+    if (len(shape) == 1 and unknown(shape[0]) and x.ndim > 1
+            and not any(math.isnan(n) for n in x.shape[1:])):
+        whole = x.rechunk({d: -1 for d in range(1, x.ndim)})
+        return whole.map_blocks(lambda b: b.reshape(-1), drop_axis=tuple(range(1, x.ndim)),
+                                chunks=((math.nan,) * whole.numblocks[0],), dtype=x.dtype)
+    rows = shape[1:]
+    if not rows or not unknown(shape[0]) or not all(n >= 0 for n in rows):  # (nan fails)
+        return None
+    if x.ndim == 1:
+        return x.map_blocks(lambda b: b.reshape((-1,) + rows),
+                            new_axis=tuple(range(1, len(shape))),
+                            chunks=(x.chunks[0],) + tuple((n,) for n in rows), dtype=x.dtype)
+    if math.isnan(x.shape[0]) and math.prod(x.shape[1:]) == math.prod(rows):
+        # each row to another shape of the same size: rows stay in their blocks
+        whole = x.rechunk({d: -1 for d in range(1, x.ndim)})
+        return whole.map_blocks(lambda b: b.reshape((-1,) + rows), drop_axis=(
+            tuple(range(len(shape), x.ndim))), new_axis=tuple(range(x.ndim, len(shape))),
+            chunks=(x.chunks[0],) + tuple((n,) for n in rows), dtype=x.dtype)
+    return None
+
+
+def _assign_by_select(da, chunk_module, x, key, value):
+    """``x[key] = value`` as a select, for an ``x`` with sizes unknown until computed (rows
+    picked by a mask; Dask's setitem refuses such an array): a key of ints and slices that
+    leaves every axis of unknown size whole. None for any other key."""
+    key, whole = key if isinstance(key, tuple) else (key,), slice(None)
+    if key.count(Ellipsis) == 1:  # the axes it stands for, whole
+        at = key.index(Ellipsis)
+        key = key[:at] + (whole,) * (x.ndim - len(key) + 1) + key[at + 1:]
+    if len(key) > x.ndim or not all(isinstance(k, (int, slice)) for k in key):
+        return None
+    picked = x[key]
+    value = da.asarray(value, dtype=x.dtype)
+    if value.shape != picked.shape:  # broadcast in the picked elements' chunks
+        value = value + da.zeros_like(picked)
+    mask, axis = None, 0  # axis: where axis d of x sits in the (expanded) value
+    for d, n in enumerate(x.shape):
+        item = key[d] if d < len(key) else whole
+        if math.isnan(n):
+            if item != whole:
+                return None
+            axis += 1
+            continue
+        if isinstance(item, int):
+            positions = [item % n]
+            value = value[(whole,) * axis + (None,)]  # (Dask's expand_dims reshapes: no nan)
+        else:
+            positions = list(range(n))[item]
+        where = {p: k for k, p in enumerate(positions)}
+        if positions != list(range(n)):  # spread the written values to their positions
+            value = da.take(value, [where.get(j, 0) for j in range(n)], axis=axis)
+            written = chunk_module.asarray([j in where for j in range(n)])
+            written = da.from_array(written.reshape((1,) * d + (n,) + (1,) * (x.ndim - d - 1)))
+            mask = written if mask is None else mask & written
+        axis += 1
+    return value if mask is None else da.where(mask, value, x)
 
 
 def _fft(compat_fft):

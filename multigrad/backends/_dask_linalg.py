@@ -5,6 +5,7 @@ the call (one matrix: tall-and-skinny QR and SVD)."""
 
 from __future__ import annotations
 
+import math
 import types
 
 import numpy
@@ -61,6 +62,7 @@ def linalg(compat_linalg, da, chunk_module, missing):
     ns.cross = _cross_by_blocks(da, chunk_module)
     ns.matrix_norm = _matrix_norm(compat_linalg, ns.svdvals, da)
     ns.matrix_rank = _matrix_rank(ns.svdvals, da, chunk_module)
+    ns.vector_norm = _vector_norm(compat_linalg, da)
     return ns
 
 
@@ -184,3 +186,25 @@ def _matrix_norm(compat_linalg, svdvals, da):
         out = {2: da.max, -2: da.min, "nuc": da.sum}[ord](s, axis=-1)
         return out[..., None, None] if keepdims else out
     return matrix_norm
+
+
+def _vector_norm(compat_linalg, da):
+    """``linalg.vector_norm``, by reductions where a size is unknown until computed (rows
+    picked by a mask): array-api-compat's flattens the array first, which Dask cannot do
+    without the sizes."""
+    def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
+        if not any(math.isnan(n) for n in x.shape):
+            return compat_linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord)
+        a, kw = da.absolute(x), {"axis": axis, "keepdims": keepdims}  # real for complex x
+        if ord == math.inf:
+            return da.max(a, **kw)
+        if ord == -math.inf:
+            return da.min(a, **kw)
+        if ord == 0:
+            return da.sum(a != 0, **kw).astype(a.dtype)
+        if ord == 1:
+            return da.sum(a, **kw)
+        if ord == 2:
+            return da.sqrt(da.sum(a * a, **kw))
+        return da.sum(a ** ord, **kw) ** (1.0 / ord)
+    return vector_norm

@@ -559,14 +559,16 @@ def joined_device(op: str, first: Device, other: Device) -> Device:
                            f"{other.name}); move one with .to(){hint}")
 
 
-def _unknown(n) -> bool:
-    return n is None or n != n  # the standard's None, or Dask's nan
+def unknown_size(n) -> bool:
+    """Whether a size in a shape is unknown until computed: the standard's None, or Dask's
+    nan (after a boolean mask)."""
+    return n is None or n != n
 
 
 def same_shape(a, b) -> bool:
     """Whether two shapes are the same, an unknown size (None or nan) matching an unknown
     one: compared without computing anything."""
-    return len(a) == len(b) and all(x == y or (_unknown(x) and _unknown(y))
+    return len(a) == len(b) and all(x == y or (unknown_size(x) and unknown_size(y))
                                     for x, y in zip(a, b))
 
 

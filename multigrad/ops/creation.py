@@ -13,7 +13,7 @@ functions use their argument's device.
 from __future__ import annotations
 
 from ..autograd import LINEAR, Tensor, _record, defprimitive
-from ..backends import Device, as_dtype, device_of, get_device, is_array
+from ..backends import Device, as_dtype, device_of, get_device, is_array, unknown_size
 from ._helpers import native_dtype
 
 __all__ = ["asarray", "tensor", "to_device", "arange", "empty", "empty_like", "eye", "from_dlpack",
@@ -207,6 +207,12 @@ def _like(fn_name, x, args, dtype, device):
     xp = target.xp
     dtype = x.dtype if dtype is None else dtype
     shape = x.shape
+    if (target is x.device and any(unknown_size(n) for n in shape)
+            and len(x.data.shape) == len(shape)):  # not batched: the array is the tensor's
+        # no shape names a size unknown until computed (Dask's nan, after a mask): the
+        # library's own *_like makes it from the array, in its chunks
+        return Tensor(getattr(xp, f"{fn_name}_like")(x.data, *args,
+                                                      dtype=native_dtype(xp, dtype)), target)
     return Tensor(_record.created(getattr(xp, fn_name)(
         shape, *args, dtype=native_dtype(xp, dtype), device=target.native)), target)
 

@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from ..autograd import LINEAR, Tensor, _record, defprimitive
 from ..autograd._primitive import namespace
-from ..backends import MixedDeviceError, device_of, is_array, same_shape
+from ..backends import MixedDeviceError, device_of, is_array, same_shape, unknown_size
 from ._helpers import array_device, run
 from .searching import nonzero_p
 
@@ -117,7 +117,7 @@ def _nonnegative(xp, idx, n):
 def _norm_slice(s: slice, n: int) -> slice:
     """A slice with in-bounds start and stop (array_api_strict rejects the others); as it is
     on an axis of unknown size (Dask's nan), which only a lazy library has."""
-    if n != n or n is None:
+    if unknown_size(n):
         return s
     start, stop, step = s.indices(n)
     if not range(start, stop, step):
@@ -391,7 +391,7 @@ def _assign_over(xp, out, value, *arrays, key):
         value = xp.asarray(value, dtype=out.dtype, device=array_device(out))
     if _plan(out.shape, key) is None:
         shape = _gather(xp, out, key=key).shape
-        if value.shape != shape:  # (each of these costs microseconds of Python in NumPy)
+        if not same_shape(value.shape, shape):  # (microseconds of Python each in NumPy)
             value = xp.broadcast_to(value, shape)
         # array_api_strict assigns through no None: drop them, with their length-1 axes
         kept = tuple(it for it in key if it is not None)

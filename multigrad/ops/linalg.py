@@ -48,6 +48,7 @@ import math
 
 from ..autograd import LINEAR, defprimitive
 from ..autograd._primitive import namespace
+from ..backends import unknown_size
 from ._helpers import array_device, conj_if, is_complex, native_dtype, normalize_axis, reshaped
 from ._linalg_decompositions import (  # noqa: F401 (decompositions re-exported)
     QRResult, cholesky, col, constant, eye_like, mH, mT, qr, row, uncol)
@@ -122,7 +123,7 @@ def matmul(x1, x2, /):
         raise ValueError(f"matmul: operands must have at least one dimension, got shapes {s1} "
                          f"and {s2}")
     inner1, inner2 = s1[-1], (s2[-2] if len(s2) > 1 else s2[0])
-    if inner1 != inner2:
+    if inner1 != inner2 and not (unknown_size(inner1) or unknown_size(inner2)):
         raise ValueError(f"matmul: shapes {s1} and {s2} do not match: inner dimensions {inner1} "
                          f"and {inner2} differ")
     if len(s1) > 2 or len(s2) > 2:

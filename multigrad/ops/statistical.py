@@ -278,7 +278,7 @@ def std(x, /, *, axis=None, correction=0.0, keepdims=False):
 
 def _ties(xp, ans, x, axis, keepdims):
     """Where ``x`` attains the extremum, and how many elements tie for it (keepdims shape)."""
-    hit = x == expand_reduced(xp, ans, x.shape, axis, keepdims)
+    hit = x == expand_reduced(xp, ans, x, axis, keepdims)  # x itself: its sizes may be unknown
     count = xp.sum(xp.astype(hit, x.dtype), axis=axis, keepdims=True)
     return hit, count
 
@@ -298,7 +298,7 @@ def _extremum(name):
         hit, count = _ties(xp, ans, x, axis, keepdims)
         total = xp.sum(where_or_zero(xp, hit, t), axis=axis, keepdims=True)
         out = total / count
-        return out if keepdims else xp.reshape(out, ans.shape)
+        return out if keepdims else reshaped(xp, out, ans.shape)
 
     def forward(xp, x, axis, keepdims):
         return getattr(xp, name)(x, axis=axis, keepdims=keepdims)
