@@ -221,6 +221,14 @@ def test_ops_on_rows_of_unknown_number_and_their_gradients(f):
     np.testing.assert_allclose(tangent.numpy(), expected_tangent.numpy(), rtol=1e-12)
 
 
+def test_a_reshape_that_regroups_rows_of_unknown_number_says_it_needs_their_number():
+    _, _, Xd, _ = _data()
+    X = mg.asarray(Xd)
+    with pytest.raises(ValueError, match=r"reshape: .* sizes unknown until computed .* a "
+                                         r"reshape to \(-1, 3\) that regroups its rows"):
+        mg.reshape(X[X[:, 0] > 0.2], (-1, 3))
+
+
 def test_integer_indexing_has_no_eager_bounds_check_and_fails_at_compute():
     _, _, Xd, _ = _data()
     X = mg.asarray(Xd)

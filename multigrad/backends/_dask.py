@@ -163,6 +163,13 @@ def _namespace(compat, da, chunk_module, chunk_lib, native):
             by_rows = _reshape_by_rows(x, shape)
             if by_rows is not None:
                 return by_rows
+            try:
+                return compat.reshape(x, shape, copy=copy)
+            except ValueError as err:
+                raise ValueError(
+                    f"the array of shape {x.shape} has sizes unknown until computed (nan: "
+                    f"rows picked by a mask); a reshape to {shape} that regroups its rows "
+                    "needs them: compute it first (multigrad.compute)") from err
         try:
             return compat.reshape(x, shape, copy=copy)
         except NotImplementedError:
