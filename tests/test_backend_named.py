@@ -189,3 +189,20 @@ def test_raw_arrays_of_the_backend_are_taken_wherever_arrays_are(name):
     y[0] = _native(name, 7.0)
     np.testing.assert_allclose(value(y), [7.0, 0.0])
     np.testing.assert_allclose(value(mg.nn.functional.mse_loss(x, raw)), (4.0 + 9.0) / 2)
+
+
+@pytest.mark.parametrize("name", PARAMS)
+def test_a_complex_matrix_times_a_real_one_and_its_gradients(name):
+    # the standard promotes complex128 @ float64; PyTorch's @ operator refused it in the
+    # gradient (complex cotangent times the real operand)
+    rng = np.random.default_rng(3)
+    zs = rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4))
+    rs = rng.standard_normal((4, 2))
+    grads = {}
+    for device in ("cpu", name):
+        z = mg.tensor(zs, device=device, requires_grad=True)
+        r = mg.tensor(rs, device=device, requires_grad=True)
+        mg.sum(mg.abs(z @ r) ** 2).backward()
+        grads[device] = [t.numpy() for t in mg.compute(z.grad, r.grad)]
+    for got, expected in zip(grads[name], grads["cpu"]):
+        np.testing.assert_allclose(got, expected, rtol=1e-12)

@@ -90,21 +90,23 @@ def _matmul_out_shape(s1, s2):
     return _broadcast_shapes("matmul", a[:-2], b[:-2]) + (a[-2], b[-1])
 
 
+# the rules call xp.matmul, not @: PyTorch's operator refuses a complex cotangent times a
+# real operand, where the namespace's matmul promotes as the standard says
 def _matmul_vjp_x1(xp, g, ans, x1, x2):
     if x1.ndim > 1 and x2.ndim > 1:  # g has the product's shape: no vector axes to restore
-        return g @ mT(xp, x2)
+        return xp.matmul(g, mT(xp, x2))
     b = x2 if x2.ndim > 1 else col(xp, x2)
     g = reshaped(xp, g, _matmul_out_shape(_shape_of(x1), _shape_of(x2)))
-    ct = g @ mT(xp, b)
+    ct = xp.matmul(g, mT(xp, b))
     return ct if x1.ndim > 1 else reshaped(xp, ct, tuple(ct.shape[:-2]) + (ct.shape[-1],))
 
 
 def _matmul_vjp_x2(xp, g, ans, x1, x2):
     if x1.ndim > 1 and x2.ndim > 1:
-        return mT(xp, x1) @ g
+        return xp.matmul(mT(xp, x1), g)
     a = x1 if x1.ndim > 1 else row(xp, x1)
     g = reshaped(xp, g, _matmul_out_shape(_shape_of(x1), _shape_of(x2)))
-    ct = mT(xp, a) @ g
+    ct = xp.matmul(mT(xp, a), g)
     return ct if x2.ndim > 1 else uncol(xp, ct)
 
 
