@@ -269,6 +269,9 @@ def test_the_defaults_are_the_standards(rng):
     close(mg.vecdot(x, y).numpy(), np.sum(a * b, axis=-1))
     close(mg.linalg.vecdot(x, y).numpy(), np.sum(a * b, axis=-1))
     close(mg.linalg.cross(x, y).numpy(), np.cross(a, b))
+    # on a stack of 3 x 3 matrices: the last axis, not the rows (axis 1), whatever the size
+    p, q = rng.standard_normal((2, 3, 3)), rng.standard_normal((2, 3, 3))
+    close(mg.linalg.cross(mg.asarray(p), mg.asarray(q)).numpy(), np.cross(p, q))
     close(mg.tensordot(x, y).numpy(), np.tensordot(a, b))
     close(mg.linalg.vector_norm(x).numpy(), np.linalg.norm(a.ravel()))
     close(mg.linalg.matrix_norm(x).numpy(), np.linalg.norm(a, "fro"))
