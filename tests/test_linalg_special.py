@@ -304,6 +304,14 @@ def test_tensordot_refuses_a_count_of_axes_out_of_range(axes):
         mg.tensordot(mg.ones((2, 3)), mg.ones((3, 2, 4)), axes=axes)
 
 
+@pytest.mark.parametrize("name, op", [("vecdot", mg.vecdot), ("cross", mg.linalg.cross)])
+@pytest.mark.parametrize("axis", [-3, 2])
+def test_vecdot_and_cross_refuse_an_axis_out_of_range(name, op, axis):
+    # the broadcast shape has two axes: -2 to 1; an axis of 2 is not axis 0 again
+    with pytest.raises(ValueError, match=rf"{name}: axis {axis} is out of range for shapes"):
+        op(mg.ones((2, 3)), mg.ones((2, 3)), axis=axis)
+
+
 def test_matrix_power_zero_is_the_identity_also_of_singular_matrices(backend):
     # the 0th power inverts nothing: a stack with a singular matrix gives identities
     x = backend.tensor([[[1.0, 2.0], [2.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]]])
