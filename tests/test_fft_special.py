@@ -222,6 +222,9 @@ def test_frequencies_default_to_the_default_device_and_float():
      r"fft\.rfftfreq: dtype must be a real floating dtype, got complex64"),
     (lambda x, z: mg.fft.fftshift(x, axes=(0, 5)), ValueError,
      r"fft\.fftshift: axis 5 is out of range for x of shape \(3, 4\)"),
+    # an axis of ndim is out of range too, not axis 0 again
+    (lambda x, z: mg.fft.ifftshift(x, axes=2), ValueError,
+     r"fft\.ifftshift: axis 2 is out of range for x of shape \(3, 4\)"),
 ])
 def test_bad_arguments_raise_clear_errors(call, error, match):
     x = mg.ones((3, 4), dtype=mg.float64)
