@@ -64,6 +64,20 @@ def test_real_input_matches_numpy(backend, rng, name, params):
     np.testing.assert_allclose(out.numpy(), expected, rtol=_tol(backend), atol=_tol(backend))
 
 
+@pytest.mark.parametrize("name", ["fft", "ifft", "irfft", "hfft", "rfft", "ihfft"])
+def test_one_axis_transforms_default_to_the_last_axis(backend, rng, name):
+    # three axes of different sizes: the last axis is not axis 1
+    if name in ("rfft", "ihfft"):
+        values = rng.standard_normal((2, 3, 4))
+        x = backend.tensor(values)
+    else:
+        x, values = _complex_tensor(backend, rng, (2, 3, 4))
+    out = getattr(mg.fft, name)(x)
+    expected = getattr(np.fft, name)(values)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.numpy(), expected, rtol=_tol(backend), atol=_tol(backend))
+
+
 # -- round trips ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("norm", NORMS)
