@@ -204,6 +204,9 @@ def test_numpy_integers_are_accepted_as_lengths(backend):
 def test_frequencies_default_to_the_default_device_and_float():
     f = mg.fft.fftfreq(4)
     assert f.device == mg.get_default_device() and f.dtype == mg.float64
+    # and to samples spaced 1 apart
+    np.testing.assert_allclose(f.numpy(), np.fft.fftfreq(4))
+    np.testing.assert_allclose(mg.fft.rfftfreq(4).numpy(), np.fft.rfftfreq(4))
 
 
 # -- errors --------------------------------------------------------------------------------------
