@@ -99,6 +99,18 @@ def test_double_where_sqrt_is_finite_at_zero_and_below(backend):
     _assert_close(t, [0.0, 0.0, 0.0, 0.25], backend)
 
 
+def test_where_with_a_python_scalar_matches_numpy(backend):
+    # where(mask, x, 0) takes the device's fast path, for 0 only and floating x only: another
+    # scalar, or integers, keep where's values and dtype
+    mask = np.array([True, False, True])
+    cond = backend.tensor(mask)
+    x, k = backend.tensor([1.5, -2.5, 3.5]), backend.tensor(np.array([1, 2, 3]))
+    for values, other in ((x, 0.0), (x, 0), (x, -1.0), (x, -1), (k, 0), (k, -1)):
+        out = mg.where(cond, values, other)
+        assert out.dtype == values.dtype
+        np.testing.assert_array_equal(out.numpy(), np.where(mask, values.numpy(), other))
+
+
 def test_pow_at_a_zero_base(backend):
     x = backend.tensor(0.0, requires_grad=True)
     (g,) = _grad(lambda x: mg.pow(x, 2.0), x)

@@ -64,6 +64,20 @@ def test_real_input_matches_numpy(backend, rng, name, params):
     np.testing.assert_allclose(out.numpy(), expected, rtol=_tol(backend), atol=_tol(backend))
 
 
+@pytest.mark.parametrize("name", ["fft", "ifft", "irfft", "hfft", "rfft", "ihfft"])
+def test_one_axis_transforms_default_to_the_last_axis(backend, rng, name):
+    # three axes of different sizes: the last axis is not axis 1
+    if name in ("rfft", "ihfft"):
+        values = rng.standard_normal((2, 3, 4))
+        x = backend.tensor(values)
+    else:
+        x, values = _complex_tensor(backend, rng, (2, 3, 4))
+    out = getattr(mg.fft, name)(x)
+    expected = getattr(np.fft, name)(values)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.numpy(), expected, rtol=_tol(backend), atol=_tol(backend))
+
+
 # -- round trips ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("norm", NORMS)
@@ -190,6 +204,9 @@ def test_numpy_integers_are_accepted_as_lengths(backend):
 def test_frequencies_default_to_the_default_device_and_float():
     f = mg.fft.fftfreq(4)
     assert f.device == mg.get_default_device() and f.dtype == mg.float64
+    # and to samples spaced 1 apart
+    np.testing.assert_allclose(f.numpy(), np.fft.fftfreq(4))
+    np.testing.assert_allclose(mg.fft.rfftfreq(4).numpy(), np.fft.rfftfreq(4))
 
 
 # -- errors --------------------------------------------------------------------------------------
@@ -222,6 +239,9 @@ def test_frequencies_default_to_the_default_device_and_float():
      r"fft\.rfftfreq: dtype must be a real floating dtype, got complex64"),
     (lambda x, z: mg.fft.fftshift(x, axes=(0, 5)), ValueError,
      r"fft\.fftshift: axis 5 is out of range for x of shape \(3, 4\)"),
+    # an axis of ndim is out of range too, not axis 0 again
+    (lambda x, z: mg.fft.ifftshift(x, axes=2), ValueError,
+     r"fft\.ifftshift: axis 2 is out of range for x of shape \(3, 4\)"),
 ])
 def test_bad_arguments_raise_clear_errors(call, error, match):
     x = mg.ones((3, 4), dtype=mg.float64)

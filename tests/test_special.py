@@ -173,6 +173,12 @@ def test_entropies_near_zero_and_at_the_edge_of_their_domains(device):
     # outside the domain the functions are constants (inf), with derivative 0
     out = mg.asarray([-1.0], device=device)
     assert mg.grad(lambda x: mg.sum(S.rel_entr(x, y0)))(out).numpy()[0] == 0.0
+    # wrt both arguments, at x < 0, y = 0 and y < 0
+    one = mg.asarray([1.0], device=device)
+    for f in (S.rel_entr, S.kl_div):
+        for x, y in ((out, y0), (one, 0.0 * y0), (one, -y0), (one, -0.25 * y0)):
+            dx, dy = mg.grad(lambda x, y: mg.sum(f(x, y)), argnums=(0, 1))(x, y)
+            assert dx.numpy()[0] == 0.0 and dy.numpy()[0] == 0.0
 
 
 @pytest.mark.parametrize("device", DEVICES)

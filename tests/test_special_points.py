@@ -231,6 +231,11 @@ POINTS = [
           (np.zeros(3),), [np.zeros(3)], 0.0),
     Point("vector_norm 3 with a zero entry", lambda x: mg.linalg.vector_norm(x, ord=3),
           (_a(0.0, 1.0, -2.0),)),
+    # the 2-norm's second derivative along a zero entry is 1 / norm, not the p-norm's 0
+    Point("vector_norm with a zero entry", mg.linalg.vector_norm, (_a(0.0, 1.0, -2.0),)),
+    # only the zero entries are masked, not an entry of -1 (|x| = 1 there)
+    Point("vector_norm 3 with an entry -1", lambda x: mg.linalg.vector_norm(x, ord=3),
+          (_a(-1.0, 0.5, 2.0),)),
     Point("vector_norm 1 with a zero entry", lambda x: mg.linalg.vector_norm(x, ord=1),
           (_a(0.0, 1.0, -2.0),), [_a(0.0, 1.0, -1.0)], 0.0),
     Point("vector_norm inf ties", lambda x: mg.linalg.vector_norm(x, ord=INF),

@@ -389,7 +389,7 @@ SPECS = [
            [((3, 3),), ((2, 4, 3),)], make=_rank_deficient, differentiable=False),
     OpSpec("matrix_power", lambda x, n: mg.linalg.matrix_power(x, n), _np_matrix_power,
            [((3, 3),), ((2, 3, 3),)],
-           params=[{"n": 1}, {"n": 2}, {"n": 5}, {"n": -3}], make=_general,
+           params=[{"n": 1}, {"n": 2}, {"n": 5}, {"n": -1}, {"n": -3}], make=_general,
            covers=("matmul", "inv"), rtol=LOOSE, atol=LOOSE),
     # x**0 is the identity, a constant
     OpSpec("matrix_power-zero", lambda x, n: mg.linalg.matrix_power(x, n), _np_matrix_power,
