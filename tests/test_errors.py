@@ -178,3 +178,13 @@ def test_inplace_operator_on_a_leaf_that_requires_grad():
         x += 1.0  # the documented way: allowed, and x stays a leaf
     np.testing.assert_array_equal(x.numpy(), [2.0, 3.0])
     assert x.is_leaf and x.requires_grad
+
+
+def test_roll_takes_numpy_integer_shifts_and_refuses_float_ones():
+    # a float shift in a tuple was truncated by NumPy, silently; a NumPy integer was refused
+    x = mg.arange(5.0)
+    np.testing.assert_array_equal(mg.roll(x, np.int64(2)).numpy(), np.roll(np.arange(5.0), 2))
+    for shift in (1.5, (1.5,)):
+        with pytest.raises(TypeError, match=r"roll: shift must be an int or a tuple of ints, "
+                                            r"got \(?1\.5"):
+            mg.roll(x, shift)

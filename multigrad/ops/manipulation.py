@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
 
 from ..autograd import LINEAR, Tensor, _record, defprimitive
 from ..backends import as_dtype
@@ -249,7 +250,14 @@ roll_p = defprimitive(
 
 def roll(x, /, shift, *, axis=None):
     """``x`` with elements shifted by ``shift`` along ``axis`` (flattened if None), wrapping."""
-    shift = shift if isinstance(shift, int) else tuple(shift)
+    try:
+        shift = operator.index(shift)  # NumPy's integers too
+    except TypeError:
+        try:
+            shift = tuple(operator.index(s) for s in shift)
+        except TypeError:  # a float shift was truncated by NumPy, silently
+            raise TypeError(f"roll: shift must be an int or a tuple of ints, got "
+                            f"{shift!r}") from None
     return roll_p(x, shift=shift, axis=axis if axis is None or isinstance(axis, int)
                   else tuple(axis))
 
