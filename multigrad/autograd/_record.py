@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from ._grad_mode import _state
 
-__all__ = ["active", "checked", "created", "data_dependent", "derive", "read", "require"]
+__all__ = ["active", "checked", "created", "data_dependent", "derive", "in_range", "read",
+           "require"]
 
 
 def active():
@@ -55,6 +56,27 @@ def checked(t, check):
     if t._tangents:  # vmap's marks (or forward-mode tangents): the values are t's
         out._tangents = dict(t._tangents)
     return out
+
+
+def in_range(t, low: int, high: int, fail):
+    """``t`` (integer indices), after raising ``fail(min, max)`` unless every value is in
+    ``[low, high)``: eagerly (a read to the host; a compiled step checks again on every call),
+    or on a lazy device in the graph, where the returned tensor raises when it computes."""
+    if not t.size:
+        return t
+
+    def check(block):  # a chunk of lazy indices, when the graph computes
+        if block.size and (int(block.min()) < low or int(block.max()) >= high):
+            raise fail(int(block.min()), int(block.max()))
+    lazy = checked(t, check)
+    if lazy is not None:
+        return lazy
+    from ._tensor import Tensor  # imported late: the tensor module imports this one
+    xp = t.device.xp
+    inside = derive(lambda i: xp.all((i >= low) & (i < high)), t.data)
+    require(Tensor(inside, t.device), lambda i: fail(int(xp.min(i.data)), int(xp.max(i.data))),
+            t)
+    return t
 
 
 def data_dependent(what: str) -> None:

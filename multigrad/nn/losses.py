@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from ..autograd import Tensor, _record
 from ..backends import MixedDeviceError, is_array
-from ..ops import (all as all_, asarray, astype, expand_dims, log_softmax, max as max_, mean,
-                   min as min_, softplus, squeeze, sum as sum_, take_along_axis)
+from ..ops import (asarray, astype, expand_dims, log_softmax, mean, softplus, squeeze,
+                   sum as sum_, take_along_axis)
 
 __all__ = ["mse_loss", "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits"]
 
@@ -46,18 +46,7 @@ def check_indices(indices: Tensor, n: int, what: str, op: str) -> Tensor:
     every call; on a lazy device the returned indices raise it when they compute."""
     def error(low, high):
         return IndexError(f"{op}: {what} must be in [0, {n}); got {low if low < 0 else high}")
-
-    def check(block):  # a chunk of lazy indices, when the graph computes
-        if block.size and (int(block.min()) < 0 or int(block.max()) >= n):
-            raise error(int(block.min()), int(block.max()))
-    if not indices.size:
-        return indices
-    lazy = _record.checked(indices, check)
-    if lazy is not None:
-        return lazy
-    _record.require(all_((indices >= 0) & (indices < n)),
-                    lambda i: error(int(min_(i)), int(max_(i))), indices)
-    return indices
+    return _record.in_range(indices, 0, n, error)
 
 
 def check_floating(input, op: str) -> None:

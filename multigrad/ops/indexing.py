@@ -131,23 +131,10 @@ def _check_bounds(op, idx: Tensor, n: int, axis: int) -> Tensor:
     lazy device the check joins the graph instead: the returned indices raise it when they
     compute (the indices of several axes, made into flat positions, would otherwise land in
     another row without an error)."""
-    if idx.size == 0:
-        return idx
-    xp = idx.device.xp
-
     def out_of_bounds(low, high):
         bad = high if high >= n else low
         return IndexError(f"{op}: index {bad} is out of bounds for axis {axis} of size {n}")
-    def check(block):  # a chunk of lazy indices, when the graph computes
-        if block.size and (int(block.min()) < -n or int(block.max()) >= n):
-            raise out_of_bounds(int(block.min()), int(block.max()))
-    lazy = _record.checked(idx, check)
-    if lazy is not None:
-        return lazy
-    inside = _record.derive(lambda i: xp.all((i >= -n) & (i < n)), idx.data)
-    _record.require(Tensor(inside, idx.device),
-                     lambda idx: out_of_bounds(int(xp.min(idx.data)), int(xp.max(idx.data))), idx)
-    return idx
+    return _record.in_range(idx, -n, n, out_of_bounds)
 
 
 def _as_index_tensor(op, x, item) -> Tensor:
