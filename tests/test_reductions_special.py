@@ -253,6 +253,51 @@ def test_cumulative_axis_is_required_beyond_one_dimension():
         mg.cumulative_sum(mg.ones((2, 3)))
 
 
+# -- a 0-d array's axis -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("axis", [0, -1])
+@pytest.mark.parametrize("op", [mg.sum, mg.prod, mg.max, mg.min, mg.logsumexp, mg.softmax,
+                                mg.log_softmax, mg.squeeze], ids=lambda op: op.__name__)
+def test_a_0d_array_reduces_over_axis_0_like_its_one_element_copy(backend, op, axis):
+    # axis 0 or -1 of a 0-d array names the array itself, as in NumPy's reductions and SciPy's
+    # logsumexp: the value and gradient of the same op over a 1-element 1-d array
+    x = backend.tensor(0.75, requires_grad=True)
+    y = op(x, axis=axis)
+    copy = backend.tensor([0.75], requires_grad=True)
+    expected = op(copy, axis=0)
+    assert y.shape == () and y.dtype == x.dtype
+    np.testing.assert_allclose(_host(y), _host(expected).reshape(()), rtol=1e-6)
+    np.testing.assert_allclose(_host(_grad(y, x)), _host(_grad(mg.sum(expected), copy))[0],
+                               rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("op", [mg.argmax, mg.argmin, mg.any, mg.all, mg.count_nonzero],
+                         ids=lambda op: op.__name__)
+def test_a_0d_array_takes_axis_0_in_index_and_truth_reductions(backend, op):
+    x = backend.tensor(0.75)
+    for axis in (0, -1):
+        np.testing.assert_array_equal(op(x, axis=axis).numpy(), op(x).numpy())
+
+
+@pytest.mark.parametrize("op", [mg.cumulative_sum, mg.cumulative_prod],
+                         ids=lambda op: op.__name__)
+def test_cumulative_ops_refuse_a_0d_array_as_the_standard_does(backend, op):
+    # NumPy's cumsum gives one element and array-api-strict's cumulative_prod refuses: one rule
+    for axis in (None, 0, -1):
+        with pytest.raises(ValueError, match=f"{op.__name__}: expected an array of one or more"):
+            op(backend.tensor(0.75), axis=axis)
+    with pytest.raises(ValueError, match=f"^{op.__name__}: axis 2 is out of range"):
+        op(backend.tensor([[0.75]]), axis=2)
+
+
+@pytest.mark.parametrize("op", [mg.logsumexp, mg.softmax, mg.log_softmax, mg.squeeze],
+                         ids=lambda op: op.__name__)
+def test_an_axis_out_of_range_names_the_op(op):
+    for shape, axis in (((2, 3), 4), ((2, 3), -3), ((), 1), ((), -2)):
+        with pytest.raises(ValueError, match=f"^{op.__name__}: axis {axis} is out of range"):
+            op(mg.ones(shape), axis=axis)
+
+
 # -- data type functions -----------------------------------------------------------------------
 
 xps = pytest.importorskip("array_api_strict")

@@ -92,6 +92,27 @@ def test_nested_vmap_with_two_batch_sizes(backend64, rng):
     _close(grads, [[mg.grad(loss)(w, xs[i, j]).numpy() for j in range(5)] for i in range(2)], b)
 
 
+@pytest.mark.parametrize("op", [mg.sum, mg.prod, mg.max, mg.min, mg.logsumexp, mg.softmax,
+                                mg.squeeze, mg.argmax, mg.argmin, mg.any, mg.all,
+                                mg.count_nonzero], ids=lambda op: op.__name__)
+def test_axis_0_of_0d_examples_names_each_example(backend64, op):
+    # a 0-d array takes axis 0 or -1 (NumPy's reductions do): vmap must agree with the loop
+    b = backend64
+    xs = b.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    for axis in (0, -1):
+        got = mg.vmap(lambda x: op(x, axis=axis))(xs)
+        np.testing.assert_array_equal(got.numpy(), [op(x, axis=axis).numpy() for x in xs])
+    if mg.isdtype(got.dtype, "real floating"):
+        grads = mg.vmap(mg.grad(lambda x: op(x, axis=0)))(xs)
+        np.testing.assert_allclose(grads.numpy(),
+                                   [mg.grad(lambda x: op(x, axis=0))(x).numpy() for x in xs])
+
+
+def test_an_op_along_axis_0_of_0d_examples_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"vmap: sort along axis 0 of 0-d examples"):
+        mg.vmap(lambda x: mg.sort(x, axis=0))(mg.ones(3))
+
+
 def test_jvp_of_vmap_and_vmap_of_jvp(data, rng):
     b, w, xs = data
     t = b.tensor(rng.standard_normal(3))

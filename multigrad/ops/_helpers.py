@@ -142,19 +142,30 @@ def sigmoid(xp, x):
     return xp.where(nonnegative, 1 / (1 + e), e / (1 + e))
 
 
-def normalize_axis(axis, ndim: int) -> tuple[int, ...]:
-    """``axis`` (None, int or tuple, negative allowed) as a sorted tuple of non-negative axes."""
+def normalize_axis(axis, ndim: int, op: str = "") -> tuple[int, ...]:
+    """``axis`` (None, int or tuple, negative allowed) as a sorted tuple of non-negative axes;
+    a 0-d array takes axis 0 or -1 (as NumPy's reductions do), both read as 0. The errors
+    begin with ``op``'s name where one is given."""
+    where = f"{op}: " if op else ""
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
-            raise ValueError(f"axis {a} is out of range for an array of {ndim} dimension(s)")
+        if not -max(ndim, 1) <= a < max(ndim, 1):
+            raise ValueError(f"{where}axis {a} is out of range for an array of {ndim} "
+                             "dimension(s)")
         out.append(a % ndim if ndim else 0)
     if len(set(out)) != len(out):
-        raise ValueError(f"axis {axis} repeats an axis")
+        raise ValueError(f"{where}axis {axis} repeats an axis")
     return tuple(sorted(out))
+
+
+def reduced_axes(axis, ndim: int, op: str) -> tuple[int, ...]:
+    """``normalize_axis`` for an op that reduces or drops axes, where a 0-d array's axis 0
+    (or -1) names the array itself, as NumPy's reductions and ``squeeze`` take it: no axis."""
+    axes = normalize_axis(axis, ndim, op)
+    return axes if ndim else ()
 
 
 def native_dtype(xp, dtype):

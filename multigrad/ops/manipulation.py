@@ -18,7 +18,7 @@ import operator
 
 from ..autograd import LINEAR, Tensor, _record, defprimitive
 from ..backends import as_dtype
-from ._helpers import array_device, native_dtype, normalize_axis
+from ._helpers import array_device, native_dtype, normalize_axis, reduced_axes
 from .indexing import _raw, _raw_xp, scatter_along_axis
 
 __all__ = ["reshape", "broadcast_to", "broadcast_arrays", "broadcast_shapes", "astype", "concat",
@@ -217,7 +217,7 @@ def expand_dims(x, /, axis):
 
 def squeeze(x, /, axis):
     """``x`` without the axes ``axis`` (an int or a tuple), each of length 1."""
-    axes = normalize_axis(axis, x.ndim)
+    axes = reduced_axes(axis, x.ndim, "squeeze")
     for a in axes:
         if x.shape[a] != 1:
             raise ValueError(f"squeeze: axis {a} has length {x.shape[a]}, not 1 (shape "

@@ -39,7 +39,8 @@ from __future__ import annotations
 import math
 
 from ..autograd import Tensor, defprimitive
-from ._helpers import array_device, held, normalize_axis, real_forward, real_only, where_positive
+from ._helpers import (array_device, held, normalize_axis, real_forward, real_only, reduced_axes,
+                       where_positive)
 from ._helpers import sigmoid as _stable_sigmoid
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "relu", "sigmoid", "softplus", "gelu"]
@@ -90,7 +91,7 @@ softmax_p = defprimitive(
 
 def softmax(x: Tensor, /, *, axis: int | tuple[int, ...] = -1) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``axis``, computed without overflow."""
-    return softmax_p(x, axis=normalize_axis(axis, x.ndim))
+    return softmax_p(x, axis=reduced_axes(axis, x.ndim, "softmax"))
 
 
 def _log_softmax_forward(xp, x, axis):
@@ -120,7 +121,7 @@ log_softmax_p = defprimitive(
 
 def log_softmax(x: Tensor, /, *, axis: int | tuple[int, ...] = -1) -> Tensor:
     """``x - logsumexp(x)`` along ``axis``: the logarithm of ``softmax``, without underflow."""
-    return log_softmax_p(x, axis=normalize_axis(axis, x.ndim))
+    return log_softmax_p(x, axis=reduced_axes(axis, x.ndim, "log_softmax"))
 
 
 def _logsumexp_forward(xp, x, axis, keepdims):
@@ -169,7 +170,7 @@ logsumexp_p = defprimitive(
 def logsumexp(x: Tensor, /, *, axis: int | tuple[int, ...] | None = None,
               keepdims: bool = False) -> Tensor:
     """``log(sum(exp(x)))`` over ``axis`` (all axes if None), computed without overflow."""
-    return logsumexp_p(x, axis=normalize_axis(axis, x.ndim), keepdims=keepdims)
+    return logsumexp_p(x, axis=reduced_axes(axis, x.ndim, "logsumexp"), keepdims=keepdims)
 
 
 # -- elementwise activations ------------------------------------------------------------------

@@ -36,7 +36,7 @@ import math
 from ..autograd import LINEAR, Tensor, defprimitive
 from ..backends import is_lazy_array
 from ._helpers import (array_device, conj_if, is_complex, native_dtype, normalize_axis,
-                       real_forward, real_only, reshaped, where_or_zero)
+                       real_forward, real_only, reduced_axes, reshaped, where_or_zero)
 
 __all__ = ["sum", "prod", "mean", "var", "std", "max", "min", "cumulative_sum",
            "cumulative_prod"]
@@ -157,9 +157,9 @@ prod_p = defprimitive(
     # d prod / d x[j] = product of the other factors (no division, so zeros are exact)
     vjp=(lambda xp, g, ans, x, axis, dtype, keepdims:
          expand_reduced(xp, g, x, axis, keepdims)
-         * exclusive_prod(xp, x, normalize_axis(axis, x.ndim)),),
+         * exclusive_prod(xp, x, reduced_axes(axis, x.ndim, "prod")),),
     jvp=(lambda xp, t, ans, x, axis, dtype, keepdims:
-         xp.sum(t * exclusive_prod(xp, x, normalize_axis(axis, x.ndim)), axis=axis,
+         xp.sum(t * exclusive_prod(xp, x, reduced_axes(axis, x.ndim, "prod")), axis=axis,
                 keepdims=keepdims),),
 )
 
@@ -323,11 +323,13 @@ def min(x, /, *, axis=None, keepdims=False):
 
 def _cumulative_axis(x, axis, name) -> int:
     """The standard's axis rule (optional for 1-D input only), as a non-negative int."""
+    if x.ndim == 0:  # the standard's rule; NumPy's cumsum would give one element, strict fails
+        raise ValueError(f"{name}: expected an array of one or more dimensions, got a 0-d array")
     if axis is None:
         if x.ndim != 1:
             raise ValueError(f"{name}: axis is required for a {x.ndim}-dimensional array")
         return 0
-    return normalize_axis(axis, x.ndim)[0]
+    return normalize_axis(axis, x.ndim, name)[0]
 
 
 def _cumsum_vjp(xp, g, ans, x, axis, dtype, include_initial):
