@@ -194,6 +194,7 @@ _OF_ROWS = {  # functions of rows of unknown number (nan), each to a scalar
     "rows-reshaped": lambda r: mg.sum(mg.reshape(r, (-1, 2, 2))[:, 1, 0] ** 3),
     "sorted-rows": lambda r: mg.sum(mg.sort(r, axis=1)[:, 0] ** 3),
     "zeros_like": lambda r: mg.sum(r ** 2 + mg.zeros_like(r)),
+    "vector-times-rows": lambda r: mg.sum((r[:, 0] @ r) ** 2),
 }
 
 
@@ -219,6 +220,14 @@ def test_ops_on_rows_of_unknown_number_and_their_gradients(f):
     np.testing.assert_allclose(value.numpy(), expected.numpy(), rtol=1e-12)
     np.testing.assert_allclose(w.grad.numpy(), wn.grad.numpy(), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(tangent.numpy(), expected_tangent.numpy(), rtol=1e-12)
+
+
+def test_an_integer_index_into_rows_of_unknown_number_says_it_needs_their_number():
+    # it said "index 0 is out of bounds for axis 0 of size nan"
+    rows = mg.asarray(_data()[2])[mg.asarray(_data()[2])[:, 0] > 0.2]
+    with pytest.raises(ValueError, match=r"getitem: integer index -1 into axis 0, whose size is "
+                                         r"unknown until computed .* compute_chunk_sizes"):
+        rows[-1]
 
 
 def test_a_reshape_that_regroups_rows_of_unknown_number_says_it_needs_their_number():

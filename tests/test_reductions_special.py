@@ -293,7 +293,7 @@ def test_cumulative_ops_refuse_a_0d_array_as_the_standard_does(backend, op):
 @pytest.mark.parametrize("op", [mg.logsumexp, mg.softmax, mg.log_softmax, mg.squeeze],
                          ids=lambda op: op.__name__)
 def test_an_axis_out_of_range_names_the_op(op):
-    for shape, axis in (((2, 3), 4), ((2, 3), -3), ((), 1), ((), -2)):
+    for shape, axis in (((2, 3), 2), ((2, 3), -3), ((), 1), ((), -2)):
         with pytest.raises(ValueError, match=f"^{op.__name__}: axis {axis} is out of range"):
             op(mg.ones(shape), axis=axis)
 

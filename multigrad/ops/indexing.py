@@ -192,6 +192,11 @@ def _normalize_key(op, x, key):
             template.append(None)
         elif isinstance(it, int):
             n = x.shape[dim]
+            if unknown_size(n):  # not "out of bounds": Dask cannot pick a row it cannot count
+                raise ValueError(f"{op}: integer index {it} into axis {dim}, whose size is "
+                                 "unknown until computed (a Dask array picked by a mask); "
+                                 "compute the sizes first (multigrad.persist, or Dask's "
+                                 "compute_chunk_sizes())")
             if not -n <= it < n:
                 raise IndexError(f"{op}: index {it} is out of bounds for axis {dim} of size {n}")
             template.append(it % n)
