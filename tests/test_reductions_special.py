@@ -325,7 +325,8 @@ def test_result_type_and_can_cast_match_the_standard():
         assert mg.can_cast(ma, mb) == xps.can_cast(getattr(xps, a), getattr(xps, b)), (a, b)
 
 
-@pytest.mark.parametrize("scalar", [True, 3, -200, 2.5, 1j])
+@pytest.mark.parametrize("scalar", [True, 3, -200, 2.5, 1j, 127, 128, -128, -129, 255, 256,
+                                    2 ** 63 - 1, 2 ** 64 - 1])
 def test_result_type_with_python_scalars_matches_the_standard(scalar):
     for name in DTYPE_NAMES:
         expected = _strict_or_error(xps.result_type, getattr(xps, name), scalar)
@@ -346,6 +347,12 @@ def test_dtype_functions_take_tensors_and_backend_dtypes(backend):
     assert mg.finfo(x).dtype is backend.dtype
     assert mg.isdtype(x.dtype, "real floating")
     assert mg.result_type(np.float32, np.dtype("float64")) is mg.float64
+    # the library's own arrays (not tensors) are taken for their dtype too
+    raw = backend.device.from_host(np.ones(2, dtype=np.float32))
+    assert mg.result_type(raw, mg.float64) is mg.float64
+    assert mg.finfo(raw).dtype is mg.float32 and mg.can_cast(raw, mg.float64)
+    with pytest.raises(TypeError, match="result_type: expected a dtype or an array, got list"):
+        mg.result_type([1.0], mg.float32)
 
 
 def test_finfo_and_iinfo_match_numpy():
@@ -360,6 +367,10 @@ def test_finfo_and_iinfo_match_numpy():
         info, ref = mg.iinfo(getattr(mg, name)), np.iinfo(np.dtype(name))
         assert (info.bits, info.min, info.max) == (ref.bits, int(ref.min), int(ref.max))
         assert info.dtype is getattr(mg, name)
+    # values, not identities: equal and hashable (cache keys), as dtypes are
+    assert mg.finfo(mg.float32) == mg.finfo(mg.complex64)
+    assert len({mg.finfo(mg.float64), mg.finfo(mg.float64), mg.iinfo(mg.int8),
+                mg.iinfo(mg.int8)}) == 2
     with pytest.raises(TypeError):
         mg.finfo(mg.int32)
     with pytest.raises(TypeError):
