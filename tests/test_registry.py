@@ -210,3 +210,29 @@ def test_every_primitive_has_a_batching_rule(name):
         f"primitive {name!r} has no batching rule, so vmap (and the batched jacrev, jacfwd "
         "and hessian) would run it once per example: give it one in ops/_batching.py or "
         "ops/_batching_indexing.py (most follow a convention: elementwise, axis, stacked)")
+
+
+def _standard_functions():
+    """(name, array_api_strict's function, multigrad's) for the standard's functions that
+    multigrad defines as Python functions (primitives take their arrays as ``*args``)."""
+    import array_api_strict as xs
+    for prefix, reference, ours in (("", xs, mg), ("linalg.", xs.linalg, mg.linalg),
+                                    ("fft.", xs.fft, mg.fft)):
+        for name in reference.__all__:
+            theirs, mine = getattr(reference, name), getattr(ours, name, None)
+            if inspect.isfunction(theirs) and inspect.isfunction(mine):
+                yield pytest.param(theirs, mine, id=prefix + name)
+
+
+def _parameters(f):
+    """(name, kind, default) of each parameter; array_api_strict's "not given" sentinel (an
+    enum member) reads as multigrad's None."""
+    return [(p.name, p.kind, None if type(p.default).__name__ == "Undef" else p.default)
+            for p in inspect.signature(f).parameters.values()]
+
+
+@pytest.mark.parametrize("theirs, mine", list(_standard_functions()))
+def test_functions_have_the_standards_signature(theirs, mine):
+    # names, positional-only and keyword-only markers, and defaults (tril's k=0, var's
+    # correction=0.0, cholesky's upper=False...) as the reference implementation declares them
+    assert _parameters(mine) == _parameters(theirs)
