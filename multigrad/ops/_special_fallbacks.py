@@ -135,12 +135,11 @@ def logit(xp, x):
 
 # -- gamma family -----------------------------------------------------------------------------
 
-def _sinpi_and_cospi(xp, x):
-    """sin(pi x) and cos(pi x), reduced to [-1/2, 1/2] first (exact) so large x stays exact."""
+def _sinpi_and_cospi_up_to_sign(xp, x):
+    """sin(pi x) and cos(pi x), both times (-1)**round(x): all that |sin(pi x)| and cot(pi x)
+    need. Computed at x - round(x), in [-1/2, 1/2] and exact, so large x loses nothing."""
     r = x - xp.round(x)
-    odd = xp.remainder(xp.round(x), 2.0) != 0
-    sign = 1 - 2 * xp.astype(odd, x.dtype)
-    return sign * xp.sin(math.pi * r), sign * xp.cos(math.pi * r)
+    return xp.sin(math.pi * r), xp.cos(math.pi * r)
 
 
 def _lgamma_from_half(xp, x):
@@ -159,7 +158,7 @@ def _lgamma_from_half(xp, x):
 def gammaln(xp, x):
     reflect = x < 0.5
     direct = _lgamma_from_half(xp, xp.where(reflect, 1 - x, x))
-    sin, _ = _sinpi_and_cospi(xp, xp.where(reflect & xp.isfinite(x), x, 0.5))
+    sin, _ = _sinpi_and_cospi_up_to_sign(xp, xp.where(reflect & xp.isfinite(x), x, 0.5))
     sin = xp.abs(xp.where(reflect, sin, 1.0))
     # log|Gamma(x)| = log(pi / |sin(pi x)|) - log Gamma(1 - x); inf at the poles (sin = 0)
     out = xp.where(reflect, _LN_PI - xp.log(sin) - direct, direct)
@@ -171,7 +170,7 @@ def _cot_derivative_coefficients(n: int) -> list[int]:
     P_0(c) = c and P_{k+1}(c) = -(1 + c**2) P_k'(c)."""
     p = [0, 1]
     for _ in range(n):
-        dp = [k * c for k, c in enumerate(p)][1:] or [0]
+        dp = [k * c for k, c in enumerate(p)][1:]  # P_k has degree k + 1: never empty
         nxt = [0] * (len(dp) + 2)
         for k, c in enumerate(dp):
             nxt[k] -= c
@@ -212,7 +211,7 @@ def _polygamma_from_half(xp, x, n: int):
 def polygamma(xp, x, n):
     reflect = x < 0.5
     direct = _polygamma_from_half(xp, xp.where(reflect, 1 - x, x), n)
-    sin, cos = _sinpi_and_cospi(xp, xp.where(reflect & xp.isfinite(x), x, 0.5))
+    sin, cos = _sinpi_and_cospi_up_to_sign(xp, xp.where(reflect & xp.isfinite(x), x, 0.5))
     pole = reflect & (sin == 0)
     cot = cos / xp.where(reflect & ~pole, sin, 1.0)  # the poles are set below
     poly = 0.0
