@@ -212,15 +212,18 @@ def polygamma(xp, x, n):
     reflect = x < 0.5
     direct = _polygamma_from_half(xp, xp.where(reflect, 1 - x, x), n)
     sin, cos = _sinpi_and_cospi_up_to_sign(xp, xp.where(reflect & xp.isfinite(x), x, 0.5))
-    pole = reflect & (sin == 0)
+    pole = reflect & ((sin == 0) | xp.isinf(x))  # -inf too: no limit there
     cot = cos / xp.where(reflect & ~pole, sin, 1.0)  # the poles are set below
-    poly = 0.0
-    for c in reversed(_cot_derivative_coefficients(n)):
+    # Horner from the leading coefficient, not from 0: where cot overflows (0 < |x| < 2e-309)
+    # 0 * inf would give nan; P_n's terms all have one sign there, so inf stays inf
+    coefficients = _cot_derivative_coefficients(n)
+    poly = float(coefficients[-1])
+    for c in reversed(coefficients[:-1]):
         poly = poly * cot + float(c)
     # psi^(n)(x) = (-1)^n psi^(n)(1 - x) - pi^(n+1) cot^(n)(pi x)
     mirrored = (1.0 if n % 2 == 0 else -1.0) * direct - math.pi ** (n + 1) * poly
-    # at the poles, SciPy's values: digamma -inf at 0 and nan at -1, -2...; the derivatives
-    # (-1)^(n+1) inf
+    # at the poles and at -inf, SciPy's values: digamma -inf at 0 and nan at -1, -2... and
+    # -inf; the derivatives (-1)^(n+1) inf
     at_pole = xp.where(x == 0, -math.inf, xp.full_like(x, math.nan)) if n == 0 else (
         math.inf if n % 2 else -math.inf)
     return xp.where(pole, at_pole, xp.where(reflect, mirrored, direct))
