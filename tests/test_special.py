@@ -222,14 +222,20 @@ def test_sinc_on_both_sides_of_its_series(device):
 
 # -- the fallbacks, against SciPy ----------------------------------------------------------------
 
-def _agree(name, got, want, rtol):
+def _agree(name, got, want, rtol, floor=1.0):
+    """SciPy's non-finite values exactly, the others within ``rtol`` (a number, or one per point)
+    relative to ``max(|want|, floor)``: absolute near zeros with the default floor, relative to
+    the last digit of the smallest values with ``floor=0``."""
     got, want = np.asarray(got), np.asarray(want)
     same = (got == want) | (np.isnan(got) & np.isnan(want))
     finite = np.isfinite(want) & ~same
     assert np.all(same | finite), f"{name}: non-finite values differ from SciPy's"
-    scale = np.maximum(np.abs(want[finite]), 1.0)  # relative, or absolute near zeros
-    worst = np.max(np.abs(got[finite] - want[finite]) / scale, initial=0.0)
-    assert worst < rtol, f"{name}: off SciPy by {worst:.1e} (relative)"
+    got, want = got[finite], want[finite]
+    error = np.abs(got - want) / np.maximum(np.abs(want), floor)
+    rtol = np.broadcast_to(rtol, finite.shape)[finite]
+    worst = np.argmax(error / rtol) if error.size else None
+    assert worst is None or error[worst] < rtol[worst], (
+        f"{name}: off SciPy by {error[worst]:.1e} (relative) where it is {want[worst]:.3e}")
 
 
 WIDE = np.concatenate([np.linspace(-40, 40, 1601) + 0.013, [0.0, 1e-300, -1e-9, 1e-8, np.inf,
@@ -253,6 +259,28 @@ def test_fallbacks_agree_with_scipy(name, points, reference, rtol):
     xp = mg.get_device("strict:CPU_DEVICE").xp
     got = np.asarray(FALLBACKS[name](xp, xp.asarray(points)))
     _agree(name, got, reference(points), rtol)
+
+
+TINY = np.concatenate([np.geomspace(1e-300, 1e-3, 61), -np.geomspace(1e-300, 1e-3, 61)])
+# to the end of the normal numbers: erfc(26.5) = 5e-307, ndtr(-37) = 6e-300
+TAILS = np.linspace(-37, 37, 1481) + 0.0123
+
+
+@pytest.mark.parametrize("name, points, rtol", [
+    # near 0, where they vanish: erf by its series, erfinv by Newton on erf itself (not on
+    # erfc, which would lose the digits of a tiny y), i1 and i1e by the power series
+    ("erf", TINY, 1e-15), ("erfinv", TINY, 1e-15), ("i1", TINY, 1e-15), ("i1e", TINY, 1e-15),
+    # the tails, relative to the smallest values: the 1e-13 of the module docstring; ndtr and
+    # log_ndtr also round x / sqrt(2), an error that the tails magnify x**2-fold: up to
+    # 2.2e-16 x**2 for them and as much for SciPy's
+    ("erfc", np.linspace(-6, 26.5, 651) + 0.0123, 1e-13),
+    ("ndtr", TAILS, 1e-13 + 4.4e-16 * TAILS ** 2),
+    ("log_ndtr", TAILS, 1e-13 + 4.4e-16 * TAILS ** 2),
+])
+def test_fallbacks_are_accurate_relative_to_the_smallest_values(name, points, rtol):
+    xp = mg.get_device("strict:CPU_DEVICE").xp
+    got = np.asarray(FALLBACKS[name](xp, xp.asarray(points)))
+    _agree(name, got, getattr(sc, name)(points), rtol, floor=0.0)
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 5])
