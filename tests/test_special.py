@@ -238,8 +238,11 @@ def _agree(name, got, want, rtol, floor=1.0):
         f"{name}: off SciPy by {error[worst]:.1e} (relative) where it is {want[worst]:.3e}")
 
 
+# among the points, the thresholds of the fallbacks' branches: |x| = 2 (erf's series and
+# continued fraction), 25 (the Bessel functions' power and asymptotic series), and entr's -1
 WIDE = np.concatenate([np.linspace(-40, 40, 1601) + 0.013, [0.0, 1e-300, -1e-9, 1e-8, np.inf,
-                                                             -np.inf, np.nan]])
+                                                             -np.inf, np.nan, -1.0, 2.0, -2.0,
+                                                             25.0, -25.0]])
 UNIT = np.concatenate([np.linspace(-1, 1, 801), [1e-300, 1e-12, -1 + 1e-12, 1 - 1e-15, 1.5,
                                                  np.nan]])
 POSITIVE = np.concatenate([np.linspace(-30, 30, 1201) + 0.0123, [0.0, -1.0, -2.0, 1.0, 2.0,
@@ -312,8 +315,10 @@ def test_polygamma_fallback_agrees_with_scipy_on_both_sides_of_the_reflection(n)
 
 def test_binary_fallbacks_agree_with_scipy_at_the_edges_of_their_domains():
     xp = mg.get_device("strict:CPU_DEVICE").xp
-    x = np.array([0.0, 0.0, 1.0, -1.0, 2.0, 0.0, np.nan, 3.0, 0.5, 1e-300])
-    y = np.array([0.0, 2.0, 0.0, 1.0, -1.0, np.nan, 1.0, 3.0, 0.25, 7.0])
+    x = np.array([0.0, 0.0, 1.0, -1.0, 2.0, 0.0, np.nan, 3.0, 0.5, 1e-300, 1.0, 0.0, 0.0, 1.0,
+                  np.inf])
+    y = np.array([0.0, 2.0, 0.0, 1.0, -1.0, np.nan, 1.0, 3.0, 0.25, 7.0, 2.0, -1.0, -0.5, -0.5,
+                  0.0])
     for name in ("xlogy", "xlog1py", "rel_entr", "kl_div"):
         got = np.asarray(FALLBACKS[name](xp, xp.asarray(x), xp.asarray(y)))
         _agree(name, got, getattr(sc, name)(x, y), 1e-13)
