@@ -307,8 +307,8 @@ def test_gamma_fallbacks_have_no_systematic_error_where_their_series_starts(name
 @pytest.mark.parametrize("n", [0, 1, 2, 5])
 def test_polygamma_fallback_agrees_with_scipy_on_both_sides_of_the_reflection(n):
     xp = mg.get_device("strict:CPU_DEVICE").xp
-    # and SciPy's infinities where cot(pi x) overflows (|x| < 2e-309) and at -inf
-    points = np.concatenate([POSITIVE, [5e-324, 1e-310, -1e-310, -np.inf]])
+    # and SciPy's infinities where cot(pi x) overflows (|x| < 2e-309), at -0.0 and at -inf
+    points = np.concatenate([POSITIVE, [5e-324, 1e-310, -1e-310, -0.0, -np.inf]])
     got = np.asarray(FALLBACKS["polygamma"](xp, xp.asarray(points), n=n))
     _agree(f"polygamma({n})", got, sc.polygamma(n, points) if n else sc.psi(points), 1e-12)
 

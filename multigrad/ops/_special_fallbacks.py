@@ -225,10 +225,13 @@ def polygamma(xp, x, n):
         poly = poly * cot + float(c)
     # psi^(n)(x) = (-1)^n psi^(n)(1 - x) - pi^(n+1) cot^(n)(pi x)
     mirrored = (1.0 if n % 2 == 0 else -1.0) * direct - math.pi ** (n + 1) * poly
-    # at the poles and at -inf, SciPy's values: digamma -inf at 0 and nan at -1, -2... and
-    # -inf; the derivatives (-1)^(n+1) inf
-    at_pole = xp.where(x == 0, -math.inf, xp.full_like(x, math.nan)) if n == 0 else (
-        math.inf if n % 2 else -math.inf)
+    # at the poles and at -inf, SciPy's values: digamma's limits at 0 (-inf, and inf at -0.0),
+    # nan at -1, -2... and -inf; the derivatives (-1)^(n+1) inf
+    if n == 0:
+        limit_at_0 = -xp.copysign(xp.full_like(x, math.inf), x)
+        at_pole = xp.where(x == 0, limit_at_0, xp.full_like(x, math.nan))
+    else:
+        at_pole = math.inf if n % 2 else -math.inf
     return xp.where(pole, at_pole, xp.where(reflect, mirrored, direct))
 
 
