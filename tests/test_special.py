@@ -222,18 +222,27 @@ def test_sinc_on_both_sides_of_its_series(device):
 
 # -- the fallbacks, against SciPy ----------------------------------------------------------------
 
-def _agree(name, got, want, rtol):
+def _agree(name, got, want, rtol, floor=1.0):
+    """SciPy's non-finite values exactly, the others within ``rtol`` (a number, or one per point)
+    relative to ``max(|want|, floor)``: absolute near zeros with the default floor, relative to
+    the last digit of the smallest values with ``floor=0``."""
     got, want = np.asarray(got), np.asarray(want)
     same = (got == want) | (np.isnan(got) & np.isnan(want))
     finite = np.isfinite(want) & ~same
     assert np.all(same | finite), f"{name}: non-finite values differ from SciPy's"
-    scale = np.maximum(np.abs(want[finite]), 1.0)  # relative, or absolute near zeros
-    worst = np.max(np.abs(got[finite] - want[finite]) / scale, initial=0.0)
-    assert worst < rtol, f"{name}: off SciPy by {worst:.1e} (relative)"
+    got, want = got[finite], want[finite]
+    error = np.abs(got - want) / np.maximum(np.abs(want), floor)
+    rtol = np.broadcast_to(rtol, finite.shape)[finite]
+    worst = np.argmax(error / rtol) if error.size else None
+    assert worst is None or error[worst] < rtol[worst], (
+        f"{name}: off SciPy by {error[worst]:.1e} (relative) where it is {want[worst]:.3e}")
 
 
+# among the points, the thresholds of the fallbacks' branches: |x| = 2 (erf's series and
+# continued fraction), 25 (the Bessel functions' power and asymptotic series), and entr's -1
 WIDE = np.concatenate([np.linspace(-40, 40, 1601) + 0.013, [0.0, 1e-300, -1e-9, 1e-8, np.inf,
-                                                             -np.inf, np.nan]])
+                                                             -np.inf, np.nan, -1.0, 2.0, -2.0,
+                                                             25.0, -25.0]])
 UNIT = np.concatenate([np.linspace(-1, 1, 801), [1e-300, 1e-12, -1 + 1e-12, 1 - 1e-15, 1.5,
                                                  np.nan]])
 POSITIVE = np.concatenate([np.linspace(-30, 30, 1201) + 0.0123, [0.0, -1.0, -2.0, 1.0, 2.0,
@@ -255,17 +264,61 @@ def test_fallbacks_agree_with_scipy(name, points, reference, rtol):
     _agree(name, got, reference(points), rtol)
 
 
+TINY = np.concatenate([np.geomspace(1e-300, 1e-3, 61), -np.geomspace(1e-300, 1e-3, 61)])
+# to the end of the normal numbers: erfc(26.5) = 5e-307, ndtr(-37) = 6e-300
+TAILS = np.linspace(-37, 37, 1481) + 0.0123
+
+
+@pytest.mark.parametrize("name, points, rtol", [
+    # near 0, where they vanish: erf by its series, erfinv by Newton on erf itself (not on
+    # erfc, which would lose the digits of a tiny y), i1 and i1e by the power series
+    ("erf", TINY, 1e-15), ("erfinv", TINY, 1e-15), ("i1", TINY, 1e-15), ("i1e", TINY, 1e-15),
+    # the tails, relative to the smallest values: the 1e-13 of the module docstring; ndtr and
+    # log_ndtr also round x / sqrt(2), an error that the tails magnify x**2-fold: up to
+    # 2.2e-16 x**2 for them and as much for SciPy's
+    ("erfc", np.linspace(-6, 26.5, 651) + 0.0123, 1e-13),
+    ("ndtr", TAILS, 1e-13 + 4.4e-16 * TAILS ** 2),
+    ("log_ndtr", TAILS, 1e-13 + 4.4e-16 * TAILS ** 2),
+])
+def test_fallbacks_are_accurate_relative_to_the_smallest_values(name, points, rtol):
+    xp = mg.get_device("strict:CPU_DEVICE").xp
+    got = np.asarray(FALLBACKS[name](xp, xp.asarray(points)))
+    _agree(name, got, getattr(sc, name)(points), rtol, floor=0.0)
+
+
+@pytest.mark.parametrize("name, fallback, reference, bound", [
+    ("gammaln", lambda xp, x: FALLBACKS["gammaln"](xp, x), sc.gammaln, 1.5e-15),
+    ("digamma", lambda xp, x: FALLBACKS["polygamma"](xp, x, 0), sc.psi, 1e-16),
+])
+def test_gamma_fallbacks_have_no_systematic_error_where_their_series_starts(name, fallback,
+                                                                             reference, bound):
+    """On [1/2, 1] the asymptotic series runs at its smallest argument, z = x + 8 in [8.5, 9],
+    where its last terms weigh most. A wrong or missing term is a smooth offset there, below
+    the rounding of single values (up to 7e-15 for gammaln, 2e-15 for digamma) but not below
+    their mean over many points, where the rounding averages out: to 1e-17 for digamma, to
+    -4e-16 for gammaln (the rounding of adding log(2 pi) / 2 to values in [8, 16), the same at
+    every point)."""
+    xp = mg.get_device("strict:CPU_DEVICE").xp
+    x = np.linspace(0.5, 1.0, 1001)
+    bias = np.mean(np.asarray(fallback(xp, xp.asarray(x))) - reference(x))
+    assert abs(bias) < bound, f"{name}: mean error {bias:.1e} on [1/2, 1]"
+
+
 @pytest.mark.parametrize("n", [0, 1, 2, 5])
 def test_polygamma_fallback_agrees_with_scipy_on_both_sides_of_the_reflection(n):
     xp = mg.get_device("strict:CPU_DEVICE").xp
-    got = np.asarray(FALLBACKS["polygamma"](xp, xp.asarray(POSITIVE), n=n))
-    _agree(f"polygamma({n})", got, sc.polygamma(n, POSITIVE) if n else sc.psi(POSITIVE), 1e-12)
+    # and SciPy's infinities where cot(pi x) overflows (|x| < 2e-309), at -0.0 and at -inf
+    points = np.concatenate([POSITIVE, [5e-324, 1e-310, -1e-310, -0.0, -np.inf]])
+    got = np.asarray(FALLBACKS["polygamma"](xp, xp.asarray(points), n=n))
+    _agree(f"polygamma({n})", got, sc.polygamma(n, points) if n else sc.psi(points), 1e-12)
 
 
 def test_binary_fallbacks_agree_with_scipy_at_the_edges_of_their_domains():
     xp = mg.get_device("strict:CPU_DEVICE").xp
-    x = np.array([0.0, 0.0, 1.0, -1.0, 2.0, 0.0, np.nan, 3.0, 0.5, 1e-300])
-    y = np.array([0.0, 2.0, 0.0, 1.0, -1.0, np.nan, 1.0, 3.0, 0.25, 7.0])
+    x = np.array([0.0, 0.0, 1.0, -1.0, 2.0, 0.0, np.nan, 3.0, 0.5, 1e-300, 1.0, 0.0, 0.0, 1.0,
+                  np.inf])
+    y = np.array([0.0, 2.0, 0.0, 1.0, -1.0, np.nan, 1.0, 3.0, 0.25, 7.0, 2.0, -1.0, -0.5, -0.5,
+                  0.0])
     for name in ("xlogy", "xlog1py", "rel_entr", "kl_div"):
         got = np.asarray(FALLBACKS[name](xp, xp.asarray(x), xp.asarray(y)))
         _agree(name, got, getattr(sc, name)(x, y), 1e-13)
