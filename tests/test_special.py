@@ -252,8 +252,7 @@ POSITIVE = np.concatenate([np.linspace(-30, 30, 1201) + 0.0123, [0.0, -1.0, -2.0
 @pytest.mark.parametrize("name, points, reference, rtol", [
     ("erf", WIDE, sc.erf, 1e-15), ("erfc", WIDE, sc.erfc, 1e-13), ("ndtr", WIDE, sc.ndtr, 1e-13),
     ("log_ndtr", np.concatenate([WIDE, [-1e5, -300.0]]), sc.log_ndtr, 1e-13),
-    ("erfinv", UNIT, sc.erfinv, 1e-13), ("erfcinv", 1 - UNIT, sc.erfcinv, 1e-13),
-    ("ndtri", (1 + UNIT) / 2, sc.ndtri, 1e-13), ("logit", (1 + UNIT) / 2, sc.logit, 1e-14),
+    ("logit", (1 + UNIT) / 2, sc.logit, 1e-14),
     ("gammaln", POSITIVE, sc.gammaln, 1e-13), ("i0", WIDE, sc.i0, 1e-14),
     ("i0e", WIDE, sc.i0e, 1e-14), ("i1", WIDE, sc.i1, 1e-14), ("i1e", WIDE, sc.i1e, 1e-14),
     ("entr", WIDE, sc.entr, 1e-15),
@@ -267,6 +266,10 @@ def test_fallbacks_agree_with_scipy(name, points, reference, rtol):
 TINY = np.concatenate([np.geomspace(1e-300, 1e-3, 61), -np.geomspace(1e-300, 1e-3, 61)])
 # to the end of the normal numbers: erfc(26.5) = 5e-307, ndtr(-37) = 6e-300
 TAILS = np.linspace(-37, 37, 1481) + 0.0123
+# around 1, where erfcinv vanishes (and halved, ndtri at 1/2), to past the switches of their
+# branches: |q - 1| = 1/2 for erfcinv, p = 1/4 and 3/4 for ndtri
+OFF_ONE = np.concatenate([np.geomspace(2.0**-52, 0.6, 61), [2.0**-53, 0.5]])
+AROUND_ONE = np.concatenate([1 - OFF_ONE, 1 + OFF_ONE])
 
 
 @pytest.mark.parametrize("name, points, rtol", [
@@ -279,11 +282,29 @@ TAILS = np.linspace(-37, 37, 1481) + 0.0123
     ("erfc", np.linspace(-6, 26.5, 651) + 0.0123, 1e-13),
     ("ndtr", TAILS, 1e-13 + 4.4e-16 * TAILS ** 2),
     ("log_ndtr", TAILS, 1e-13 + 4.4e-16 * TAILS ** 2),
+    # the inverses over their domains, relative to their values (below 1/2 in size only near
+    # their zeros, where the next cases take more points)
+    ("erfinv", UNIT, 1e-13), ("erfcinv", 1 - UNIT, 1e-13), ("ndtri", (1 + UNIT) / 2, 1e-13),
+    # near their zeros: erfcinv(q) as -erfinv(q - 1) and ndtri(p) as -sqrt(2) erfcinv(2p)
+    # (off by 4e-9 from Newton on log erfc, whose rounding near 0 is absolute)
+    ("erfcinv", AROUND_ONE, 2e-15), ("ndtri", AROUND_ONE / 2, 2e-15),
 ])
 def test_fallbacks_are_accurate_relative_to_the_smallest_values(name, points, rtol):
     xp = mg.get_device("strict:CPU_DEVICE").xp
     got = np.asarray(FALLBACKS[name](xp, xp.asarray(points)))
     _agree(name, got, getattr(sc, name)(points), rtol, floor=0.0)
+
+
+def test_fallbacks_zeros_have_scipys_signs():
+    """``_agree`` takes -0.0 for 0.0; here the signs count: SciPy's erfinv(-0.0) is +0.0 (not
+    -0.0, as an odd function's might be), erfcinv(1) is -0.0, ndtri(1/2) and logit(1/2) +0.0."""
+    xp = mg.get_device("strict:CPU_DEVICE").xp
+    for name, x in (("erfinv", [0.0, -0.0]), ("erfcinv", [1.0]), ("ndtri", [0.5]),
+                    ("logit", [0.5])):
+        got = np.asarray(FALLBACKS[name](xp, xp.asarray(x)))
+        want = getattr(sc, name)(np.asarray(x))
+        np.testing.assert_array_equal(got, want, err_msg=name)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want), err_msg=name)
 
 
 @pytest.mark.parametrize("name, fallback, reference, bound", [
