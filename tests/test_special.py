@@ -266,9 +266,9 @@ def test_fallbacks_agree_with_scipy(name, points, reference, rtol):
 TINY = np.concatenate([np.geomspace(1e-300, 1e-3, 61), -np.geomspace(1e-300, 1e-3, 61)])
 # to the end of the normal numbers: erfc(26.5) = 5e-307, ndtr(-37) = 6e-300
 TAILS = np.linspace(-37, 37, 1481) + 0.0123
-# around 1, where erfcinv vanishes (and halved, ndtri at 1/2), to past the switches of their
-# branches: |q - 1| = 1/2 for erfcinv, p = 1/4 and 3/4 for ndtri
-OFF_ONE = np.concatenate([np.geomspace(2.0**-52, 0.6, 61), [2.0**-53, 0.5]])
+# around 1, where erfcinv vanishes (and halved, ndtri and logit at 1/2), to past the switches
+# of their branches: |q - 1| = 1/2 for erfcinv, p = 1/4 and 3/4 for ndtri, x = 1/3 for logit
+OFF_ONE = np.concatenate([np.geomspace(2.0**-52, 0.6, 61), [2.0**-53, 1 / 3, 0.5]])
 AROUND_ONE = np.concatenate([1 - OFF_ONE, 1 + OFF_ONE])
 
 
@@ -286,8 +286,12 @@ AROUND_ONE = np.concatenate([1 - OFF_ONE, 1 + OFF_ONE])
     # their zeros, where the next cases take more points)
     ("erfinv", UNIT, 1e-13), ("erfcinv", 1 - UNIT, 1e-13), ("ndtri", (1 + UNIT) / 2, 1e-13),
     # near their zeros: erfcinv(q) as -erfinv(q - 1) and ndtri(p) as -sqrt(2) erfcinv(2p)
-    # (off by 4e-9 from Newton on log erfc, whose rounding near 0 is absolute)
+    # (off by 4e-9 from Newton on log erfc, whose rounding near 0 is absolute), logit as
+    # log1p((2x - 1) / (1 - x)) (off by 6e-12 as log(x) - log1p(-x), which cancels); logit
+    # also out to its ends
     ("erfcinv", AROUND_ONE, 2e-15), ("ndtri", AROUND_ONE / 2, 2e-15),
+    ("logit", np.concatenate([AROUND_ONE / 2, np.geomspace(1e-300, 0.2, 40),
+                              1 - np.geomspace(2.0**-53, 0.2, 40)]), 2e-15),
 ])
 def test_fallbacks_are_accurate_relative_to_the_smallest_values(name, points, rtol):
     xp = mg.get_device("strict:CPU_DEVICE").xp
