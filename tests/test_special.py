@@ -299,6 +299,23 @@ def test_fallbacks_are_accurate_relative_to_the_smallest_values(name, points, rt
     _agree(name, got, getattr(sc, name)(points), rtol, floor=0.0)
 
 
+def test_float32_erfc_and_erfinv_fallbacks_leave_the_series_at_1():
+    """In float32 erfc's series ``1 - erf(x)`` cancels: it stops at ``|x| = 1`` there (at 2 in
+    float64), where the continued fraction has converged to float32's rounding. Stopping at 2,
+    erfc lost up to 600 ulp below 2 (``multigrad.ops.nn`` promises 1e-5 relative), and erfinv,
+    by Newton on log erfc at ``erfc^-1(1 - |y|)``, 80 ulp near ``|y| = 0.99``."""
+    xp = mg.get_device("strict:CPU_DEVICE").xp
+    x = np.linspace(-9, 9, 1801, dtype=np.float32)
+    got = np.asarray(FALLBACKS["erfc"](xp, xp.asarray(x)))
+    _agree("erfc", got, sc.erfc(x.astype(np.float64)), 1e-5, floor=0.0)
+    y = np.concatenate([np.linspace(0.9, 1, 2001, dtype=np.float32)[:-1],
+                        np.linspace(-1, -0.9, 2001, dtype=np.float32)[1:]])
+    want = sc.erfinv(y.astype(np.float64))
+    got = np.asarray(FALLBACKS["erfinv"](xp, xp.asarray(y)))
+    two_ulp = 2 * np.spacing(np.abs(want).astype(np.float32)) / np.abs(want)
+    _agree("erfinv", got, want, two_ulp, floor=0.0)
+
+
 def test_fallbacks_zeros_have_scipys_signs():
     """``_agree`` takes -0.0 for 0.0; here the signs count: SciPy's erfinv(-0.0) is +0.0 (not
     -0.0, as an odd function's might be), erfcinv(1) is -0.0, ndtri(1/2) and logit(1/2) +0.0."""

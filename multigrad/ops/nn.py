@@ -29,7 +29,8 @@ float32 and float64:
   the series ``erf(z) = 2/sqrt(pi) exp(-z**2) sum_n 2**n z**(2n+1) / (2n+1)!!`` (every term
   positive, so nothing cancels), else the continued fraction of ``erfc``. In float64 the
   absolute error of ``erf`` is below 1e-15 and the relative error of ``erfc`` (hence of ``Phi``
-  for negative ``x``) below 1e-13; in float32 both are at rounding level. The price is about
+  for negative ``x``) below 1e-13; in float32, whose series stops at ``|z| = 1`` (below 2,
+  ``1 - erf`` would lose hundreds of ulp of ``erfc``), below 1e-6 and 1e-5. The price is about
   eighty elementwise passes per evaluation of ``Phi``; the tanh form costs a handful.
   ``approximate="tanh"`` is the usual ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))``.
 """
@@ -232,6 +233,9 @@ _GELU_CUBIC = 0.044715
 _SERIES_TERMS = 30  # erf series on |z| < 2: terms fall below 1e-16 of the sum by then
 _FRACTION_DEPTH = 48  # erfc continued fraction on |z| >= 2: converged to 4e-15 (relative)
 _SPLIT = 2.0
+# below float64: the fraction has converged to float32's rounding (3e-8 relative) from |z| = 1
+# on, where 1 - erf(z) starts to lose digits to the cancellation (hundreds of ulp near 2)
+_SPLIT_SINGLE = 1.0
 
 
 def _series_coefficients(n):
@@ -265,11 +269,12 @@ def erfc_fraction(xp, f):
 
 def erfc_nonnegative(xp, a):
     """erfc(a) for a >= 0, accurate relative to its value (see the module docstring)."""
-    small = a < _SPLIT
-    # series branch on |z| < 2; elsewhere fed 0 so that z**60 cannot overflow
+    split = _SPLIT if a.dtype == xp.float64 else _SPLIT_SINGLE
+    small = a < split
+    # series branch below the split; elsewhere fed 0 so that z**60 cannot overflow
     erfc_small = 1 - erf_series(xp, xp.where(small, a, 0.0))
-    # continued fraction branch on |z| >= 2; elsewhere fed 2 so that nothing divides by 0
-    f = xp.where(small, _SPLIT, a)
+    # continued fraction branch from the split on; elsewhere fed the split, not to divide by 0
+    f = xp.where(small, split, a)
     erfc_large = _INV_SQRT_PI * xp.exp(-f * f) / erfc_fraction(xp, f)
     return xp.where(small, erfc_small, erfc_large)
 
