@@ -26,6 +26,46 @@ def test_creation_refuses_values_that_are_not_numbers(make, data, what):
         make(data)
 
 
+def test_an_integer_beyond_a_given_dtype_names_the_widest_dtypes():
+    with pytest.raises(OverflowError, match=r"asarray: .*the widest integer dtypes are int64"):
+        mg.asarray([2**70], dtype=mg.int64)
+
+
+def test_tensor_takes_its_options_by_keyword_only():
+    # as torch.tensor: tensor(data, float32) would read like NumPy's asarray(data, dtype)
+    with pytest.raises(TypeError, match="positional argument"):
+        mg.tensor([1.0], mg.float32)
+
+
+def test_asarray_of_a_tensor_copies_only_when_asked():
+    t = mg.tensor([1.0, 2.0])
+    assert mg.asarray(t) is t and mg.asarray(t, dtype=mg.float64) is t
+    assert mg.asarray(t, copy=False) is t
+    cast = mg.asarray(t, dtype=mg.float32)
+    assert cast.dtype == mg.float32 and t.dtype == mg.float64
+    copied = mg.asarray(t, copy=True)
+    assert copied is not t
+    copied[0] = 5.0  # a copy: writing into it leaves the original alone
+    assert t.numpy().tolist() == [1.0, 2.0]
+
+
+def test_asarray_of_a_host_array_shares_or_copies_as_asked():
+    host = np.array([1.0, 2.0])
+    shared, copied = mg.asarray(host, device="cpu"), mg.asarray(host, device="cpu", copy=True)
+    host[0] = 7.0
+    assert shared.numpy()[0] == 7.0 and copied.numpy()[0] == 1.0
+    with pytest.raises(ValueError, match="asarray: copy=False, but moving from cpu to "
+                                         "strict:device1 needs a copy"):
+        mg.asarray(host, device="strict:device1", copy=False)
+
+
+def test_moving_between_devices_of_one_library_copies():
+    source = mg.tensor([1.0, 2.0], device="strict:CPU_DEVICE")
+    moved = source.to("strict:device1")
+    source[0] = 5.0
+    assert moved.device == "strict:device1" and moved.numpy().tolist() == [1.0, 2.0]
+
+
 def test_creation_keeps_the_integer_range_it_can_hold():
     assert mg.tensor([2**62]).dtype == mg.int64
     assert mg.tensor([-(2**63)]).item() == -(2**63)
