@@ -44,7 +44,7 @@ def test_asarray_of_a_tensor_copies_only_when_asked():
     cast = mg.asarray(t, dtype=mg.float32)
     assert cast.dtype == mg.float32 and t.dtype == mg.float64
     copied = mg.asarray(t, copy=True)
-    assert copied is not t
+    assert copied is not t and not np.shares_memory(np.asarray(copied), np.asarray(t))
     copied[0] = 5.0  # a copy: writing into it leaves the original alone
     assert t.numpy().tolist() == [1.0, 2.0]
 
@@ -64,6 +64,12 @@ def test_moving_between_devices_of_one_library_copies():
     moved = source.to("strict:device1")
     source[0] = 5.0
     assert moved.device == "strict:device1" and moved.numpy().tolist() == [1.0, 2.0]
+    # an array of the library itself, written after the move (array-api-strict shares memory
+    # across its devices unless asked to copy)
+    raw = mg.tensor([1.0, 2.0], device="strict:CPU_DEVICE").data
+    moved = mg.asarray(raw, device="strict:device1")
+    raw[0] = 5.0
+    assert moved.numpy().tolist() == [1.0, 2.0]
 
 
 def test_creation_keeps_the_integer_range_it_can_hold():
