@@ -168,3 +168,38 @@ def test_a_list_of_tensors_given_to_numpy_is_refused_not_an_object_array():
     with pytest.raises(TypeError, match="detach"):
         np.asarray([mg.tensor(1.0, requires_grad=True), mg.tensor(2.0, requires_grad=True)])
     assert np.asarray([mg.tensor(1.0), mg.tensor(2.0)]).dtype == np.float64
+
+
+# -- DLPack ---------------------------------------------------------------------------------------
+
+class _Producer:
+    """An array of a library multigrad does not know, on DLPack device ``(kind, index)``."""
+
+    def __init__(self, kind, index=0):
+        self.kind, self.index = kind, index
+
+    def __dlpack_device__(self):
+        return self.kind, self.index
+
+    def __dlpack__(self, **kwargs):
+        raise RuntimeError("the producer was asked for its memory")
+
+
+def test_from_dlpack_takes_cuda_memory_to_a_cuda_device_and_refuses_other_kinds():
+    # device type 2 is CUDA: without CuPy the CUDA device is refused by name; with it, CuPy
+    # asks the producer for its memory
+    with pytest.raises(Exception, match=r"device 'cuda'|asked for its memory"):
+        mg.from_dlpack(_Producer(2))
+    with pytest.raises(ValueError, match="from_dlpack: the array is on DLPack device type 4"):
+        mg.from_dlpack(_Producer(4))
+
+
+def test_from_dlpack_of_a_tensor_or_of_an_own_library_array_is_asarray():
+    t = mg.tensor([1.0, 2.0], requires_grad=True)
+    assert mg.from_dlpack(t) is t  # still on the graph
+    previous = mg.get_default_device()
+    mg.set_default_device("strict:device1")
+    try:  # NumPy data goes to the default device, as asarray takes it
+        assert mg.from_dlpack(np.ones(2)).device == "strict:device1"
+    finally:
+        mg.set_default_device(previous)
