@@ -1,0 +1,103 @@
+"""multigrad.special's derivative rules where they change formula or leave the domain: sinc's
+Taylor series below |x| = 1/4 against exact references on both sides of the switch and to the
+fourth order, and the entropies outside their domains and at x = 0.
+
+These complement tests/test_special.py, whose central differences (tolerance 1e-6) cannot see a
+series term of size 1e-11 or an error in a third derivative.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal, localcontext
+
+import numpy as np
+import pytest
+
+import multigrad as mg
+
+# log(0) in a derivative at the edge of a domain makes NumPy warn; the values are what is checked
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+S = mg.special
+# the backends whose forwards differ: SciPy's kernels (cpu) and the fallbacks (strict)
+DEVICES = ["cpu", "strict:CPU_DEVICE"]
+
+
+def _nth_derivative(f, order):
+    """x -> the ``order``-th derivative of the elementwise ``f`` at x (reverse over reverse)."""
+    for _ in range(order):
+        f = (lambda g: lambda x: mg.grad(lambda x: mg.sum(g(x)))(x))(f)
+    return f
+
+
+# -- sinc ---------------------------------------------------------------------------------------
+
+_PI = Decimal("3.14159265358979323846264338327950288419716939937510582097494459")
+
+
+def _exact_sinc_derivative(x: float, order: int) -> float:
+    """The ``order``-th derivative of sinc at ``x`` by its Taylor series, sum_m (-1)^m (pi
+    x)^2m / (2m + 1)!, differentiated term by term, in 50-digit decimal arithmetic: for |x| <= 2
+    the terms lose at most 3 of those digits to cancellation, so the result is the exact value
+    rounded once to float."""
+    with localcontext() as ctx:
+        ctx.prec = 50
+        x, total = Decimal(x), Decimal(0)
+        for m in range((order + 1) // 2, 60):
+            coefficient = Decimal((-1) ** m * math.perm(2 * m, order)) / math.factorial(2 * m + 1)
+            total += coefficient * _PI ** (2 * m) * x ** (2 * m - order)
+        return float(total)
+
+
+# below 1/4 the derivative is a polynomial, exact to rounding at every order; above, the
+# closed form (cos(pi x) - sinc(x)) / x, whose third and higher derivatives lose digits near
+# the split (4e-14 at the fourth), so only its first two are held to rounding
+SINC_SIDES = {
+    "series": ([-0.2499, 0.1, 0.2, 0.24, float(np.nextafter(0.25, 0))], (1, 2, 3, 4)),
+    "closed form": ([0.25, 0.2501, -0.26, 0.4, 1.0, 1.2], (1, 2)),
+}
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("side", SINC_SIDES)
+def test_sinc_derivatives_are_exact_to_rounding_on_both_sides_of_the_series(device, side):
+    points, orders = SINC_SIDES[side]
+    x = mg.asarray(points, device=device)
+    for order in orders:
+        want = [_exact_sinc_derivative(p, order) for p in points]
+        np.testing.assert_allclose(_nth_derivative(S.sinc, order)(x).numpy(), want, rtol=2e-15,
+                                   atol=0, err_msg=f"derivative of order {order}")
+
+
+# -- the entropies outside their domains and at x = 0 -------------------------------------------
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("f", [S.rel_entr, S.kl_div], ids=["rel_entr", "kl_div"])
+def test_divergences_are_flat_outside_their_domain_without_nan_on_the_way(device, f):
+    """Where x < 0 (above and below -1) or y <= 0 the function is the constant inf: first and
+    second derivatives 0, and the discarded formulas see safe inputs (anomaly mode would name
+    a log(0) or 0 / 0 in a backward pass)."""
+    x = mg.asarray([-0.5, -1e-3, -2.0, 1.0, 1.0, 0.5], device=device)
+    y = mg.asarray([2.0, 0.5, 2.0, 0.0, -1.0, -1e-3], device=device)
+    first = mg.grad(lambda x, y: mg.sum(f(x, y)), argnums=(0, 1))
+    with mg.detect_anomaly():
+        for wrt in (0, 1):
+            d = (lambda wrt: lambda x, y: first(x, y)[wrt])(wrt)
+            for derivative in (first(x, y)[wrt],
+                               *mg.grad(lambda x, y: mg.sum(d(x, y)), argnums=(0, 1))(x, y)):
+                np.testing.assert_array_equal(derivative.numpy(), 0.0)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("f", [S.rel_entr, S.kl_div], ids=["rel_entr", "kl_div"])
+def test_divergences_hessian_at_x_zero_is_the_same_forward_and_reverse(device, f):
+    """At x = 0 the derivative wrt x is the one-sided -inf, held constant (its derivatives are
+    0, as entr's +inf there); wrt y the formula holds along x = 0, so d/dx of it is -1/y."""
+    y = 2.0
+    v = mg.asarray([0.0, y], device=device)
+    gradient = mg.grad(lambda v: f(v[0], v[1]))
+    want = [[0.0, 0.0], [-1 / y, 0.0]]
+    np.testing.assert_array_equal(mg.jacfwd(gradient)(v).numpy(), want)
+    np.testing.assert_array_equal(mg.jacrev(gradient)(v).numpy(), want)
+
