@@ -1,6 +1,6 @@
 """multigrad.special's derivative rules where they change formula or leave the domain: sinc's
 Taylor series below |x| = 1/4 against exact references on both sides of the switch and to the
-fourth order, and the entropies outside their domains and at x = 0.
+fourth order, the entropies outside their domains and at x = 0, and polygamma's order argument.
 
 These complement tests/test_special.py, whose central differences (tolerance 1e-6) cannot see a
 series term of size 1e-11 or an error in a third derivative.
@@ -101,3 +101,19 @@ def test_divergences_hessian_at_x_zero_is_the_same_forward_and_reverse(device, f
     np.testing.assert_array_equal(mg.jacfwd(gradient)(v).numpy(), want)
     np.testing.assert_array_equal(mg.jacrev(gradient)(v).numpy(), want)
 
+
+# -- polygamma's order --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_polygamma_order_is_an_int_or_a_0d_integer_tensor(device):
+    x = mg.asarray([0.5, 1.5], device=device)
+    want = S.polygamma(2, x).numpy()
+    for n in (mg.asarray(2, device=device), np.int64(2)):
+        np.testing.assert_array_equal(S.polygamma(n, x).numpy(), want)
+    # a float order is refused as Python's 2.0 is, not truncated (1.5 gave polygamma(1, x))
+    for n in (mg.asarray(1.5, device=device), mg.asarray(2.0, device=device), 2.0,
+              mg.asarray([2], device=device)):
+        with pytest.raises(TypeError, match="special.polygamma: n must be a non-negative integer"):
+            S.polygamma(n, x)
+    with pytest.raises(ValueError, match="special.polygamma: n must be a non-negative integer"):
+        S.polygamma(mg.asarray(-1, device=device), x)

@@ -34,8 +34,8 @@ Each uses the "double where": a branch ``where`` discards is computed from a saf
 from __future__ import annotations
 
 import math
+import operator
 
-from ..autograd import Tensor
 from ._special_primitives import binary, floating, kernel, recorded, unary
 from .nn import log_softmax, logsumexp, sigmoid, softmax, softplus
 
@@ -153,10 +153,11 @@ def gammaln(x, /):
 
 
 def polygamma(n, x, /):
-    """The ``n``-th derivative of ``digamma``: ``psi^(n)(x)`` (``n`` a non-negative int)."""
+    """The ``n``-th derivative of ``digamma``: ``psi^(n)(x)`` (``n`` a non-negative int: a
+    Python int or a 0-d integer tensor; a float is refused, even 2.0, rather than truncated)."""
     try:
-        n = int(n) if isinstance(n, Tensor) and n.size == 1 else n.__index__()
-    except (AttributeError, TypeError):
+        n = operator.index(n)
+    except TypeError:
         raise TypeError(f"special.polygamma: n must be a non-negative integer, got "
                         f"{n!r}") from None
     if n < 0:
