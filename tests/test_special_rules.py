@@ -102,6 +102,16 @@ def test_divergences_hessian_at_x_zero_is_the_same_forward_and_reverse(device, f
     np.testing.assert_array_equal(mg.jacrev(gradient)(v).numpy(), want)
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_divergences_derivative_wrt_y_along_x_zero_includes_y_zero(device):
+    """rel_entr(0, y) = 0 and kl_div(0, y) = y for y >= 0: along x = 0 the derivative wrt y is
+    0 and 1, at y = 0 too (the right derivative)."""
+    x = mg.zeros((3,), device=device)
+    y = mg.asarray([0.0, 1.0, 2.0], device=device)
+    for f, want in ((S.rel_entr, 0.0), (S.kl_div, 1.0)):
+        np.testing.assert_array_equal(mg.grad(lambda y: mg.sum(f(x, y)))(y).numpy(), want)
+
+
 # -- polygamma's order --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("device", DEVICES)
