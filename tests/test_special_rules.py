@@ -9,6 +9,7 @@ series term of size 1e-11 or an error in a third derivative.
 from __future__ import annotations
 
 import math
+import warnings
 from decimal import Decimal, localcontext
 
 import numpy as np
@@ -70,6 +71,19 @@ def test_sinc_derivatives_are_exact_to_rounding_on_both_sides_of_the_series(devi
                                    atol=0, err_msg=f"derivative of order {order}")
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_sinc_at_zero_is_one_without_a_warning(device):
+    """The forward divides by pi x only where x != 0 (a 0 / 0 there would warn, then be
+    discarded)."""
+    x = mg.asarray([0.0, 0.5], device=device)
+    first = mg.grad(lambda x: mg.sum(S.sinc(x)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value, slope, curvature = S.sinc(x), first(x), mg.grad(lambda x: mg.sum(first(x)))(x)
+    assert (value.numpy()[0], slope.numpy()[0]) == (1.0, 0.0)
+    assert curvature.numpy()[0] == pytest.approx(-math.pi ** 2 / 3, rel=1e-15)
+
+
 # -- the entropies outside their domains and at x = 0 -------------------------------------------
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -89,17 +103,23 @@ def test_divergences_are_flat_outside_their_domain_without_nan_on_the_way(device
                 np.testing.assert_array_equal(derivative.numpy(), 0.0)
 
 
+# At x = 0 the derivative wrt x is the one-sided infinity, held constant: its own derivatives
+# are 0, and no 0 * inf is formed on the way (a Hessian's basis tangents are 0 at the other
+# entries). Wrt y the divergences' formulas hold along x = 0, so d/dx of them is -1/y there.
+HESSIANS_AT_X_ZERO = {
+    "entr": (lambda v: mg.sum(S.entr(v)), [0.0, 0.5], [[0.0, 0.0], [0.0, -1 / 0.5]]),
+    "rel_entr": (lambda v: S.rel_entr(v[0], v[1]), [0.0, 2.0], [[0.0, 0.0], [-1 / 2.0, 0.0]]),
+    "kl_div": (lambda v: S.kl_div(v[0], v[1]), [0.0, 2.0], [[0.0, 0.0], [-1 / 2.0, 0.0]]),
+}
+
+
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("f", [S.rel_entr, S.kl_div], ids=["rel_entr", "kl_div"])
-def test_divergences_hessian_at_x_zero_is_the_same_forward_and_reverse(device, f):
-    """At x = 0 the derivative wrt x is the one-sided -inf, held constant (its derivatives are
-    0, as entr's +inf there); wrt y the formula holds along x = 0, so d/dx of it is -1/y."""
-    y = 2.0
-    v = mg.asarray([0.0, y], device=device)
-    gradient = mg.grad(lambda v: f(v[0], v[1]))
-    want = [[0.0, 0.0], [-1 / y, 0.0]]
-    np.testing.assert_array_equal(mg.jacfwd(gradient)(v).numpy(), want)
-    np.testing.assert_array_equal(mg.jacrev(gradient)(v).numpy(), want)
+@pytest.mark.parametrize("name", HESSIANS_AT_X_ZERO)
+def test_entropies_hessian_at_x_zero_is_the_same_forward_and_reverse(device, name):
+    f, point, want = HESSIANS_AT_X_ZERO[name]
+    v = mg.asarray(point, device=device)
+    np.testing.assert_array_equal(mg.jacfwd(mg.grad(f))(v).numpy(), want)
+    np.testing.assert_array_equal(mg.jacrev(mg.grad(f))(v).numpy(), want)
 
 
 @pytest.mark.parametrize("device", DEVICES)
