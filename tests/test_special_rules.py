@@ -103,6 +103,16 @@ def test_divergences_are_flat_outside_their_domain_without_nan_on_the_way(device
                 np.testing.assert_array_equal(derivative.numpy(), 0.0)
 
 
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_entr_is_flat_below_zero_without_nan_on_the_way(device):
+    """entr is the constant -inf for x < 0 (above and below -1): derivatives 0."""
+    x = mg.asarray([-0.5, -1e-3, -2.0], device=device)
+    first = mg.grad(lambda x: mg.sum(S.entr(x)))
+    with mg.detect_anomaly():
+        np.testing.assert_array_equal(first(x).numpy(), 0.0)
+        np.testing.assert_array_equal(mg.grad(lambda x: mg.sum(first(x)))(x).numpy(), 0.0)
+
 # At x = 0 the derivative wrt x is the one-sided infinity, held constant: its own derivatives
 # are 0, and no 0 * inf is formed on the way (a Hessian's basis tangents are 0 at the other
 # entries). Wrt y the divergences' formulas hold along x = 0, so d/dx of them is -1/y there.
