@@ -142,6 +142,22 @@ def test_divergences_derivative_wrt_y_along_x_zero_includes_y_zero(device):
         np.testing.assert_array_equal(mg.grad(lambda y: mg.sum(f(x, y)))(y).numpy(), want)
 
 
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("f, y_at_log_zero", [(S.xlogy, 0.0), (S.xlog1py, -1.0)],
+                         ids=["xlogy", "xlog1py"])
+def test_xlogy_derivative_wrt_y_where_x_is_0_and_the_log_infinite(device, f, y_at_log_zero):
+    """x log y is 0 all along x = 0, log(0) included: there the derivative wrt y, x / y, is 0
+    and so are its own derivatives; the 0 / 0 is not formed (no warning, no nan)."""
+    x, y = mg.zeros((1,), device=device), mg.asarray([y_at_log_zero], device=device)
+    d_dy = mg.grad(lambda x, y: mg.sum(f(x, y)), argnums=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        first = d_dy(x, y)
+        wrt_y = mg.grad(lambda y: mg.sum(d_dy(x, y)))(y)
+    wrt_x = mg.grad(lambda x: mg.sum(d_dy(x, y)))(x)  # (computes log(0) for d/dx, which warns)
+    assert (first.numpy()[0], wrt_y.numpy()[0], wrt_x.numpy()[0]) == (0.0, 0.0, 0.0)
+
 # -- polygamma's order --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("device", DEVICES)
