@@ -42,9 +42,9 @@ TEST_FILES = [
     "tests/test_op_gradients.py", "tests/test_special_points.py", "tests/test_properties.py",
     "tests/test_elementwise_special.py", "tests/test_reductions_special.py",
     "tests/test_linalg_special.py", "tests/test_indexing_special.py", "tests/test_fft_special.py",
-    "tests/test_special.py", "tests/test_higher_order.py", "tests/test_errors.py",
-    "tests/test_tensor_methods.py", "tests/test_registry.py", "tests/test_complex.py",
-    "tests/test_vmap.py", "tests/test_vmap_ops.py",
+    "tests/test_special.py", "tests/test_special_rules.py", "tests/test_higher_order.py",
+    "tests/test_errors.py", "tests/test_tensor_methods.py", "tests/test_registry.py",
+    "tests/test_complex.py", "tests/test_vmap.py", "tests/test_vmap_ops.py",
 ]
 
 # the mutations, as mutmut makes them: each operator to its nearest other (+ to -, * to /, < to
