@@ -422,6 +422,23 @@ def test_host_data_turned_into_a_tensor_inside_the_step_warns_that_it_is_kept():
         assert step(mg.ones(3)).numpy().tolist() == [0.0, 2.0, 4.0]
 
 
+def test_dlpack_data_turned_into_a_tensor_inside_the_step_warns_that_it_is_kept():
+    class Foreign:  # an array of a library multigrad knows only through DLPack
+        def __init__(self, array):
+            self.array = array
+
+        def __dlpack__(self, **kwargs):
+            return self.array.__dlpack__(**kwargs)
+
+        def __dlpack_device__(self):
+            return self.array.__dlpack_device__()
+
+    data = Foreign(np.arange(3.0))
+    step = mg.compile(lambda x: x * mg.from_dlpack(data))
+    with pytest.warns(UserWarning, match="keeps those values as a constant"):
+        assert step(mg.ones(3)).numpy().tolist() == [0.0, 1.0, 2.0]
+
+
 # -- how programs run ----------------------------------------------------------------------------
 
 def test_long_programs_run_as_a_loop_with_the_same_results(monkeypatch):

@@ -72,6 +72,15 @@ def test_moving_between_devices_of_one_library_copies():
     assert moved.numpy().tolist() == [1.0, 2.0]
 
 
+def test_nested_lists_of_tensors_are_stacked_on_the_graph():
+    a, b = mg.tensor(1.0, requires_grad=True), mg.tensor(2.0, requires_grad=True)
+    for make in (mg.asarray, mg.tensor):
+        grid = make([[a, b], [b, 3.0]])
+        assert grid.shape == (2, 2) and grid.numpy().tolist() == [[1.0, 2.0], [2.0, 3.0]]
+    mg.sum(mg.asarray([[a, b], [b, a]]) ** 2).backward()
+    assert (a.grad.item(), b.grad.item()) == (4.0, 8.0)
+
+
 def test_creation_keeps_the_integer_range_it_can_hold():
     assert mg.tensor([2**62]).dtype == mg.int64
     assert mg.tensor([-(2**63)]).item() == -(2**63)
