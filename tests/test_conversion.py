@@ -47,6 +47,9 @@ def test_asarray_of_a_tensor_copies_only_when_asked():
     assert copied is not t and not np.shares_memory(np.asarray(copied), np.asarray(t))
     copied[0] = 5.0  # a copy: writing into it leaves the original alone
     assert t.numpy().tolist() == [1.0, 2.0]
+    # astype copies by default, as the standard asks, even to the same dtype
+    assert not np.shares_memory(np.asarray(mg.astype(t, mg.float64)), np.asarray(t))
+    assert np.shares_memory(np.asarray(mg.astype(t, mg.float64, copy=False)), np.asarray(t))
 
 
 def test_asarray_of_a_host_array_shares_or_copies_as_asked():
