@@ -45,8 +45,8 @@ TEST_FILES = [
     "tests/test_special.py", "tests/test_special_rules.py", "tests/test_higher_order.py",
     "tests/test_errors.py", "tests/test_tensor_methods.py", "tests/test_registry.py",
     "tests/test_complex.py", "tests/test_vmap.py", "tests/test_vmap_ops.py",
-    # creation.py's asarray, copies and DLPack
-    "tests/test_conversion.py",
+    # creation.py's asarray, copies and DLPack; nn.py's functions at extreme values
+    "tests/test_conversion.py", "tests/test_nn_stability.py",
 ]
 
 # the mutations, as mutmut makes them: each operator to its nearest other (+ to -, * to /, < to
