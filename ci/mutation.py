@@ -105,7 +105,10 @@ def _start_server(work: Path, device: str, timeout: float):
     log = open(work / "server.log", "a")
     tests = [t for t in TEST_FILES if (ROOT / t).exists()]
     server = subprocess.Popen(
-        [sys.executable, "-m", "pytest", *tests, "-q", "-p", "no:cacheprovider",
+        # every mark: the slow one here holds vmap's case per op spec (tests/test_vmap_ops.py),
+        # the only tests of most paths of the batching rules (the normal run takes one spec
+        # per primitive, and the fourth run's batching mutants survived by the hundred)
+        [sys.executable, "-m", "pytest", *tests, "-q", "-p", "no:cacheprovider", "-m", "",
          "-p", "mutation_server", *(["--device", device] if device else [])],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     print(f"starting the test server (log: {work / 'server.log'}; a first run maps which tests "
