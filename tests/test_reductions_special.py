@@ -385,6 +385,9 @@ def test_isdtype_kinds():
         assert mg.isdtype(getattr(mg, name), kind) == xps.isdtype(getattr(xps, name), kind)
     assert mg.isdtype(mg.int8, (mg.float32, "integral"))
     assert mg.isdtype(mg.float32, mg.float32) and not mg.isdtype(mg.float32, mg.float64)
+    # a dtype as a kind in any spelling: a name, a library's dtype
+    assert mg.isdtype(mg.float32, "float32") and mg.isdtype(mg.float32, np.float32)
+    assert mg.isdtype(mg.float64, np.dtype("float64")) and not mg.isdtype(mg.int8, np.float32)
     with pytest.raises(ValueError):
         mg.isdtype(mg.float32, "floating")
 
