@@ -334,6 +334,15 @@ def test_every_primitive_inside_multigrad_has_a_batching_rule():
         assert mg.batching.rule_kind(prim) != "loop", prim.name
 
 
+@pytest.mark.parametrize("name, kind", [
+    ("add", "elementwise"), ("inv", "unchanged"), ("svd", "unchanged"), ("sum", "axis"),
+    ("softmax", "axis"), ("flip", "axis"), ("diff", "axis"), ("argmax", "axis"),
+    ("unstack", "axis"), ("pinv", "stacked"), ("matmul", "rule"), ("reshape", "rule")])
+def test_rule_kind_names_the_convention_a_rule_follows(name, kind):
+    from multigrad.autograd import REGISTRY
+    assert mg.batching.rule_kind(REGISTRY[name]) == kind
+
+
 # -- randomness -----------------------------------------------------------------------------------
 
 def test_random_draws_differ_across_the_batch_unless_asked_for_the_same(backend64):

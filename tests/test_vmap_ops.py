@@ -12,6 +12,11 @@ device1 the latter):
 - reverse inside: ``vmap`` of ``fn``'s pullback gives each example's own VJP, also for the
   shared arguments (per-example gradients);
 - forward mode inside: ``vmap`` of ``jvp(fn)`` gives each example's own tangent.
+
+The specs' first cases leave some branches of the batching rules alone (stacks of different
+depths, negative axes, axis=None, a shared operand beside a batched one, counts per example):
+``test_rule_branches_under_vmap`` runs those cases the same four ways, on every float64 backend
+(``--backend`` too: PyTorch refuses a reshape to ``-2``, which NumPy reads as ``-1``).
 """
 
 from __future__ import annotations
@@ -144,18 +149,25 @@ def _check_spec(spec, backend, every):
     placements = ([(0,) * len(examples[0])] if every is None
                   else _placements(examples[0], every))
     for axes in placements:
-        where = f"{spec.name} in_axes={axes}"
-        args = _batch(examples, axes, backend)
-        outs = mg.vmap(fn, in_axes=axes)(*args)
-        loop = [fn(*_example(args, axes, b)) for b in range(SIZE)]
-        for k, o in enumerate(outs):
-            _close(o, mg.stack([r[k] for r in loop]), rtol, atol, f"{where}: output {k}")
-        if not spec.differentiable:
-            continue
-        _check_reverse_inside(fn, args, axes, outs, grad_tol, where, backend)
-        if every is not None:
-            _check_reverse_outside(fn, args, axes, outs, loop, grad_tol, where, backend)
-            _check_forward_inside(fn, args, axes, outs, grad_tol, where, backend)
+        _check_placement(fn, examples, axes, backend, (rtol, atol, grad_tol),
+                         spec.differentiable, every is not None, f"{spec.name} in_axes={axes}")
+
+
+def _check_placement(fn, examples, axes, backend, tols, differentiable, full, where):
+    """vmap of ``fn`` over ``examples`` batched at ``axes`` against the loop: forward and
+    per-example VJP, and with ``full`` the gradient through vmap and per-example JVP."""
+    rtol, atol, grad_tol = tols
+    args = _batch(examples, axes, backend)
+    outs = mg.vmap(fn, in_axes=axes)(*args)
+    loop = [fn(*_example(args, axes, b)) for b in range(SIZE)]
+    for k, o in enumerate(outs):
+        _close(o, mg.stack([r[k] for r in loop]), rtol, atol, f"{where}: output {k}")
+    if not differentiable:
+        return
+    _check_reverse_inside(fn, args, axes, outs, grad_tol, where, backend)
+    if full:
+        _check_reverse_outside(fn, args, axes, outs, loop, grad_tol, where, backend)
+        _check_forward_inside(fn, args, axes, outs, grad_tol, where, backend)
 
 
 def _of_floats(fn, full, wrt, live):
@@ -238,3 +250,85 @@ def _check_forward_inside(fn, args, axes, outs, tol, where, backend):
         want = push(tuple(t[b] for t in tangents), *_example(args, axes, b))
         for j, (g, w) in enumerate(zip(got, want)):
             _close(g[b], w, tol, tol, f"{where}: per-example tangent {b} of output {j}")
+
+
+# -- branches of the rules the specs' first cases leave alone --------------------------------------
+
+def _normal(*shapes):
+    return lambda rng: [rng.standard_normal(s) for s in shapes]
+
+
+def _solvable(a_shape, b_shape):
+    """Matrices far from singular (the identity weighs in) and right-hand sides."""
+    return lambda rng: [rng.standard_normal(a_shape) + 4 * np.eye(a_shape[-1]),
+                        rng.standard_normal(b_shape)]
+
+
+def _matrices_and_cutoff(rng):
+    """A stack of two 4x3 matrices and a relative cut-off, one number for both, that drops the
+    smaller singular values of some examples and not of others."""
+    return [rng.standard_normal((2, 4, 3)), rng.uniform(0.05, 0.5, size=())]
+
+
+def _row_counts(rng):
+    """A matrix and counts for its columns that differ per example (the same total, so that
+    the examples' results have one shape)."""
+    return [rng.standard_normal((2, 3)), rng.permutation([2, 0, 3])]
+
+
+def _pinv(x, r):
+    return mg.linalg.pinv(x, rtol=r)
+
+
+def _matrix_rank(x, r):
+    return mg.linalg.matrix_rank(x, rtol=r)
+
+
+def _concat(axis):
+    return lambda a, b: mg.concat([a, b], axis=axis)
+
+
+#: (id, fn, one example's arrays, in_axes): stacks of different depths on either side of
+#: matmul and solve, pinv's and matrix_rank's cut-off lined up with the stack, negative axes,
+#: axis=None (with keepdims), joins of a batched and a shared array, meshgrid's indexing,
+#: counts that differ per example
+_RULE_CASES = [
+    ("matmul-stack-by-matrix", mg.matmul, _normal((2, 3, 4), (4, 2)), (0, 0)),
+    ("matmul-matrix-by-stack", mg.matmul, _normal((3, 4), (2, 4, 2)), (0, 1)),
+    ("matmul-vector-by-matrix", mg.matmul, _normal((4,), (4, 2)), (0, None)),
+    ("matmul-column-by-vector", mg.matmul, _normal((3, 1), (1,)), (0, None)),
+    ("solve-stack-by-matrix", mg.linalg.solve, _solvable((2, 3, 3), (3, 2)), (0, 0)),
+    ("solve-by-shared-stack", mg.linalg.solve, _solvable((3, 3), (2, 3, 2)), (0, None)),
+    ("pinv-cutoff-per-example", _pinv, _matrices_and_cutoff, (0, 0)),
+    ("pinv-cutoff-shared", _pinv, _matrices_and_cutoff, (1, None)),
+    ("matrix_rank-cutoff-per-example", _matrix_rank, _matrices_and_cutoff, (0, 0)),
+    ("concat-flat", _concat(None), _normal((2, 3), (4,)), (0, None)),
+    ("concat-last-shared-first", _concat(-1), _normal((2, 3), (2, 1)), (None, 0)),
+    ("stack-last-shared-first", lambda a, b: mg.stack([a, b], axis=-1),
+     _normal((2, 3), (2, 3)), (None, 1)),
+    ("unstack-last", lambda x: mg.unstack(x, axis=-1), _normal((2, 3, 4)), (0,)),
+    ("roll-flat", lambda x: mg.roll(x, 1, axis=None), _normal((3, 4)), (1,)),
+    ("roll-last", lambda x: mg.roll(x, 1, axis=-1), _normal((3, 4)), (0,)),
+    ("repeat-flat", lambda x: mg.repeat(x, 2), _normal((2, 3)), (0,)),
+    ("repeat-last", lambda x: mg.repeat(x, 2, axis=-1), _normal((2, 3)), (1,)),
+    ("repeat-counts-per-example", lambda x, r: mg.repeat(x, r, axis=-1), _row_counts,
+     (None, 0)),
+    ("meshgrid-xy-one", lambda x: mg.meshgrid(x, indexing="xy"), _normal((3,)), (0,)),
+    ("meshgrid-ij", lambda x, y: mg.meshgrid(x, y, indexing="ij"), _normal((3,), (4,)),
+     (0, None)),
+    ("argmax-flat-keepdims", lambda x: mg.argmax(x, axis=None, keepdims=True),
+     _normal((2, 3, 2)), (1,)),
+    ("argmin-last-keepdims", lambda x: mg.argmin(x, axis=-1, keepdims=True),
+     _normal((2, 3, 2)), (2,)),
+]
+
+
+@pytest.mark.parametrize("name, fn, example, axes", [pytest.param(*c, id=c[0])
+                                                     for c in _RULE_CASES])
+def test_rule_branches_under_vmap(name, fn, example, axes, backend64):
+    rng = np.random.default_rng(0)
+    examples = [example(rng) for _ in range(SIZE)]
+    outs = _as_tuple(fn(*(backend64.tensor(a) for a in examples[0])))
+    differentiable = all(mg.isdtype(o.dtype, "real floating") for o in outs)
+    _check_placement(lambda *a: _as_tuple(fn(*a)), examples, axes, backend64,
+                     (1e-10, 1e-12, 1e-9), differentiable, True, f"{name} in_axes={axes}")
