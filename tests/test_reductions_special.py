@@ -279,6 +279,18 @@ def test_a_0d_array_takes_axis_0_in_index_and_truth_reductions(backend, op):
         np.testing.assert_array_equal(op(x, axis=axis).numpy(), op(x).numpy())
 
 
+@pytest.mark.parametrize("op", [mg.sum, mg.prod, mg.max, mg.min, mg.mean, mg.any, mg.all,
+                                mg.count_nonzero], ids=lambda op: op.__name__)
+def test_a_reduction_over_no_axis_reduces_nothing(backend, op):
+    # axis=() keeps every element (the standard's rule); PyTorch's count_nonzero counted all
+    values = np.array([[0.0, 1.5], [-2.0, 0.0]])
+    x = backend.tensor(values)
+    expected = op(backend.tensor(values[..., None]), axis=-1)
+    got = op(x, axis=())
+    assert got.shape == (2, 2) and got.dtype == expected.dtype
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+
+
 @pytest.mark.parametrize("op", [mg.cumulative_sum, mg.cumulative_prod],
                          ids=lambda op: op.__name__)
 def test_cumulative_ops_refuse_a_0d_array_as_the_standard_does(backend, op):

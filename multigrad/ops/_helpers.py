@@ -168,6 +168,16 @@ def reduced_axes(axis, ndim: int, op: str) -> tuple[int, ...]:
     return axes if ndim else ()
 
 
+def library_axis(x, axis, op: str):
+    """``axis`` of a reduction of ``x`` as every library takes it: a 0-d array's axis 0 or -1
+    (the array itself, as NumPy's reductions read it; JAX and Dask refuse it) becomes None;
+    any other axis of a 0-d array is refused with ``op``'s name."""
+    if axis is None or x.ndim:
+        return axis
+    normalize_axis(axis, 0, op)
+    return None
+
+
 def native_dtype(xp, dtype):
     """``dtype`` (any spelling) as namespace ``xp``'s own dtype object; None stays None."""
     return None if dtype is None else getattr(xp, as_dtype(dtype).name)

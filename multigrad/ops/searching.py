@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..autograd import _record, defprimitive
 from ..backends import device_of
-from ._helpers import where_or_zero
+from ._helpers import library_axis, where_or_zero
 
 __all__ = ["where", "argmax", "argmin", "nonzero", "searchsorted", "count_nonzero"]
 
@@ -59,12 +59,12 @@ argmin_p = defprimitive(
 
 def argmax(x, /, *, axis=None, keepdims=False):
     """Index of the (first) maximum of ``x`` along ``axis`` (of the flattened array if None)."""
-    return argmax_p(x, axis=axis, keepdims=keepdims)
+    return argmax_p(x, axis=library_axis(x, axis, "argmax"), keepdims=keepdims)
 
 
 def argmin(x, /, *, axis=None, keepdims=False):
     """Index of the (first) minimum of ``x`` along ``axis`` (of the flattened array if None)."""
-    return argmin_p(x, axis=axis, keepdims=keepdims)
+    return argmin_p(x, axis=library_axis(x, axis, "argmin"), keepdims=keepdims)
 
 
 nonzero_p = defprimitive(
@@ -91,12 +91,19 @@ def searchsorted(x1, x2, /, *, side="left", sorter=None):
     return searchsorted_p(x1, x2, sorter, side=side)
 
 
+def _count_nonzero(xp, x, axis, keepdims):
+    if axis == ():  # over no axis: each element counts itself (array-api-compat's torch
+        # namespace counts every element then, silently)
+        return xp.astype(x != 0, xp.int64)
+    return xp.count_nonzero(x, axis=axis, keepdims=keepdims)
+
+
 count_nonzero_p = defprimitive(
     "count_nonzero",
-    forward="count_nonzero",
+    forward=_count_nonzero,
 )
 
 
 def count_nonzero(x, /, *, axis=None, keepdims=False):
     """Number of non-zero elements of ``x`` over ``axis`` (all axes if None)."""
-    return count_nonzero_p(x, axis=axis, keepdims=keepdims)
+    return count_nonzero_p(x, axis=library_axis(x, axis, "count_nonzero"), keepdims=keepdims)

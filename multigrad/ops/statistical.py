@@ -35,8 +35,9 @@ import math
 
 from ..autograd import LINEAR, Tensor, defprimitive
 from ..backends import is_lazy_array
-from ._helpers import (array_device, conj_if, is_complex, native_dtype, normalize_axis,
-                       real_forward, real_only, reduced_axes, reshaped, where_or_zero)
+from ._helpers import (array_device, conj_if, is_complex, library_axis, native_dtype,
+                       normalize_axis, real_forward, real_only, reduced_axes, reshaped,
+                       where_or_zero)
 
 __all__ = ["sum", "prod", "mean", "var", "std", "max", "min", "cumulative_sum",
            "cumulative_prod"]
@@ -147,7 +148,7 @@ sum_p = defprimitive(
 
 def sum(x, /, *, axis=None, dtype=None, keepdims=False):
     """Sum of the elements of ``x`` over ``axis`` (all axes if None)."""
-    return sum_p(x, axis=axis, dtype=dtype, keepdims=keepdims)
+    return sum_p(x, axis=library_axis(x, axis, "sum"), dtype=dtype, keepdims=keepdims)
 
 
 prod_p = defprimitive(
@@ -166,7 +167,7 @@ prod_p = defprimitive(
 
 def prod(x, /, *, axis=None, dtype=None, keepdims=False):
     """Product of the elements of ``x`` over ``axis`` (all axes if None)."""
-    return prod_p(x, axis=axis, dtype=dtype, keepdims=keepdims)
+    return prod_p(x, axis=library_axis(x, axis, "prod"), dtype=dtype, keepdims=keepdims)
 
 
 mean_p = defprimitive(
@@ -180,7 +181,7 @@ mean_p = defprimitive(
 
 def mean(x, /, *, axis=None, keepdims=False):
     """Arithmetic mean of ``x`` over ``axis`` (all axes if None)."""
-    return mean_p(x, axis=axis, keepdims=keepdims)
+    return mean_p(x, axis=library_axis(x, axis, "mean"), keepdims=keepdims)
 
 
 # -- var, std -------------------------------------------------------------------------------------
@@ -234,7 +235,7 @@ var_p = defprimitive(
 
 def var(x, /, *, axis=None, correction=0.0, keepdims=False):
     """Variance of ``x`` over ``axis``, dividing by ``N - correction``."""
-    return var_p(x, axis=axis, correction=correction, keepdims=keepdims)
+    return var_p(x, axis=library_axis(x, axis, "var"), correction=correction, keepdims=keepdims)
 
 
 def _std_scale(xp, ans, x, axis, correction):
@@ -271,7 +272,7 @@ std_p = defprimitive(
 
 def std(x, /, *, axis=None, correction=0.0, keepdims=False):
     """Standard deviation of ``x`` over ``axis``, dividing by ``N - correction``."""
-    return std_p(x, axis=axis, correction=correction, keepdims=keepdims)
+    return std_p(x, axis=library_axis(x, axis, "std"), correction=correction, keepdims=keepdims)
 
 
 # -- max, min -------------------------------------------------------------------------------------
@@ -311,12 +312,12 @@ min_p = _extremum("min")
 
 def max(x, /, *, axis=None, keepdims=False):
     """Maximum of ``x`` over ``axis``; tied maxima share the gradient evenly."""
-    return max_p(x, axis=axis, keepdims=keepdims)
+    return max_p(x, axis=library_axis(x, axis, "max"), keepdims=keepdims)
 
 
 def min(x, /, *, axis=None, keepdims=False):
     """Minimum of ``x`` over ``axis``; tied minima share the gradient evenly."""
-    return min_p(x, axis=axis, keepdims=keepdims)
+    return min_p(x, axis=library_axis(x, axis, "min"), keepdims=keepdims)
 
 
 # -- cumulative sums and products -----------------------------------------------------------------

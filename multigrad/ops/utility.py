@@ -12,7 +12,7 @@ into the three pieces.
 from __future__ import annotations
 
 from ..autograd import defprimitive
-from ._helpers import array_device
+from ._helpers import array_device, library_axis
 
 __all__ = ["all", "any", "diff"]
 
@@ -29,12 +29,12 @@ any_p = defprimitive(
 
 def all(x, /, *, axis=None, keepdims=False):
     """Whether every element of ``x`` over ``axis`` is true (non-zero)."""
-    return all_p(x, axis=axis, keepdims=keepdims)
+    return all_p(x, axis=library_axis(x, axis, "all"), keepdims=keepdims)
 
 
 def any(x, /, *, axis=None, keepdims=False):
     """Whether some element of ``x`` over ``axis`` is true (non-zero)."""
-    return any_p(x, axis=axis, keepdims=keepdims)
+    return any_p(x, axis=library_axis(x, axis, "any"), keepdims=keepdims)
 
 
 def _edge_zeros(xp, g, axis):
