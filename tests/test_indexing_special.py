@@ -197,3 +197,74 @@ def test_setitem_with_an_empty_index_array_writes_nothing(device):
     np.testing.assert_array_equal(y.numpy(), [[1.0, 2.0, 3.0, 4.0]])
     (g,) = mg.autograd.grad(mg.sum(y * 2.0), [x])
     np.testing.assert_array_equal(g.numpy(), [[2.0, 2.0, 2.0, 2.0]])
+
+
+_A = np.arange(1.0, 13.0).reshape(3, 4)  # distinct and nonzero: a gradient of x says where
+_ROWS = np.array([True, False, True])
+_COLUMNS = np.array([True, False, True, True])
+
+
+@pytest.mark.parametrize("key", [
+    pytest.param([True, False, True], id="list-of-bools"),  # a mask, not the indices 1, 0, 1
+    pytest.param(True, id="True"),  # a 0-d boolean: a new axis of length 1 or 0
+    pytest.param(False, id="False"),
+    pytest.param(np.array(True), id="0-d-bool-array"),
+    pytest.param(np.array(1), id="0-d-int-array"),  # one row, as the int 1 picks it
+    pytest.param([], id="empty-list"),  # picks nothing (it has no dtype to go by)
+    pytest.param((slice(None), []), id="columns-empty-list"),
+    pytest.param((Ellipsis, _COLUMNS), id="ellipsis-mask"),
+    pytest.param((1, Ellipsis, _COLUMNS), id="int-empty-ellipsis-mask"),
+    pytest.param((_ROWS, Ellipsis), id="mask-ellipsis"),
+    pytest.param((Ellipsis, 1, None), id="ellipsis-int-none"),
+])
+def test_keys_pick_and_differentiate_as_numpy(backend, key):
+    x = backend.tensor(_A, requires_grad=True)
+    expected = _A[key]
+    np.testing.assert_array_equal(x[key].numpy(), expected)  # the shape too
+    # sum(y**2 / 2) sends x's own value to each element picked (no weights of y's shape: on
+    # Dask it is unknown)
+    g, = _grad(lambda x: mg.sum(x[key] ** 2) / 2, x)
+    expected_g = np.zeros_like(_A)
+    np.add.at(expected_g, key, expected)
+    np.testing.assert_array_equal(g.numpy(), expected_g)
+
+
+@pytest.mark.parametrize("key, value", [
+    # a key of one item, as `x[mask,] = 7` passes it
+    pytest.param((_A % 3 == 1,), 7.0, id="tuple-of-a-mask-scalar"),
+    pytest.param((np.array([2, 0]),), np.arange(1.0, 9.0).reshape(2, 4), id="tuple-of-ints-rows"),
+    # a mask of x's shape and a scalar: where(mask, 7, x)
+    pytest.param(_A % 3 == 1, 7.0, id="mask-scalar"),
+    # the same mask, one value per element it picks
+    pytest.param(_A % 3 == 1, np.arange(1.0, 5.0), id="mask-values"),
+    pytest.param(_ROWS, 7.0, id="mask-rows-scalar"),  # whole rows written
+    pytest.param(np.array([[2, 0, 2, 2], [0, 0, 0, 0], [2, 2, 2, 2]]), 7.0,
+                 id="ints-of-x-shape-scalar"),  # not a mask: rows 0 and 2, many times over
+])
+def test_setitem_keys_write_and_differentiate_as_numpy(backend, key, value):
+    x = backend.tensor(_A, requires_grad=True)
+    v = backend.tensor(value, requires_grad=True)
+    seed = np.arange(1.0, 13.0).reshape(3, 4)
+    z = mg.setitem(x, key, v)
+    expected = _A.copy()
+    expected[key] = value
+    np.testing.assert_array_equal(z.numpy(), expected)
+    gx, gv = mg.autograd.grad(mg.sum(z * backend.tensor(seed)), [x, v])
+    written = np.zeros(_A.shape, dtype=bool)
+    written[key] = True
+    np.testing.assert_array_equal(gx.numpy(), np.where(written, 0.0, seed))
+    # the distinct places written: each gives its cotangent to the value that stays there
+    np.testing.assert_array_equal(gv.numpy(), seed[written].sum() if np.ndim(value) == 0
+                                  else seed[key])
+
+
+def test_take_along_axis_takes_along_the_last_axis_by_default(backend):
+    x = backend.tensor(_A, requires_grad=True)
+    indices = np.array([[3, 3], [0, -1], [1, 2]])
+    np.testing.assert_array_equal(mg.take_along_axis(x, indices).numpy(),
+                                  np.take_along_axis(_A, indices, axis=-1))
+    g, = _grad(lambda x: mg.sum(mg.take_along_axis(x, indices)), x)
+    expected = np.zeros_like(_A)
+    for row, picked in enumerate(indices):
+        np.add.at(expected[row], picked, 1.0)
+    np.testing.assert_array_equal(g.numpy(), expected)
