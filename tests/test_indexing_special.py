@@ -3,6 +3,8 @@ scatter-add, setitem's gradients and rules, errors, placement, and higher order.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -268,3 +270,59 @@ def test_take_along_axis_takes_along_the_last_axis_by_default(backend):
     for row, picked in enumerate(indices):
         np.add.at(expected[row], picked, 1.0)
     np.testing.assert_array_equal(g.numpy(), expected)
+
+
+@pytest.mark.parametrize("key, value", [
+    pytest.param(1, [5.0, 6.0, 7.0, 8.0], id="list"),
+    pytest.param(1, np.arange(5.0, 9.0), id="numpy-array"),  # moved to x's device
+    pytest.param((slice(None), 0), np.array([7, 8, 9]), id="numpy-int-array"),  # cast to x's dtype
+    pytest.param((slice(None), 1), [1, 2, 3], id="list-of-ints"),
+    pytest.param(_A % 3 == 1, 7, id="python-int-at-a-mask"),
+])
+def test_setitem_values_of_every_kind_take_x_dtype_and_device(backend, key, value):
+    x = backend.tensor(_A)
+    z = mg.setitem(x, key, value)
+    assert z.dtype == x.dtype and z.device == x.device
+    expected = _A.copy()
+    expected[key] = value
+    np.testing.assert_array_equal(z.numpy(), expected)
+
+
+@pytest.mark.parametrize("shape, indices, axis", [
+    pytest.param((1, 4), [[3, 0], [1, 1], [-1, 2]], 1, id="x-broadcast-along-rows"),
+    pytest.param((3, 4), [[3, 0]], 1, id="indices-broadcast-along-rows"),
+    pytest.param((2, 1, 3), [[[2], [0]]], 2, id="both-broadcast-3d"),
+    pytest.param((3, 1), [[0, 0, -1]], 0, id="x-broadcast-along-columns"),
+])
+def test_take_along_axis_broadcasts_as_numpy(backend, shape, indices, axis):
+    # x and the indices broadcast against each other on every axis but `axis`: the gradient
+    # sums what each element of x gave to the result
+    a = np.arange(1.0, 1.0 + math.prod(shape)).reshape(shape)
+    indices = np.array(indices)
+    x = backend.tensor(a, requires_grad=True)
+    expected = np.take_along_axis(a, indices, axis=axis)
+    np.testing.assert_array_equal(mg.take_along_axis(x, indices, axis=axis).numpy(), expected)
+    weights = np.arange(1.0, expected.size + 1).reshape(expected.shape)
+    g, = _grad(lambda x: mg.sum(mg.take_along_axis(x, indices, axis=axis)
+                                * backend.tensor(weights)), x)
+    # d result / d x[k], one basis vector at a time (the op is linear)
+    expected_g = [np.sum(weights * np.take_along_axis(basis.reshape(shape), indices, axis=axis))
+                  for basis in np.eye(a.size)]
+    np.testing.assert_array_equal(g.numpy(), np.reshape(expected_g, shape))
+
+
+@pytest.mark.parametrize("values_shape, indices, error, message", [
+    ((), [0], ValueError, "scatter_add: values needs a first dimension to scatter"),
+    ((2, 3), [[0, 1]], ValueError, "indices must be 1-D with one entry per row of values"),
+    ((2, 3), [0, 1, 2], ValueError, "indices must be 1-D with one entry per row of values"),
+    ((2, 3), [0, 3], IndexError, "scatter_add: index 3 is out of bounds for axis 0 of size 3"),
+    ((2, 3), [-4, 0], IndexError, "scatter_add: index -4 is out of bounds for axis 0 of size 3"),
+], ids=["0-d-values", "2-d-indices", "an-index-too-many", "index-n", "index-minus-n-minus-1"])
+def test_scatter_add_errors(values_shape, indices, error, message):
+    with pytest.raises(error, match=message):
+        mg.scatter_add(mg.tensor(np.ones(values_shape)), indices, 3)
+
+
+def test_scatter_add_accepts_the_bounds_minus_n_and_n_minus_1():
+    out = mg.scatter_add(mg.tensor([[1.0], [2.0], [4.0]]), [2, -3, -1], 3)
+    np.testing.assert_array_equal(out.numpy(), [[2.0], [0.0], [5.0]])
