@@ -261,14 +261,15 @@ def test_setitem_keys_write_and_differentiate_as_numpy(backend, key, value):
 
 
 def test_take_along_axis_takes_along_the_last_axis_by_default(backend):
-    x = backend.tensor(_A, requires_grad=True)
-    indices = np.array([[3, 3], [0, -1], [1, 2]])
+    a = np.arange(1.0, 25.0).reshape(2, 3, 4)  # three axes: the last is not the second either
+    x = backend.tensor(a, requires_grad=True)
+    indices = np.array([[[3, 3], [0, -1], [1, 2]], [[-4, 0], [2, 2], [3, 1]]])
     np.testing.assert_array_equal(mg.take_along_axis(x, indices).numpy(),
-                                  np.take_along_axis(_A, indices, axis=-1))
+                                  np.take_along_axis(a, indices, axis=-1))
     g, = _grad(lambda x: mg.sum(mg.take_along_axis(x, indices)), x)
-    expected = np.zeros_like(_A)
-    for row, picked in enumerate(indices):
-        np.add.at(expected[row], picked, 1.0)
+    expected = np.zeros_like(a)
+    for row in np.ndindex(indices.shape[:-1]):
+        np.add.at(expected[row], indices[row], 1.0)
     np.testing.assert_array_equal(g.numpy(), expected)
 
 
