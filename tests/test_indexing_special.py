@@ -327,3 +327,20 @@ def test_scatter_add_errors(values_shape, indices, error, message):
 def test_scatter_add_accepts_the_bounds_minus_n_and_n_minus_1():
     out = mg.scatter_add(mg.tensor([[1.0], [2.0], [4.0]]), [2, -3, -1], 3)
     np.testing.assert_array_equal(out.numpy(), [[2.0], [0.0], [5.0]])
+
+
+@pytest.mark.parametrize("as_tuple", [False, True], ids=["mask", "tuple-of-a-mask"])
+def test_a_scalar_written_at_a_mask_of_x_shape_compiles(as_tuple):
+    # it is where(mask, 0, y), of y's shape whatever the mask holds: a program can replay it
+    # (positions of the mask's True elements would be of a number known only from the values)
+    def clip_negative(x):
+        y = x * 1.0
+        negative = y < 0
+        y[(negative,) if as_tuple else negative] = 0.0
+        return y
+
+    step = mg.compile(clip_negative)
+    for sign in (1.0, -1.0, 1.0):  # new masks every call
+        a = sign * np.array([[1.0, -2.0], [-3.0, 4.0]])
+        np.testing.assert_array_equal(step(mg.tensor(a)).numpy(), np.maximum(a, 0.0))
+    assert step.cache_info().hits == 2
