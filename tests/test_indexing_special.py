@@ -380,3 +380,24 @@ def test_selections_from_empty_axes_as_numpy(backend, shape, key):
     written = a.copy()
     written[key] = 7.0
     np.testing.assert_array_equal(mg.setitem(x, key, 7.0).numpy(), written)
+
+
+@pytest.mark.parametrize("key", [
+    pytest.param((slice(None), [2, 0]), id="middle-then-whole-axis"),
+    pytest.param((slice(None), [2, 0], slice(1, 3)), id="middle-then-slice"),
+    pytest.param((slice(None), np.array([[0], [2]]), [1, 3]), id="adjacent-broadcast-in-the-middle"),
+    pytest.param((slice(None), 1, [0, 3]), id="int-and-array-in-the-middle"),
+    pytest.param(([1, 0], slice(None), [3, 1]), id="apart-go-first"),
+])
+def test_index_dimensions_take_numpy_placement(backend, key):
+    # adjacent index arrays put their dimensions where they stand, apart ones put them first;
+    # the other axes keep their order on both sides
+    a = np.arange(1.0, 25.0).reshape(2, 3, 4)
+    x = backend.tensor(a, requires_grad=True)
+    expected = a[key]
+    np.testing.assert_array_equal(x[key].numpy(), expected)
+    weights = np.arange(1.0, expected.size + 1).reshape(expected.shape)
+    g, = _grad(lambda x: mg.sum(x[key] * backend.tensor(weights)), x)
+    expected_g = np.zeros_like(a)
+    np.add.at(expected_g, key, weights)
+    np.testing.assert_array_equal(g.numpy(), expected_g)
