@@ -218,6 +218,7 @@ _COLUMNS = np.array([True, False, True, True])
     pytest.param((1, Ellipsis, _COLUMNS), id="int-empty-ellipsis-mask"),
     pytest.param((_ROWS, Ellipsis), id="mask-ellipsis"),
     pytest.param((Ellipsis, 1, None), id="ellipsis-int-none"),
+    pytest.param((-3, 3), id="ints-at-minus-n-and-n-minus-1"),  # the bounds, both in
 ])
 def test_keys_pick_and_differentiate_as_numpy(backend, key):
     x = backend.tensor(_A, requires_grad=True)
