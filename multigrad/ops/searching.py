@@ -92,8 +92,9 @@ def searchsorted(x1, x2, /, *, side="left", sorter=None):
 
 
 def _count_nonzero(xp, x, axis, keepdims):
-    if axis == ():  # over no axis: each element counts itself (array-api-compat's torch
-        # namespace counts every element then, silently)
+    # over no axis each element counts itself: array-api-compat's torch namespace silently
+    # counts every element there
+    if axis == ():
         return xp.astype(x != 0, xp.int64)
     return xp.count_nonzero(x, axis=axis, keepdims=keepdims)
 

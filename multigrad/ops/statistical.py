@@ -36,8 +36,7 @@ import math
 from ..autograd import LINEAR, Tensor, defprimitive
 from ..backends import is_lazy_array
 from ._helpers import (array_device, conj_if, is_complex, library_axis, native_dtype,
-                       normalize_axis, real_forward, real_only, reduced_axes, reshaped,
-                       where_or_zero)
+                       normalize_axis, real_forward, real_only, reshaped, where_or_zero)
 
 __all__ = ["sum", "prod", "mean", "var", "std", "max", "min", "cumulative_sum",
            "cumulative_prod"]
@@ -158,9 +157,9 @@ prod_p = defprimitive(
     # d prod / d x[j] = product of the other factors (no division, so zeros are exact)
     vjp=(lambda xp, g, ans, x, axis, dtype, keepdims:
          expand_reduced(xp, g, x, axis, keepdims)
-         * exclusive_prod(xp, x, reduced_axes(axis, x.ndim, "prod")),),
+         * exclusive_prod(xp, x, normalize_axis(axis, x.ndim)),),
     jvp=(lambda xp, t, ans, x, axis, dtype, keepdims:
-         xp.sum(t * exclusive_prod(xp, x, reduced_axes(axis, x.ndim, "prod")), axis=axis,
+         xp.sum(t * exclusive_prod(xp, x, normalize_axis(axis, x.ndim)), axis=axis,
                 keepdims=keepdims),),
 )
 
