@@ -32,8 +32,8 @@ float32 and float64:
   for negative ``x``) below 1.3e-13 (most just below ``|z| = 2``, where ``1 - erf`` cancels
   two digits; 2e-15 from the continued fraction on); in float32, whose series stops at
   ``|z| = 1`` (below 2, ``1 - erf`` would lose hundreds of ulp of ``erfc``), below 1e-6 and
-  1e-5. The price is about
-  eighty elementwise passes per evaluation of ``Phi``; the tanh form costs a handful.
+  1e-5. The price is about eighty elementwise passes per evaluation of ``Phi``; the tanh form
+  costs a handful.
   ``approximate="tanh"`` is the usual ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))``.
 """
 
