@@ -119,8 +119,8 @@ def reduction(prim, vjp_batches=True):
     """Reductions over ``axis`` (None: all of an example's axes), with ``keepdims``."""
     @_kind("axis", vjp_batches)
     def rule(xp, args, batched, *, axis=None, **params):
-        x = args[0]
-        return prim(x, *args[1:], axis=shift_axis(axis, x.ndim - 1, "all"), **params), True
+        (x,) = args
+        return prim(x, axis=shift_axis(axis, x.ndim - 1, "all"), **params), True
     return rule
 
 
@@ -361,11 +361,7 @@ def _tensordot(prim):
     def rule(xp, args, batched, *, axes):
         (x1, x2), (b1, b2) = args, batched
         n1, n2 = logical_ndim(x1, b1), logical_ndim(x2, b2)
-        if isinstance(axes, int):
-            a1, a2 = tuple(range(n1 - axes, n1)), tuple(range(axes))
-        else:
-            a1 = tuple(a % n1 for a in axes[0])
-            a2 = tuple(a % n2 for a in axes[1])
+        a1, a2 = axes  # two tuples of non-negative axes, as tensordot resolves them
         if b1 and not b2:  # the batch axis is one more free axis of x1, the first
             return prim(x1, x2, axes=(tuple(a + 1 for a in a1), a2)), True
         free1 = n1 - len(a1)
