@@ -79,8 +79,6 @@ def shift_axis(axis, ndim: int, none=None):
     if axis is None:
         return tuple(range(1, ndim + 1)) if none == "all" else None
     axes = normalize_axis(axis, ndim)
-    if ndim == 0:  # axis 0 (or -1) of a 0-d example names the example itself: no batch axis
-        return ()
     shifted = tuple(a + 1 for a in axes)
     return shifted[0] if isinstance(axis, int) else shifted
 
@@ -129,10 +127,10 @@ def along_axis(prim, name="axis", vjp_batches=True):
     @_kind("axis", vjp_batches)
     def rule(xp, args, batched, **params):
         axis = params[name]
-        params[name] = shift_axis(axis, args[0].ndim - 1)
-        if isinstance(axis, int) and params[name] == ():
+        if args[0].ndim == 1 and axis not in (None, ()):  # 0-d examples have no axis
             raise ValueError(f"vmap: {prim.name} along axis {axis} of 0-d examples: give each "
                              "example one dimension first (reshape it to (1,))")
+        params[name] = shift_axis(axis, args[0].ndim - 1)
         return prim(*args, **params), True
     return rule
 
@@ -310,8 +308,7 @@ def _argextreme(prim):
     def rule(xp, args, batched, *, axis, keepdims):
         x = args[0]
         ndim = x.ndim - 1
-        if axis is None or ndim == 0:  # the index into each example's flattened array
-            normalize_axis(axis, ndim)  # a 0-d example takes axis 0 or -1 only
+        if axis is None:  # the index into each example's flattened array
             out = prim(xp.reshape(x, (x.shape[0], -1)), axis=1, keepdims=keepdims)
             return (xp.reshape(out, (x.shape[0],) + (1,) * ndim) if keepdims else out), True
         return prim(x, axis=shift_axis(axis, ndim), keepdims=keepdims), True
