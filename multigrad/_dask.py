@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .autograd import Tensor
 from .autograd._lazy import resolve
+from .backends import unknown_size
 
 __all__ = ["compute", "persist"]
 
@@ -50,7 +51,9 @@ def compute(*tensors):
 def persist(*tensors):
     """Compute lazy tensors (and every pending lazy gradient) into memory, where the
     scheduler keeps its results (the workers' memory on a ``distributed`` cluster), and keep
-    them lazy: later ops build on the results instead of recomputing their graphs.
+    them lazy: later ops build on the results instead of recomputing their graphs. Sizes
+    unknown until computed (the rows a boolean mask picks) are known afterwards, so that the
+    results can be indexed by position or by another mask.
 
     Returns
     -------
@@ -61,5 +64,7 @@ def persist(*tensors):
     values = resolve([tensors[k].data for k in lazy], persist=True)
     out = list(tensors)
     for k, value in zip(lazy, values):
+        if any(unknown_size(n) for n in value.shape):  # counted from the results in memory
+            value = value.compute_chunk_sizes()
         out[k] = Tensor(value, tensors[k].device)
     return tuple(out)

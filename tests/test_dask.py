@@ -195,6 +195,11 @@ _OF_ROWS = {  # functions of rows of unknown number (nan), each to a scalar
     "sorted-rows": lambda r: mg.sum(mg.sort(r, axis=1)[:, 0] ** 3),
     "zeros_like": lambda r: mg.sum(r ** 2 + mg.zeros_like(r)),
     "vector-times-rows": lambda r: mg.sum((r[:, 0] @ r) ** 2),
+    # a gather from the columns moves the unknown rows behind the columns picked and back
+    "columns-picked": lambda r: mg.sum(r[:, [3, 0, 3]] ** 3),
+    "columns-picked-2d": lambda r: mg.sum(r[:, [[1], [2]]] ** 3),
+    "columns-masked": lambda r: mg.sum(r[:, np.array([True, False, False, True])] ** 3),
+    "new-axis-then-columns": lambda r: mg.sum(r[None, :, [1, 1]] ** 3),
 }
 
 
@@ -222,12 +227,31 @@ def test_ops_on_rows_of_unknown_number_and_their_gradients(f):
     np.testing.assert_allclose(tangent.numpy(), expected_tangent.numpy(), rtol=1e-12)
 
 
-def test_an_integer_index_into_rows_of_unknown_number_says_it_needs_their_number():
-    # it said "index 0 is out of bounds for axis 0 of size nan"
-    rows = mg.asarray(_data()[2])[mg.asarray(_data()[2])[:, 0] > 0.2]
-    with pytest.raises(ValueError, match=r"getitem: integer index -1 into axis 0, whose size is "
-                                         r"unknown until computed .* compute_chunk_sizes"):
-        rows[-1]
+@pytest.mark.parametrize("key, index", [
+    (-1, "integer index -1"),  # it said "index 0 is out of bounds for axis 0 of size nan"
+    # these said "a reshape ... that regroups its rows needs them", of a reshape never asked
+    ([0, 2], r"an index array of shape \(2,\)"),
+    ((slice(None), [0, 1]), None),  # the rows whole: no refusal
+    # this one too: Dask's nonzero cannot count a mask's own unknown rows
+    ("mask-of-rows", r"a boolean index of shape \(nan,\)"),
+])
+def test_picking_among_rows_of_unknown_number_says_it_needs_their_number(key, index):
+    X = mg.asarray(_data()[2])
+    rows = X[X[:, 0] > 0.2]
+    key = rows[:, 1] > 0 if key == "mask-of-rows" else key
+    if index is None:
+        assert rows[key].shape[1] == 2
+        return
+    with pytest.raises(ValueError, match=rf"getitem: {index} into axis 0 of shape \(nan, 4\), "
+                                         r"whose size is unknown until computed .*"
+                                         r"multigrad\.persist"):
+        rows[key]
+    (counted,) = mg.persist(rows)  # what the message advises: the rows counted, then picked
+    Xn = _data()[0]
+    kept = Xn[Xn[:, 0] > 0.2]
+    if not isinstance(key, (int, list)):
+        key = kept[:, 1] > 0
+    np.testing.assert_array_equal(mg.compute(counted[key])[0].numpy(), kept[key])
 
 
 def test_a_reshape_that_regroups_rows_of_unknown_number_says_it_needs_their_number():

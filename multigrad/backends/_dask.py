@@ -281,13 +281,11 @@ def _scatter_add(da, chunk_module, n, indices, values):
     """Per chunk of rows, ``add.at`` into zeros of ``(n, *rest)``; the partial sums of the
     chunks are then added as a tree (Dask's reduction)."""
     rest = tuple(values.shape[1:])
+    values, indices = da.asarray(values), da.asarray(indices)
     if any(math.isnan(s) for s in rest):
-        raise ValueError("scatter_add on Dask: the values' trailing dimensions have unknown "
-                         "sizes; compute them first (x.compute_chunk_sizes())")
-    values = da.asarray(values)
+        return _scatter_add_by_columns(da, chunk_module, n, indices, values)
     if values.numblocks[1:] != (1,) * (values.ndim - 1):
         values = values.rechunk({d: -1 for d in range(1, values.ndim)})
-    indices = da.asarray(indices)
     if indices.chunks[0] != values.chunks[0]:  # unknown chunks (a mask's) come aligned
         indices = indices.rechunk((values.chunks[0],))
 
@@ -304,6 +302,28 @@ def _scatter_add(da, chunk_module, n, indices, values):
                             new_axis=1, chunks=((1,) * values.numblocks[0], (n,))
                             + tuple((s,) for s in rest))
     return partial.sum(axis=0)
+
+
+def _scatter_add_by_columns(da, chunk_module, n, indices, values):
+    """``_scatter_add`` where trailing sizes are unknown until computed (rows a mask picked,
+    moved behind the indexed axis, as a gradient of ``rows[:, idx]`` has them): each chunk
+    of the trailing axes scatters all the rows on its own, its sizes known inside it."""
+    if max(values.numblocks[0], indices.numblocks[0]) > 1 and math.isnan(values.shape[0]):
+        raise ValueError("scatter_add on Dask: the values' rows, in several chunks, and their "
+                         "trailing dimensions have sizes unknown until computed; compute the "
+                         "array first (multigrad.compute)")
+    if values.numblocks[0] > 1:  # (Dask refuses to rechunk an unknown size, even to itself)
+        values = values.rechunk({0: -1})
+    if indices.numblocks[0] > 1:
+        indices = indices.rechunk(-1)
+    indices = indices[(slice(None),) + (None,) * (values.ndim - 1)]
+
+    def block(v, i):
+        out = chunk_module.zeros((n,) + v.shape[1:], dtype=v.dtype)
+        chunk_module.add.at(out, i.reshape(-1), v)
+        return out
+    return da.map_blocks(block, values, indices, dtype=values.dtype,
+                         chunks=((n,),) + values.chunks[1:])
 
 
 class DaskGenerator(Generator):

@@ -26,7 +26,7 @@ def reshape_by_rows(x, shape):
                                 chunks=((math.nan,) * whole.numblocks[0],), dtype=x.dtype)
     rows = shape[1:]
     if not rows or not unknown(shape[0]) or not all(n >= 0 for n in rows):  # (nan fails)
-        return None
+        return _reshape_leading(x, shape)
     if x.ndim == 1:
         return x.map_blocks(lambda b: b.reshape((-1,) + rows),
                             new_axis=tuple(range(1, len(shape))),
@@ -37,7 +37,30 @@ def reshape_by_rows(x, shape):
         return whole.map_blocks(lambda b: b.reshape((-1,) + rows), drop_axis=(
             tuple(range(len(shape), x.ndim))), new_axis=tuple(range(x.ndim, len(shape))),
             chunks=(x.chunks[0],) + tuple((n,) for n in rows), dtype=x.dtype)
-    return None
+    return _reshape_leading(x, shape)
+
+
+def _reshape_leading(x, shape):
+    """A reshape that regroups only the axes before ``x``'s first of unknown size and keeps
+    the others (an index array's dimensions in front of the rows a mask picked, as a gather
+    from those rows has them); None for any other. Those leading axes go into one chunk."""
+    first = next(d for d, n in enumerate(x.shape) if math.isnan(n))
+    tail = tuple(x.shape[first:])
+    lead = list(shape[:len(shape) - len(tail)])
+    if len(shape) < len(tail) or not same_shape(tuple(shape[len(lead):]), tail):
+        return None
+    size = math.prod(x.shape[:first])
+    if lead.count(-1) == 1:
+        rest = math.prod(n for n in lead if n != -1)
+        lead[lead.index(-1)] = size // rest if rest and size % rest == 0 else -1
+    if not all(n >= 0 for n in lead) or math.prod(lead) != size:  # (nan fails)
+        return None
+    whole = x.rechunk({d: -1 for d in range(first)})
+    axes = {"new_axis": tuple(range(first, len(lead)))} if len(lead) > first else {
+        "drop_axis": tuple(range(len(lead), first))}
+    return whole.map_blocks(lambda b: b.reshape(tuple(lead) + b.shape[first:]), **axes,
+                            chunks=tuple((n,) for n in lead) + whole.chunks[first:],
+                            dtype=x.dtype)
 
 
 def assign_by_select(da, chunk_module, x, key, value):

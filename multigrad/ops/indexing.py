@@ -154,6 +154,15 @@ def _as_index_tensor(op, x, item) -> Tensor:
     return t
 
 
+def _known_size(op, index, shape, dim):
+    """ValueError naming ``op`` and the ``index`` unless axis ``dim`` of ``shape`` has a size
+    known before computing: Dask cannot pick rows it cannot count (nor bound-check them)."""
+    if unknown_size(shape[dim]):
+        raise ValueError(f"{op}: {index} into axis {dim} of shape {shape}, whose size is "
+                         "unknown until computed (a Dask array picked by a mask); compute "
+                         "the sizes first (multigrad.persist, or Dask's compute_chunk_sizes())")
+
+
 def _normalize_key(op, x, key):
     """A full-length key template (ints, slices, None, _Slot) and its index tensors."""
     items = []
@@ -192,11 +201,7 @@ def _normalize_key(op, x, key):
             template.append(None)
         elif isinstance(it, int):
             n = x.shape[dim]
-            if unknown_size(n):  # not "out of bounds": Dask cannot pick a row it cannot count
-                raise ValueError(f"{op}: integer index {it} into axis {dim}, whose size is "
-                                 "unknown until computed (a Dask array picked by a mask); "
-                                 "compute the sizes first (multigrad.persist, or Dask's "
-                                 "compute_chunk_sizes())")
+            _known_size(op, f"integer index {it}", x.shape, dim)
             if not -n <= it < n:
                 raise IndexError(f"{op}: index {it} is out of bounds for axis {dim} of size {n}")
             template.append(it % n)
@@ -212,6 +217,8 @@ def _normalize_key(op, x, key):
                 arrays.append(Tensor(xp.nonzero(xp.reshape(it.data, (1,)))[0], x.device))
                 continue
             covered = x.shape[dim:dim + it.ndim]
+            for d in range(dim, dim + it.ndim):  # (even a mask computed from those rows)
+                _known_size(op, f"a boolean index of shape {it.shape}", x.shape, d)
             if not same_shape(it.shape, covered):
                 raise IndexError(f"{op}: a boolean index of shape {it.shape} does not match the "
                                  f"shape {covered} of the dimensions it indexes (from axis {dim})")
@@ -220,6 +227,7 @@ def _normalize_key(op, x, key):
                 arrays.append(coords)
             dim += it.ndim
         else:
+            _known_size(op, f"an index array of shape {it.shape}", x.shape, dim)
             template.append(_Slot(len(arrays)))
             arrays.append(_check_bounds(op, it, x.shape[dim], dim))
             dim += 1
@@ -297,7 +305,8 @@ def _gather(xp, x, *arrays, key):
     y = _basic(x, plan.basic)
     lin = _linear_index(xp, key, arrays, plan)
     rest_shape = tuple(plan.y_shape[p] for p in plan.rest)
-    flat = xp.reshape(xp.permute_dims(y, plan.adv + plan.rest), (math.prod(plan.dims),) + rest_shape)
+    flat = _shaped(xp, xp.permute_dims(y, plan.adv + plan.rest),
+                   (math.prod(plan.dims),) + rest_shape)
     out = _shaped(xp, xp.take(flat, _rows(xp, lin), axis=0), lin.shape + rest_shape)
     if plan.dest:
         out = xp.permute_dims(out, _placement(lin.ndim, len(rest_shape), plan.dest))
@@ -317,7 +326,7 @@ def _getitem_vjp(xp, g, ans, x, *arrays, key):
     g = _rows(xp, g, rest_shape)
     gy = _scatter_rows(xp, g, _record.derive(lambda i: _rows(rx, i), lin),
                        math.prod(plan.dims))
-    gy = xp.reshape(gy, plan.dims + rest_shape)
+    gy = _shaped(xp, gy, plan.dims + rest_shape)
     order = plan.adv + plan.rest
     gy = xp.permute_dims(gy, tuple(order.index(d) for d in range(len(order))))
     if plan.basic == tuple(slice(None) for _ in x.shape):
