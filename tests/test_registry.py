@@ -236,3 +236,41 @@ def test_functions_have_the_standards_signature(theirs, mine):
     # names, positional-only and keyword-only markers, and defaults (tril's k=0, var's
     # correction=0.0, cholesky's upper=False...) as the reference implementation declares them
     assert _parameters(mine) == _parameters(theirs)
+
+
+def _standard_primitives():
+    """(name, array_api_strict's function, multigrad's) for the standard's functions that
+    are multigrad primitives (``exp``, ``add``, ``linalg.det``...)."""
+    import array_api_strict as xs
+    for prefix, reference, ours in (("", xs, mg), ("linalg.", xs.linalg, mg.linalg)):
+        for name in reference.__all__:
+            mine = getattr(ours, name, None)
+            if isinstance(mine, _primitive.Primitive):
+                yield pytest.param(getattr(reference, name), mine, id=prefix + name)
+
+
+@pytest.mark.parametrize("theirs, mine", list(_standard_primitives()))
+def test_primitives_show_the_standards_signature(theirs, mine):
+    # help(mg.exp) and inspect said (*args, **params). The arrays are positional-only, so
+    # their names are not part of a call; a forward named after a namespace function that is
+    # not a NumPy ufunc (real, round) shows **params, the keywords it would pass on
+    kinds = inspect.Parameter
+    shown = [(None if kind is kinds.POSITIONAL_ONLY else name, kind, default)
+             for name, kind, default in _parameters(mine) if kind is not kinds.VAR_KEYWORD]
+    assert shown == [(None if kind is kinds.POSITIONAL_ONLY else name, kind, default)
+                     for name, kind, default in _parameters(theirs)]
+
+
+def test_a_users_primitive_shows_its_forwards_signature():
+    op = mg.defprimitive("scaled_by", lambda xp, x, w, *, scale=2.0: x * w * scale,
+                         vjp=(lambda xp, g, ans, x, w, *, scale: g * w * scale, None),
+                         jvp=(lambda xp, t, ans, x, w, *, scale: t * w * scale, None))
+    assert str(inspect.signature(op)) == "(x, w, /, *, scale=2.0)"
+    # a parameter the forward lets be positional is a keyword in the call
+    op = mg.defprimitive("shifted", lambda xp, x, shift=1.0: x + shift,
+                         vjp=(lambda xp, g, ans, x, shift: g,),
+                         jvp=(lambda xp, t, ans, x, shift: t,))
+    assert str(inspect.signature(op)) == "(x, /, *, shift=1.0)"
+    assert op(mg.asarray([1.0]), shift=3.0).numpy().tolist() == [4.0]
+    with pytest.raises(TypeError):
+        inspect.signature(op).bind(mg.asarray([1.0]), 3.0)

@@ -14,6 +14,8 @@ import itertools
 import os
 import sys
 
+import numpy
+
 from ..backends import device_of, is_array, joined_device, same_shape
 from ._grad_mode import _state as _grad_state
 from ._tensor import Node, Tensor
@@ -71,6 +73,44 @@ def _named_forward(name):
         return getattr(xp, name)(*arrays, **params)
     forward.__name__ = forward.__qualname__ = name
     return forward
+
+
+def _call_signature(forward, n_arrays, variadic):
+    """The signature ``inspect`` and ``help`` show for calling an op: its ``n_arrays`` arrays
+    (or a variadic op's ``*arrays``) positional-only, its static parameters keyword-only (as
+    ``apply`` passes them), named as the forward names them after ``xp``. A forward named
+    after a namespace function: the standard's ``x`` or ``x1, x2, ...``, and ``**params``
+    unless NumPy's function of that name is a ufunc (whose arguments are all arrays; its
+    ``nin`` counts them for an op without rules). None where the arrays are not known."""
+    kinds = inspect.Parameter
+    if isinstance(forward, str):
+        nin = getattr(getattr(numpy, forward, None), "nin", None)
+        n_arrays = nin if n_arrays is None else n_arrays
+        if n_arrays is None or variadic:
+            return None
+        names = ["x"] if n_arrays == 1 else [f"x{k}" for k in range(1, n_arrays + 1)]
+        params = [kinds(n, kinds.POSITIONAL_ONLY) for n in names]
+        if nin != n_arrays:
+            params.append(kinds("params", kinds.VAR_KEYWORD))
+        return inspect.Signature(params)
+    if variadic:
+        n_arrays = 0  # its forward's *arrays
+    elif n_arrays is None:
+        return None
+    try:
+        params = list(inspect.signature(forward).parameters.values())[1:]
+    except (TypeError, ValueError):  # a builtin without a signature
+        return None
+    positional = [p for p in params if p.kind in (kinds.POSITIONAL_ONLY,
+                                                  kinds.POSITIONAL_OR_KEYWORD)]
+    arrays = {p.name for p in positional[:n_arrays]}
+    try:
+        return inspect.Signature([
+            p.replace(kind=kinds.POSITIONAL_ONLY) if p.name in arrays
+            else p.replace(kind=kinds.KEYWORD_ONLY) if p.kind is kinds.POSITIONAL_OR_KEYWORD
+            else p for p in params])
+    except ValueError:  # an order a call cannot have (a keyword before *arrays)
+        return None
 
 
 def new_level() -> int:
@@ -222,6 +262,7 @@ def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_out
         raise ValueError(f"variadic primitive {name!r} takes exactly one VJP and one JVP rule")
     vjp = None if vjp is None else tuple(vjp)
     jvp = None if jvp is None else tuple(jvp)
+    signature = _call_signature(forward, n_rules, variadic)
     if not internal:
         # users' code is checked where it hands the engine a result; multigrad's own ops,
         # the ones on every hot path, are not wrapped
@@ -237,6 +278,8 @@ def defprimitive(name, forward, vjp=None, jvp=None, *, variadic=False, multi_out
                         f"None, got {type(batch).__name__}")
     prim = Primitive(name, forward, vjp, jvp, variadic, multi_output, changes_device, doc,
                      module, keep, internal if pure is None else pure, overwrite, batch)
+    if signature is not None:
+        prim.__signature__ = signature
     if register:
         if name in REGISTRY:
             raise ValueError(f"a primitive named {name!r} is already registered")
