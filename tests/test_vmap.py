@@ -465,6 +465,12 @@ def test_per_example_grads_through_convolution_pooling_and_normalization(backend
         loss(model(x[i:i + 1]), y[i:i + 1]).backward()
         for name, p in model.named_parameters():
             _close(grads[name][i], p.grad, b)
+    # the input's gradient per example: the patches' adjoint (col2im) on a batch
+    conv = nn.Conv2d(1, 2, 3, stride=2, seed=2, **opts)
+
+    def energy(image):
+        return mg.sum(conv(image[None]) ** 2)
+    _close(mg.vmap(mg.grad(energy))(x), _stack(mg.grad(energy)(image) for image in x), b)
     # batch norm in training mode over each example's own batch (statistics per example)
     batches = b.tensor(rng.standard_normal((3, 5, 4)))
     def normalized(h):

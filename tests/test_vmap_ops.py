@@ -276,6 +276,49 @@ def _row_counts(rng):
     return [rng.standard_normal((2, 3)), rng.permutation([2, 0, 3])]
 
 
+def _with_index(x_shape, index_shape, low, high):
+    """A float array and integer indices in ``[low, high)`` (negative ones count from the
+    end)."""
+    return lambda rng: [rng.standard_normal(x_shape), rng.integers(low, high, index_shape)]
+
+
+def _set_columns(rng):
+    """A (3, 4, 2) array, values for two of its columns, and the two columns (distinct: a
+    repeated index writes one of its values, which one unspecified)."""
+    return [rng.standard_normal((3, 4, 2)), rng.standard_normal((3, 2, 2)),
+            rng.permutation(4)[:2]]
+
+
+def _set_apart(rng):
+    """``x[i, :, j] = v`` for a (3, 4, 5) array: index arrays apart from each other, which
+    put their dimension first; distinct rows."""
+    return [rng.standard_normal((3, 4, 5)), rng.standard_normal((2, 4)),
+            rng.permutation(3)[:2], rng.integers(-5, 5, 2)]
+
+
+def _sorted_with_ties(rng):
+    """A sorted array with repeated values and values to place, some equal to them (where
+    ``side`` decides)."""
+    return [np.sort(rng.integers(0, 4, 7)).astype(float), rng.integers(0, 5, 4).astype(float)]
+
+
+#: one permutation for every example: a sorter shared by the batch sorts each example's array
+_SORTER = np.array([3, 0, 5, 1, 6, 4, 2])
+
+
+def _unsorted_and_sorter(rng):
+    """An array that ``_SORTER`` sorts (ties included), values to place, and the sorter."""
+    values = np.empty(7)
+    values[_SORTER] = np.sort(rng.integers(0, 4, 7)).astype(float)
+    return [values, rng.integers(0, 5, 4).astype(float), _SORTER]
+
+
+def _repeated_values(rng):
+    """Forty values, eight distinct ones five times each, shuffled: every example has eight
+    unique values, and an unstable sort would mix up their first occurrences."""
+    return [rng.permutation(np.repeat(rng.standard_normal(8), 5))]
+
+
 def _pinv(x, r):
     return mg.linalg.pinv(x, rtol=r)
 
@@ -320,6 +363,47 @@ _RULE_CASES = [
      _normal((2, 3, 2)), (1,)),
     ("argmin-last-keepdims", lambda x: mg.argmin(x, axis=-1, keepdims=True),
      _normal((2, 3, 2)), (2,)),
+    # indexing: index arrays per example behind a leading axis and before a trailing one, or
+    # apart from each other; values written through them; take along an inner axis
+    ("getitem-columns-per-example", lambda x, i: x[:, i], _with_index((3, 4, 2), (2,), -4, 4),
+     (None, 0)),
+    ("getitem-columns-2d-index", lambda x, i: x[:, i], _with_index((3, 4, 2), (2, 3), 0, 4),
+     (0, 0)),
+    ("getitem-apart", lambda x, i, j: x[i, :, j],
+     lambda rng: [rng.standard_normal((3, 4, 5)), rng.integers(0, 3, 2), rng.integers(0, 5, 2)],
+     (0, None, None)),
+    ("setitem-columns-per-example", lambda x, v, i: mg.setitem(x, (slice(None), i), v),
+     _set_columns, (None, None, 0)),
+    ("setitem-columns-all", lambda x, v, i: mg.setitem(x, (slice(None), i), v), _set_columns,
+     (0, 0, 0)),
+    ("setitem-apart", lambda x, v, i, j: mg.setitem(x, (i, slice(None), j), v), _set_apart,
+     (0, 0, None, None)),
+    ("setitem-apart-broadcast-value", lambda x, v, i, j: mg.setitem(x, (i, slice(None), j),
+                                                                    v[0]),
+     _set_apart, (0, None, None, None)),
+    ("take-inner-shared-array", lambda x, i: mg.take(x, i, axis=1),
+     _with_index((3, 4, 2), (3,), -4, 4), (None, 0)),
+    ("take-inner-all", lambda x, i: mg.take(x, i, axis=1), _with_index((3, 4, 2), (3,), -4, 4),
+     (0, 0)),
+    ("take_along_axis-last-shared-array", lambda x, i: mg.take_along_axis(x, i, axis=-1),
+     _with_index((3, 4), (3, 2), 0, 4), (None, 0)),
+    ("scatter_add-rows-with-columns", lambda v, i: mg.scatter_add(v, i, 4),
+     _with_index((3, 2), (3,), 0, 4), (0, 0)),
+    ("scatter_add-shared-rows", lambda v, i: mg.scatter_add(v, i, 4),
+     _with_index((3, 2), (3,), 0, 4), (None, 0)),
+    # searching and sets: ties on either side, a sorter shared or per example, a pool per
+    # example, unique values with many repeats
+    ("searchsorted-right-ties", lambda s, v: mg.searchsorted(s, v, side="right"),
+     _sorted_with_ties, (0, 0)),
+    ("searchsorted-left-shared-values", lambda s, v: mg.searchsorted(s, v, side="left"),
+     _sorted_with_ties, (0, None)),
+    ("searchsorted-shared-sorter", lambda s, v, o: mg.searchsorted(s, v, sorter=o),
+     _unsorted_and_sorter, (0, 0, None)),
+    ("searchsorted-sorter-per-example", lambda s, v, o: mg.searchsorted(s, v, sorter=o),
+     _unsorted_and_sorter, (0, None, 0)),
+    ("isin-pool-per-example", lambda x, p: mg.isin(x, p),
+     lambda rng: [rng.integers(0, 6, (3, 4)), rng.integers(0, 6, 5)], (None, 0)),
+    ("unique_all-repeats", mg.unique_all, _repeated_values, (0,)),
 ]
 
 
@@ -332,3 +416,25 @@ def test_rule_branches_under_vmap(name, fn, example, axes, backend64):
     differentiable = all(mg.isdtype(o.dtype, "real floating") for o in outs)
     _check_placement(lambda *a: _as_tuple(fn(*a)), examples, axes, backend64,
                      (1e-10, 1e-12, 1e-9), differentiable, True, f"{name} in_axes={axes}")
+
+
+@pytest.mark.parametrize("op", [mg.nonzero, mg.unique_all, mg.unique_counts, mg.unique_inverse,
+                                mg.unique_values])
+def test_sized_by_values_under_vmap_of_one_and_of_no_example(op, backend64):
+    # a batch of no examples has no count to agree on: none (unique_* failed to reshape it)
+    one = np.array([[0.0, 2.0, 2.0], [1.0, 0.0, 2.0]])
+    got = _as_tuple(mg.vmap(op)(backend64.tensor(one[None])))
+    for g, w in zip(got, _as_tuple(op(backend64.tensor(one)))):
+        _close(g, w[None], 0, 0, f"{op.__name__} of one example")
+    none = _as_tuple(mg.vmap(op)(backend64.tensor(np.zeros((0, 2, 3)))))
+    assert [tuple(g.shape) for g in none] == [
+        (0, 2, 3) if name == "inverse_indices" else (0, 0)
+        for name in getattr(op(backend64.tensor(one)), "_fields", ("values",) * len(none))]
+
+
+@pytest.mark.parametrize("op", [mg.nonzero, mg.unique_values, mg.unique_all])
+def test_sized_by_values_with_counts_that_differ_per_example_names_the_op(op, backend64):
+    batch = backend64.tensor(np.array([[0.0, 1.0, 1.0], [2.0, 3.0, 4.0]]))
+    with pytest.raises(ValueError, match=rf"vmap: {op.__name__} gives \d results for some "
+                                         r"examples and \d for others"):
+        mg.vmap(op)(batch)

@@ -15,6 +15,8 @@ is one array.
 
 from __future__ import annotations
 
+import math
+
 from ._batching import (all_batched, batch_size, line_up, logical_ndim, shift_axis, with_batch,
                         _kind)
 from ._helpers import normalize_axis
@@ -286,8 +288,8 @@ def _unique(op: str, fields: tuple):
     def rule(xp, args, batched):
         x = args[0]
         size, shape = x.shape[0], tuple(x.shape[1:])
-        flat = xp.reshape(x, (size, -1))
-        n = flat.shape[1]
+        n = math.prod(shape)
+        flat = xp.reshape(x, (size, n))  # (not -1: a batch of no examples has no size to infer)
         order = xp.argsort(flat, axis=1, stable=True)
         ordered = xp.take_along_axis(flat, order, axis=1)
         first = xp.concat([xp.ones((size, min(n, 1)), dtype=xp.bool, device=x.device),
