@@ -225,7 +225,13 @@ def _namespace(compat, da, chunk_module, chunk_lib, native):
         run.__name__ = sorting.__name__
         return run
 
+    def searchsorted(x1, x2, /, *, side="left", sorter=None):
+        if sorter is not None:  # Dask's takes none: the sorted array itself, by a take
+            x1 = compat.take(x1, sorter, axis=0)
+        return compat.searchsorted(x1, x2, side=side)
+
     ns.take, ns.take_along_axis, ns.eye, ns.repeat = take, take_along_axis, eye, repeat
+    ns.searchsorted = searchsorted
     ns.reshape = reshape
     ns.max, ns.min = empty_safe(compat.max, "maximum"), empty_safe(compat.min, "minimum")
     ns.cumulative_sum = no_empty_chunks(compat.cumulative_sum)

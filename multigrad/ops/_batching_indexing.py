@@ -42,7 +42,6 @@ def _batched_key(xp, key, arrays, batched, size):
     as a leading index array when an index array differs per example, else a leading
     ``slice(None)``; and how to bring the result to the batch axis, then one example's
     layout (a permutation of its axes, or None)."""
-    plan = _plan((1,) * len(key), key)
     index_ndim = len(_index_shape(xp, key, [a.shape[1:] if b else a.shape
                                             for a, b in zip(arrays, batched)]))
     if any(batched):
@@ -51,8 +50,8 @@ def _batched_key(xp, key, arrays, batched, size):
         device = next(a.device for a, b in zip(arrays, batched) if b)
         rows = xp.reshape(xp.arange(size, dtype=xp.int64, device=device), (size,) + (1,) * ndim)
         # the index dimensions now come first, after the batch: put them where one
-        # example's go (after its first ``dest`` other dimensions)
-        dest = plan.dest if plan is not None else 0
+        # example's go (after its first ``dest`` other dimensions; the plan reads no sizes)
+        dest = _plan((1,) * len(key), key).dest
         return (_Slot(len(lined)),) + tuple(key), lined + [rows], _after(index_ndim, dest)
     new_key = (slice(None),) + tuple(key)
     new_plan = _plan((1,) * len(new_key), new_key)
@@ -190,7 +189,7 @@ def _take_along_axis(prim):
 
 
 def _scatter_add(prim):
-    @_kind(None, _index_arrays_batched(1))
+    @_kind(None)  # its derivatives gather by take, whose rule batches the indices
     def rule(xp, args, batched, *, n):
         (values, indices), (bv, bi) = args, batched
         if not bi:  # every example's rows land in the same rows: scatter along axis 1

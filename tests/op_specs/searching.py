@@ -43,6 +43,14 @@ def make_searchsorted(rng, shapes, params):
     return [x1, x2]
 
 
+def make_unsorted_and_sorter(rng, shapes, params):
+    """A descending array with ties, values to place, and the permutation that sorts it (the
+    reversal: the same for every draw, so that vmap may batch either alone)."""
+    x1 = np.sort(rng.integers(0, 4, size=shapes[0])).astype(np.float64)[::-1].copy()
+    x2 = rng.integers(-1, 5, size=shapes[1]).astype(np.float64)
+    return [x1, x2, np.arange(shapes[0][0])[::-1].copy()]
+
+
 def masked_log(x):
     """log(x) where x > 0, else 0: the double where keeps the masked branch finite."""
     positive = x > 0
@@ -77,6 +85,11 @@ SPECS = [
            params=ARG_AXES + [{"axis": (0, 1)}], make=make_mixed_zeros, differentiable=False),
     OpSpec("searchsorted", mg.searchsorted, np.searchsorted, [((6,), (4,)), ((6,), (2, 3))],
            params=[{}, {"side": "right"}], make=make_searchsorted, differentiable=False),
+    OpSpec("searchsorted-sorter",
+           lambda x1, x2, s, **kw: mg.searchsorted(x1, x2, sorter=s, **kw),
+           lambda x1, x2, s, **kw: np.searchsorted(x1, x2, sorter=s, **kw),
+           [((6,), (4,))], params=[{}, {"side": "right"}], make=make_unsorted_and_sorter,
+           differentiable=False, covers=("searchsorted",)),
     # piecewise linear; ties follow the stable order (tests/test_special_points.py)
     OpSpec("sort", mg.sort, np_sort, SHAPES, params=SORT_PARAMS, make=make_distinct,
            special=([0.0, 1.0],), second_order="zero"),
