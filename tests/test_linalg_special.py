@@ -298,6 +298,38 @@ def test_solve_broadcasts_a_batch_as_long_as_the_other_operands_rows(backend, rn
                                atol=1e-4)
 
 
+class _SolveOfEqualBatches:
+    """NumPy's namespace but for a ``linalg.solve`` that takes only batch shapes already
+    equal, as CuPy's does: what multigrad's solve must hand such a library."""
+
+    def __init__(self):
+        import array_api_compat.numpy as xp
+        self._xp = xp
+        self.linalg = self
+
+    def __getattr__(self, name):
+        return getattr(self._xp, name)
+
+    def solve(self, a, b):
+        if b.ndim > 1:
+            assert a.shape[:-2] == b.shape[:-2], f"batch shapes {a.shape} and {b.shape}"
+        return self._xp.linalg.solve(a, b)
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((3, 3, 3), (3, 2)), ((3, 3), (3, 3, 2)),  # a batch as long as the other's rows
+    ((3, 3), (3, 3, 3, 2)), ((4, 3, 3), (3, 2)), ((3, 3, 3, 3), (3, 3, 2)), ((3, 3), (4, 3, 2)),
+    ((2, 1, 3, 3), (4, 3, 2)), ((2, 3, 3), (2, 3, 2)), ((2, 3, 3), (3,))])
+def test_solve_hands_the_library_equal_batch_shapes(rng, a_shape, b_shape):
+    # on CPU the libraries broadcast the batches themselves, so only a solve that does not
+    # (CuPy's) tells whether multigrad broadcast them first
+    from multigrad.ops.linalg import _solve
+    a = rng.standard_normal(a_shape) + 3.0 * np.eye(3)
+    b = rng.standard_normal(b_shape)
+    np.testing.assert_allclose(_solve(_SolveOfEqualBatches(), a, b), np.linalg.solve(a, b),
+                               rtol=1e-12)
+
+
 @pytest.mark.parametrize("axes", [-1, 3])
 def test_tensordot_refuses_a_count_of_axes_out_of_range(axes):
     with pytest.raises(ValueError, match=rf"tensordot: axes={axes} must be in \[0, 2\]"):
