@@ -254,6 +254,13 @@ def test_picking_among_rows_of_unknown_number_says_it_needs_their_number(key, in
     np.testing.assert_array_equal(mg.compute(counted[key])[0].numpy(), kept[key])
 
 
+def test_a_slice_of_step_zero_over_rows_of_unknown_number_names_getitem():
+    # Dask failed in its chunk arithmetic ("cannot convert float NaN to integer")
+    X = mg.asarray(_data()[2])
+    with pytest.raises(ValueError, match=r"getitem: the slice .* along axis 0 has step 0"):
+        X[X[:, 0] > 0.2][::0]
+
+
 def test_a_reshape_that_regroups_rows_of_unknown_number_says_it_needs_their_number():
     _, _, Xd, _ = _data()
     X = mg.asarray(Xd)

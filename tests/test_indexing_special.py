@@ -136,6 +136,17 @@ def test_index_errors_name_op_index_and_shape(key, message):
         x[key]
 
 
+@pytest.mark.parametrize("key, axis", [(slice(None, None, 0), 0),
+                                       ((slice(None), slice(1, None, 0)), 1)])
+def test_a_slice_of_step_zero_names_the_op_and_the_axis(key, axis, backend64):
+    # it said only "slice step cannot be zero" (Python's), and on Dask's rows of unknown
+    # number it failed in Dask's chunk arithmetic
+    x = backend64.tensor(np.zeros((3, 4)))
+    for op, index in (("getitem", lambda: x[key]), ("setitem", lambda: mg.setitem(x, key, 1.0))):
+        with pytest.raises(ValueError, match=rf"{op}: the slice .* along axis {axis} has step 0"):
+            index()
+
+
 def test_take_errors():
     x = mg.tensor(np.zeros((3, 4)))
     with pytest.raises(IndexError, match="take: index 4 is out of bounds for axis 1 of size 4"):

@@ -207,6 +207,8 @@ def _normalize_key(op, x, key):
             template.append(it % n)
             dim += 1
         elif isinstance(it, slice):
+            if it.step == 0:  # (slice.indices would say so without the op, Dask not at all)
+                raise ValueError(f"{op}: the slice {it} along axis {dim} has step 0")
             template.append(_norm_slice(it, x.shape[dim]))
             dim += 1
         elif mask:
