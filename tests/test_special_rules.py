@@ -113,13 +113,16 @@ def test_entr_is_flat_below_zero_without_nan_on_the_way(device):
         np.testing.assert_array_equal(first(x).numpy(), 0.0)
         np.testing.assert_array_equal(mg.grad(lambda x: mg.sum(first(x)))(x).numpy(), 0.0)
 
-# At x = 0 the derivative wrt x is the one-sided infinity, held constant: its own derivatives
-# are 0, and no 0 * inf is formed on the way (a Hessian's basis tangents are 0 at the other
-# entries). Wrt y the divergences' formulas hold along x = 0, so d/dx of them is -1/y there.
+# At x = 0 the derivative wrt x is the one-sided infinity, constant in x: its derivative wrt
+# x is 0, and no 0 * inf is formed on the way (a Hessian's basis tangents are 0 at the other
+# entries). Wrt y the divergences' formulas hold along x = 0, so d/dx of them is -1/y there,
+# and the infinity is -inf - log(y), whose d/dy is the same -1/y: the Hessian is symmetric
+# (it had 0 above the diagonal).
 HESSIANS_AT_X_ZERO = {
     "entr": (lambda v: mg.sum(S.entr(v)), [0.0, 0.5], [[0.0, 0.0], [0.0, -1 / 0.5]]),
-    "rel_entr": (lambda v: S.rel_entr(v[0], v[1]), [0.0, 2.0], [[0.0, 0.0], [-1 / 2.0, 0.0]]),
-    "kl_div": (lambda v: S.kl_div(v[0], v[1]), [0.0, 2.0], [[0.0, 0.0], [-1 / 2.0, 0.0]]),
+    "rel_entr": (lambda v: S.rel_entr(v[0], v[1]), [0.0, 2.0],
+                 [[0.0, -1 / 2.0], [-1 / 2.0, 0.0]]),
+    "kl_div": (lambda v: S.kl_div(v[0], v[1]), [0.0, 2.0], [[0.0, -1 / 2.0], [-1 / 2.0, 0.0]]),
 }
 
 

@@ -22,8 +22,8 @@ the edges of the domains:
   wrt ``y``, with 0 at ``x = y = 0`` (the function is 0 all along ``x = 0``), so that the
   mixed second derivative ``1 / y`` is right there too;
 - ``entr``, ``rel_entr``, ``kl_div`` at ``x = 0``: the one-sided derivative, infinite wrt
-  ``x``, the formula wrt ``y`` (0 and 1); outside the domain, where the function is a
-  constant infinity, 0;
+  ``x`` (constant in ``x``), the formula wrt ``y`` (0 and 1), and the mixed second derivative
+  ``-1 / y`` either way; outside the domain, where the function is a constant infinity, 0;
 - ``logit`` at 0 and 1, ``erfinv`` at +-1, ``ndtri`` at 0 and 1: infinite, as the function;
 - ``i1`` and ``i1e`` near 0: the series of ``i1'`` (``i0 - i1 / x`` would cancel);
   ``sinc`` near 0: its Taylor series;
@@ -211,12 +211,15 @@ def _inside(xp, inside, x, y):
 
 def _d_divergence_x(extra):
     """d/dx of x log(x / y) (+ ``extra``) for x, y > 0; -inf at x = 0 (the right
-    derivative)."""
+    derivative), as ``-inf - log(y)``: its derivative wrt y is then the limit -1 / y, the
+    mixed second derivative that the rule wrt y gives there too (a plain -inf would have
+    none, and the Hessian would not be symmetric)."""
     def rule(xp, ans, x, y):
         both = (x > 0) & (y > 0)
         xs, ys = _inside(xp, both, x, y)
+        edge_y = xp.where((x == 0) & (y > 0), y, 1.0)
         return xp.where(both, xp.log(xs) - xp.log(ys) + extra,
-                        xp.where(x == 0, -math.inf, xp.zeros_like(x)))
+                        xp.where(x == 0, -math.inf - xp.log(edge_y), xp.zeros_like(x)))
     return rule
 
 
