@@ -10,7 +10,8 @@ from __future__ import annotations
 
 _COMPILED_STD = "tests/test_compile_ops.py::test_compiled_op_equals_eager[torch-cpu-{}-std[{}]]"
 
-# measured on the whole backend suite in float64 (ci/cell.sh dask), session of 2026-12-02
+# measured on the whole backend suite (ci/cell.sh dask), session of 2026-12-02; the same cases
+# fail in float32 (pytest --backend dask runs both), 2026-12-03
 _DASK_FILES = {"compiled": "tests/test_compile_ops.py::test_compiled_op_equals_eager",
                "forward": "tests/test_op_gradients.py::test_forward",
                "jvp": "tests/test_op_gradients.py::test_jvp_matches_finite_differences",
@@ -97,7 +98,7 @@ KNOWN_FAILURES: dict[str, list[tuple[str, str]]] = {
                        "det of a batch, one singular")),
     ],
     "dask": [
-        *((f"{_DASK_FILES[test]}[dask-float64-{case}]", _DASK_REASONS[why])
+        *((f"{_DASK_FILES[test]}[dask-float*-{case}]", _DASK_REASONS[why])
           for why, cases in _DASK_CASES.items() for case, tests in cases for test in tests),
         *((f"tests/test_indexing_special.py::test_setitem_keys_write_and_differentiate_as_numpy"
            f"[dask-*-{case}]", _DASK_REASONS["mask"])

@@ -154,13 +154,12 @@ def _as_index_tensor(op, x, item) -> Tensor:
     return t
 
 
-def _known_size(op, index, shape, dim):
-    """ValueError naming ``op`` and the ``index`` unless axis ``dim`` of ``shape`` has a size
-    known before computing: Dask cannot pick rows it cannot count (nor bound-check them)."""
-    if unknown_size(shape[dim]):
-        raise ValueError(f"{op}: {index} into axis {dim} of shape {shape}, whose size is "
-                         "unknown until computed (a Dask array picked by a mask); compute "
-                         "the sizes first (multigrad.persist, or Dask's compute_chunk_sizes())")
+def _unknown_size_error(op, index, shape, dim) -> ValueError:
+    """The error for ``index`` into axis ``dim`` of ``shape``, whose size is unknown until
+    computed: Dask cannot pick rows it cannot count (nor bound-check them)."""
+    return ValueError(f"{op}: {index} into axis {dim} of shape {shape}, whose size is unknown "
+                      "until computed (a Dask array picked by a mask); compute the sizes "
+                      "first (multigrad.persist, or Dask's compute_chunk_sizes())")
 
 
 def _normalize_key(op, x, key):
@@ -201,7 +200,8 @@ def _normalize_key(op, x, key):
             template.append(None)
         elif isinstance(it, int):
             n = x.shape[dim]
-            _known_size(op, f"integer index {it}", x.shape, dim)
+            if unknown_size(n):
+                raise _unknown_size_error(op, f"integer index {it}", x.shape, dim)
             if not -n <= it < n:
                 raise IndexError(f"{op}: index {it} is out of bounds for axis {dim} of size {n}")
             template.append(it % n)
@@ -220,7 +220,9 @@ def _normalize_key(op, x, key):
                 continue
             covered = x.shape[dim:dim + it.ndim]
             for d in range(dim, dim + it.ndim):  # (even a mask computed from those rows)
-                _known_size(op, f"a boolean index of shape {it.shape}", x.shape, d)
+                if unknown_size(x.shape[d]):
+                    raise _unknown_size_error(op, f"a boolean index of shape {it.shape}",
+                                              x.shape, d)
             if not same_shape(it.shape, covered):
                 raise IndexError(f"{op}: a boolean index of shape {it.shape} does not match the "
                                  f"shape {covered} of the dimensions it indexes (from axis {dim})")
@@ -229,7 +231,9 @@ def _normalize_key(op, x, key):
                 arrays.append(coords)
             dim += it.ndim
         else:
-            _known_size(op, f"an index array of shape {it.shape}", x.shape, dim)
+            if unknown_size(x.shape[dim]):
+                raise _unknown_size_error(op, f"an index array of shape {it.shape}", x.shape,
+                                          dim)
             template.append(_Slot(len(arrays)))
             arrays.append(_check_bounds(op, it, x.shape[dim], dim))
             dim += 1
