@@ -254,6 +254,33 @@ def test_picking_among_rows_of_unknown_number_says_it_needs_their_number(key, in
     np.testing.assert_array_equal(mg.compute(counted[key])[0].numpy(), kept[key])
 
 
+def test_writing_through_index_arrays_into_rows_of_unknown_number_names_setitem():
+    # it failed inside Dask's arange ("cannot convert float NaN to integer")
+    X = mg.asarray(_data()[2])
+    rows = X[X[:, 0] > 0.2]
+    with pytest.raises(ValueError, match=r"setitem: index arrays \(or a mask\) into an array of "
+                                         r"shape \(nan, 4\), whose sizes are unknown"):
+        mg.setitem(rows, (slice(None), [0, 2]), 1.0)
+    (counted,) = mg.persist(rows)  # as the message advises
+    Xn = _data()[0]
+    want = Xn[Xn[:, 0] > 0.2].copy()
+    want[:, [0, 2]] = 1.0
+    np.testing.assert_array_equal(
+        mg.compute(mg.setitem(counted, (slice(None), [0, 2]), 1.0))[0].numpy(), want)
+
+
+def test_vmap_over_rows_of_unknown_number():
+    # its check of the batch axis read nan != nan as a rule's mistake
+    Xn, _, Xd, _ = _data()
+    X = mg.asarray(Xd)
+    rows = X[X[:, 0] > 0.2]
+    kept = Xn[Xn[:, 0] > 0.2]
+    got = mg.vmap(mg.grad(lambda r: mg.sum(mg.sin(r[[0, 2]]))))(rows)
+    want = np.zeros_like(kept)
+    want[:, [0, 2]] = np.cos(kept[:, [0, 2]])
+    np.testing.assert_allclose(mg.compute(got)[0].numpy(), want, rtol=1e-14)
+
+
 def test_a_slice_of_step_zero_over_rows_of_unknown_number_names_getitem():
     # Dask failed in its chunk arithmetic ("cannot convert float NaN to integer")
     X = mg.asarray(_data()[2])

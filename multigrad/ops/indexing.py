@@ -460,6 +460,12 @@ def setitem(x, key, value, /):
             from .searching import where
             return where(mask, asarray(value, dtype=x.dtype, device=x.device), x)
     template, arrays = _normalize_key("setitem", x, key)
+    if arrays and any(unknown_size(n) for n in x.shape):
+        # the cells written are found by their flat positions, which need every size
+        raise ValueError(f"setitem: index arrays (or a mask) into an array of shape {x.shape}, "
+                         "whose sizes are unknown until computed (a Dask array picked by a "
+                         "mask); compute the sizes first (multigrad.persist), or write with "
+                         "ints and slices, or with multigrad.where")
     return setitem_p(x, value, *arrays, key=template)
 
 
