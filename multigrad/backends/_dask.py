@@ -124,8 +124,9 @@ def _namespace(compat, da, chunk_module, chunk_lib, native):
     ns.__dict__.update({k: v for k, v in vars(compat).items() if not k.startswith("__")})
     ns.__getattr__ = _refuse("")  # a module's __getattr__: names it does not hold
 
-    def grown(a, shape):  # broadcast_to, which Dask refuses from an unknown size to itself
-        return a if same_shape(a.shape, shape) else da.broadcast_to(a, shape)
+    def broadcast_to(x, /, shape):  # Dask refuses an unknown size even to itself
+        shape = tuple(shape)
+        return x if same_shape(x.shape, shape) else compat.broadcast_to(x, shape)
 
     def take(x, indices, /, *, axis=None):
         if axis is None:  # the standard's 1-D form
@@ -136,8 +137,8 @@ def _namespace(compat, da, chunk_module, chunk_lib, native):
         axis %= x.ndim
         shape = tuple(max(a, b) if d != axis else b
                       for d, (a, b) in enumerate(zip(x.shape, indices.shape)))
-        x = grown(x, shape[:axis] + (x.shape[axis],) + shape[axis + 1:])
-        indices = grown(indices, shape)
+        x = broadcast_to(x, shape[:axis] + (x.shape[axis],) + shape[axis + 1:])
+        indices = broadcast_to(indices, shape)
         x = x.rechunk({axis: -1})
         indices = indices.rechunk(tuple(c if d != axis else (shape[axis],)
                                         for d, c in enumerate(x.chunks)))
@@ -225,13 +226,32 @@ def _namespace(compat, da, chunk_module, chunk_lib, native):
         run.__name__ = sorting.__name__
         return run
 
+    def expand_dims(x, /, *, axis=0):
+        # Dask's reshapes, which refuses the nan of rows a mask picked: a None index does not
+        if not any(math.isnan(n) for n in x.shape) or not isinstance(axis, int):
+            return compat.expand_dims(x, axis=axis)
+        if not -x.ndim - 1 <= axis <= x.ndim:
+            raise IndexError(f"expand_dims: axis {axis} is out of range for {x.ndim + 1} "
+                             "dimensions")
+        return x[(slice(None),) * (axis % (x.ndim + 1)) + (None,)]
+
+    def clip(x, /, min=None, max=None):
+        # array-api-compat's broadcasts the bounds to a shape computed with NumPy, which
+        # refuses the nan of rows a mask picked: the same maximum and minimum without it
+        if not any(math.isnan(n) for n in x.shape):
+            return compat.clip(x, min=min, max=max)
+        out = x if min is None else da.maximum(x, min)
+        out = out if max is None else da.minimum(out, max)
+        return out.astype(x.dtype)
+
     def searchsorted(x1, x2, /, *, side="left", sorter=None):
         if sorter is not None:  # Dask's takes none: the sorted array itself, by a take
             x1 = compat.take(x1, sorter, axis=0)
         return compat.searchsorted(x1, x2, side=side)
 
     ns.take, ns.take_along_axis, ns.eye, ns.repeat = take, take_along_axis, eye, repeat
-    ns.searchsorted = searchsorted
+    ns.searchsorted, ns.clip, ns.expand_dims = searchsorted, clip, expand_dims
+    ns.broadcast_to = broadcast_to
     ns.reshape = reshape
     ns.max, ns.min = empty_safe(compat.max, "maximum"), empty_safe(compat.min, "minimum")
     ns.cumulative_sum = no_empty_chunks(compat.cumulative_sum)

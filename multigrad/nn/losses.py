@@ -11,7 +11,7 @@ the input's dtype.
 from __future__ import annotations
 
 from ..autograd import Tensor, _record
-from ..backends import MixedDeviceError, is_array
+from ..backends import MixedDeviceError, is_array, same_shape
 from ..ops import (asarray, astype, expand_dims, log_softmax, mean, softplus, squeeze,
                    sum as sum_, take_along_axis)
 
@@ -69,7 +69,7 @@ def _as_values(target: Tensor, input: Tensor) -> Tensor:
 
 
 def _same_shape(input: Tensor, target: Tensor, op: str) -> None:
-    if input.shape != target.shape:
+    if not same_shape(input.shape, target.shape):  # (rows a Dask mask picked: nan)
         raise ValueError(f"{op}: input has shape {input.shape} but target has shape "
                          f"{target.shape}; they must match")
 
@@ -90,7 +90,7 @@ def _class_indices(log_probs: Tensor, target, op: str) -> Tensor:
                         "integer class indices (convert them with multigrad.astype(target, "
                         "multigrad.int64))")
     expected = _index_shape(log_probs)
-    if target.shape != expected:
+    if not same_shape(target.shape, expected):
         raise ValueError(f"{op}: input of shape {log_probs.shape} needs class indices of shape "
                          f"{expected}, got {target.shape}")
     return check_indices(target, log_probs.shape[1 if log_probs.ndim > 1 else 0],
@@ -105,9 +105,9 @@ def _index_shape(input: Tensor) -> tuple:
 def _check_probabilities(input: Tensor, target: Tensor) -> None:
     """A floating target of ``cross_entropy`` holds class probabilities, of input's shape; one
     of the class-index shape is labels in the wrong dtype."""
-    if target.shape == input.shape:
+    if same_shape(target.shape, input.shape):
         return
-    if target.shape == _index_shape(input):
+    if same_shape(target.shape, _index_shape(input)):
         raise TypeError(f"cross_entropy: target of shape {target.shape} has dtype "
                         f"{target.dtype.name}; class labels must be integer class indices "
                         "(convert them with multigrad.astype(target, multigrad.int64)); a "

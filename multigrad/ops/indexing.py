@@ -519,11 +519,27 @@ def _flat_positions(rx, indices, x_shape, shape, axis):
 def _take_along_axis_vjp(xp, g, ans, x, indices, axis):
     rx = _raw_xp(g, xp)
     axis %= x.ndim
+    if any(unknown_size(n) for n in x.shape):
+        return _take_along_axis_vjp_by_comparing(xp, rx, g, x, indices, axis)
     shape = tuple(ans.shape)
     positions = _record.derive(lambda i: _flat_positions(rx, i, tuple(x.shape), shape, axis),
                                _raw(indices))
     flat = _scatter_rows(xp, xp.reshape(g, (-1,)), positions, math.prod(x.shape))
     return xp.reshape(flat, x.shape)
+
+
+def _take_along_axis_vjp_by_comparing(xp, rx, g, x, indices, axis):
+    """The adjoint of ``take_along_axis`` where other sizes are unknown until computed (rows a
+    Dask mask picked; cross_entropy's picking of each row's class): flat positions need every
+    size, a comparison of each index with every position along the axis needs only that
+    axis's. Each picked cotangent lands where its index equals the position."""
+    n = x.shape[axis]
+    hits = _record.derive(lambda i: rx.expand_dims(_nonnegative(rx, i, n), axis=-1) == rx.arange(
+        n, dtype=rx.int64, device=array_device(i)), _raw(indices))
+    if isinstance(g, Tensor):
+        hits = Tensor(hits, g.device)
+    summed = xp.sum(xp.where(hits, xp.expand_dims(g, axis=-1), 0.0), axis=axis)
+    return xp.moveaxis(summed, -1, axis)
 
 
 take_along_axis_p = defprimitive(
