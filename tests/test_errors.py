@@ -35,6 +35,21 @@ def test_non_broadcastable_shapes_name_the_op_and_both_shapes(device):
 
 # -- devices and array libraries ----------------------------------------------------------------
 
+def test_a_library_error_in_a_derivative_names_the_op_and_the_argument():
+    # a derivative rule failing inside the array library raised the library's bare message
+    # (NumPy's "operands could not be broadcast together"), which names no op
+    bad = mg.defprimitive("scaled_rows", lambda xp, x, w: x * w,
+                          vjp=(lambda xp, g, ans, x, w: g @ xp.ones((5, 2)), None),
+                          jvp=(lambda xp, t, ans, x, w: t * w, None))
+    x = mg.tensor(np.ones((3, 4)), requires_grad=True)
+    with pytest.raises(ValueError, match=r"^scaled_rows: its derivative for argument 0 \(of "
+                                         r"shape \(3, 4\)\) failed: matmul"):
+        mg.sum(bad(x, 2.0)).backward()
+    assert x.grad is None  # nothing written
+    mg.sum(x * 2.0).backward()  # and the next backward runs
+    np.testing.assert_array_equal(x.grad.numpy(), 2.0)
+
+
 def test_mixing_devices_names_the_op_and_both_devices():
     x = _leaf([1.0, 2.0], "strict:device1")
     y = mg.tensor([3.0, 4.0], device="strict:device2")

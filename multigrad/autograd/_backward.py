@@ -14,7 +14,7 @@ import threading
 
 from . import _record
 from ._grad_mode import _state as _grad_state, set_grad_enabled
-from ._primitive import _SCALARS, namespace
+from ._primitive import _SCALARS, _explain, namespace
 from ..backends import as_dtype, device_of, is_lazy_array, same_shape
 from ._tensor import LeafNode, Tensor, _RetainGrad, check_like
 
@@ -362,14 +362,21 @@ def _pull_back(node, g, pending, fresh, ns, create_graph, anomaly):
         rule = rules[0 if variadic else argpos]
         if rule is None:
             continue
-        if variadic:
-            ct = rule(xp, g, ans, *args, argnum=argpos, **params)
-        elif params or len(args) > 2:
-            ct = rule(xp, g, ans, *args, **params)
-        elif len(args) == 2:  # the common arities by position: see apply
-            ct = rule(xp, g, ans, args[0], args[1])
-        else:
-            ct = rule(xp, g, ans, args[0])
+        try:
+            if variadic:
+                ct = rule(xp, g, ans, *args, argnum=argpos, **params)
+            elif params or len(args) > 2:
+                ct = rule(xp, g, ans, *args, **params)
+            elif len(args) == 2:  # the common arities by position: see apply
+                ct = rule(xp, g, ans, args[0], args[1])
+            else:
+                ct = rule(xp, g, ans, args[0])
+        except (ValueError, IndexError) as err:  # free until something raises
+            better = _explain(prim, err, lambda: f"its derivative for argument {argpos} (of "
+                                                 f"shape {tuple(shape)}) failed")
+            if better is err:
+                raise
+            raise better from err
         if create_graph:  # a tensor: its raw array's shape and dtype are the edge's kind
             if ct.data.shape != shape and not same_shape(ct.data.shape, shape):
                 ct = _unbroadcast(xp, ct, tuple(shape))

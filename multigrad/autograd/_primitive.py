@@ -378,7 +378,8 @@ def apply(prim: Primitive, *args, **params):
         else:
             out = kernel(raw[0])
     except (ValueError, IndexError) as err:  # free on the hot path until something raises
-        better = _explain(prim, raw, err)
+        better = _explain(prim, err, lambda: "cannot apply to arguments of shapes " + ", ".join(
+            str(tuple(a.shape)) if hasattr(a, "shape") else repr(a) for a in raw))
         if better is err:
             raise
         raise better from err
@@ -421,14 +422,13 @@ def _user_call_site() -> str:
     return "an unknown place" if frame is None else f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
-def _explain(prim: Primitive, raw: list, err: Exception) -> Exception:
+def _explain(prim: Primitive, err: Exception, context) -> Exception:
     """A backend's error ("operands could not be broadcast together", NumPy's AxisError...)
-    of the same type, naming the op and the shapes of its arguments; multigrad's own errors
-    and messages naming the op pass through."""
+    of the same type, naming the op and ``context()`` (what failed, on which shapes);
+    multigrad's own errors and messages naming the op pass through."""
     if type(err).__module__.startswith("multigrad") or str(err).startswith(f"{prim.name}:"):
         return err
-    shapes = ", ".join(str(tuple(a.shape)) if hasattr(a, "shape") else repr(a) for a in raw)
-    message = f"{prim.name}: cannot apply to arguments of shapes {shapes}: {err}"
+    message = f"{prim.name}: {context()}: {err}"
     try:
         return type(err)(message)
     except Exception:  # a type whose constructor takes other arguments
