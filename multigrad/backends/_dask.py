@@ -227,7 +227,8 @@ def _namespace(compat, da, chunk_module, chunk_lib, native):
         return run
 
     def expand_dims(x, /, *, axis=0):
-        # Dask's reshapes, which refuses the nan of rows a mask picked: a None index does not
+        # Dask's reshapes, and a reshape refuses the nan of rows a mask picked; an index
+        # with None does not
         if not any(math.isnan(n) for n in x.shape) or not isinstance(axis, int):
             return compat.expand_dims(x, axis=axis)
         if not -x.ndim - 1 <= axis <= x.ndim:

@@ -15,8 +15,8 @@ import threading
 import warnings
 
 from ..autograd import Tensor
-from ..backends import same_shape
 from ..autograd._primitive import Primitive, namespace
+from ..backends import same_shape
 from ._marks import Mark, alias
 
 __all__ = ["LoopFallbackWarning", "NoBatchingRule", "loops_refused", "warn_loop", "run_rule",
