@@ -40,8 +40,24 @@ _DASK_CASES = {
                                          'repeat-array-flat[22]')],
 }
 
+# pytest --backend runs float32 too (measured 2026-12-03): PyTorch's and JAX's float32 kernels
+# order eig's eigenvalues otherwise than NumPy's, and round det at a singular complex matrix
+# beyond the spec's absolute tolerance
+_FLOAT32_LINALG = [
+    *((f"tests/test_op_gradients.py::test_forward[{{}}-cpu-float32-{case}]",
+       "eig and eigvals give the eigenvalues in the order of the library's kernel, which the "
+       "standard leaves open; in float32 PyTorch's and JAX's differ from NumPy's, which the "
+       "spec compares with in order (float64 agrees)")
+      for case in ("eigvals[244]", "eig[244]", "eigvals-complex[33]", "eig-complex[33]")),
+    ("tests/test_op_gradients.py::test_forward[{}-cpu-float32-det-singular-complex[344]]",
+     "det of a stack of singular complex 4x4 matrices in float32: the library's LU leaves "
+     "2.7e-4 where NumPy's float32 leaves 2e-13, above the spec's absolute 1e-4 (float32 "
+     "rounding at the matrices' scale; float64 agrees)"),
+]
+
 KNOWN_FAILURES: dict[str, list[tuple[str, str]]] = {
     "torch": [
+        *((pattern.format("torch"), reason) for pattern, reason in _FLOAT32_LINALG),
         ("*[torch-*unique_all*",
          "array-api-compat's PyTorch namespace has no unique_all (NotImplementedError, "
          "pytorch/pytorch#36748); unique_values, unique_counts and unique_inverse work"),
@@ -72,7 +88,8 @@ KNOWN_FAILURES: dict[str, list[tuple[str, str]]] = {
                        "det of a batch, one singular")),
     ],
     "jax": [
-        *((f"tests/test_op_gradients.py::test_forward[jax-cpu-float64-{op}-lower-triangle{kind}"
+        *((pattern.format("jax"), reason) for pattern, reason in _FLOAT32_LINALG),
+        *((f"tests/test_op_gradients.py::test_forward[jax-cpu-float*-{op}-lower-triangle{kind}"
            f"[{case}]]",
            "JAX's cholesky, eigh and eigvalsh read both triangles of the matrix (they "
            "symmetrize it), where NumPy and the tests read the lower one only; the standard "
@@ -82,7 +99,7 @@ KNOWN_FAILURES: dict[str, list[tuple[str, str]]] = {
                                           "33|upper=True")),
                             ("eigh", ("244", "33")), ("eigvalsh", ("244", "33")))
           for case in cases),
-        ("tests/test_complex.py::test_complex_expm1_and_tanh_special_cases[jax-cpu-float64]",
+        ("tests/test_complex.py::test_complex_expm1_and_tanh_special_cases[jax-cpu-float*]",
          "JAX's complex exp is nan at -inf + inf j and -inf + nan j, where the standard (and "
          "NumPy) give 0: expm1's special cases there come from exp"),
         ("tests/test_special_points.py::test_complex_first_derivative[jax-cpu-float64-sqrt on "
