@@ -14,7 +14,8 @@ device1 the latter):
 - forward mode inside: ``vmap`` of ``jvp(fn)`` gives each example's own tangent.
 
 The specs' first cases leave some branches of the batching rules alone (stacks of different
-depths, negative axes, axis=None, a shared operand beside a batched one, counts per example):
+depths, negative axes, axis=None, a shared operand beside a batched one, counts per example,
+index arrays per example and where they put their dimensions, sorters, many repeats):
 ``test_rule_branches_under_vmap`` runs those cases the same four ways, on every float64 backend
 (``--backend`` too: PyTorch refuses a reshape to ``-2``, which NumPy reads as ``-1``).
 """
