@@ -290,6 +290,27 @@ def test_vmap_over_rows_of_unknown_number():
     np.testing.assert_allclose(mg.compute(got)[0].numpy(), want, rtol=1e-14)
 
 
+def test_per_example_gradients_of_shared_parameters_over_rows_of_unknown_number():
+    Xn, _, Xd, _ = _data()
+    X = mg.asarray(Xd)
+    w = mg.tensor(np.ones((4, 2)) * [[0.5, -0.5]])
+    per_example = mg.grad(lambda w, r: mg.sum(mg.tanh(r @ w) ** 2))
+    got = mg.vmap(per_example, in_axes=(None, 0))(w, X[X[:, 0] > 0.2])
+    want = np.stack([per_example(w, mg.asarray(r)).numpy() for r in Xn[Xn[:, 0] > 0.2]])
+    np.testing.assert_allclose(mg.compute(got)[0].numpy(), want, rtol=1e-12)
+
+
+def test_broadcasting_into_a_size_unknown_until_computed_is_refused_when_built():
+    # Dask built the graph, which then failed when it computed, inside NumPy's broadcast_to
+    # ("'float' object cannot be interpreted as an integer")
+    X = mg.asarray(_data()[2])
+    rows = X[X[:, 0] > 0.2]
+    with pytest.raises(ValueError, match=r"broadcast_to: .* cannot broadcast shape \(4,\) to "
+                                         r"\(nan, 4\): the size of axis 0 is unknown"):
+        mg.broadcast_to(X[0], rows.shape)
+    assert mg.broadcast_to(X[0], (3, 4)).shape == (3, 4)
+
+
 def test_a_slice_of_step_zero_over_rows_of_unknown_number_names_getitem():
     # Dask failed in its chunk arithmetic ("cannot convert float NaN to integer")
     X = mg.asarray(_data()[2])

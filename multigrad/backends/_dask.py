@@ -124,9 +124,19 @@ def _namespace(compat, da, chunk_module, chunk_lib, native):
     ns.__dict__.update({k: v for k, v in vars(compat).items() if not k.startswith("__")})
     ns.__getattr__ = _refuse("")  # a module's __getattr__: names it does not hold
 
-    def broadcast_to(x, /, shape):  # Dask refuses an unknown size even to itself
+    def broadcast_to(x, /, shape):
         shape = tuple(shape)
-        return x if same_shape(x.shape, shape) else compat.broadcast_to(x, shape)
+        if same_shape(x.shape, shape):  # Dask refuses an unknown size even to itself
+            return x
+        lead = len(shape) - x.ndim
+        made = [d for d, n in enumerate(shape) if math.isnan(n)
+                and (d < lead or not math.isnan(x.shape[d - lead]))]
+        if made:  # Dask would build a graph that fails when it computes
+            raise ValueError(f"cannot broadcast shape {x.shape} to {shape}: the size of axis "
+                             f"{made[0]} is unknown until computed (rows a mask picked), and "
+                             "broadcasting cannot make it; compute the sizes first "
+                             "(multigrad.persist)")
+        return compat.broadcast_to(x, shape)
 
     def take(x, indices, /, *, axis=None):
         if axis is None:  # the standard's 1-D form
