@@ -223,7 +223,7 @@ def _same_count(op: str, counts) -> int:
     """The one count every example has (read on the host, over the whole array: an outer
     vmap's examples too), or ValueError naming ``op``."""
     raw, backend = counts.data, counts.device.xp
-    if raw.size == 0:
+    if math.prod(raw.shape) == 0:  # (a PyTorch tensor's size is a method)
         return 0
     low, high = int(backend.min(raw)), int(backend.max(raw))
     if low != high:
