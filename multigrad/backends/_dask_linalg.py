@@ -76,10 +76,13 @@ def _by_blocks(name, core, compat_linalg, da, chunk_module):
 
     def run(x, /, **kw):
         if native is not None and _native_fits(name, x, kw):
+            # the dtype the blocks give (Dask's inv solves against a float64 identity:
+            # float32 in, float64 out; its qr and svd keep the dtype)
             out = native(x, **kw)
-            # Dask's inv solves against a float64 identity: float32 in, float64 out
-            same = name == "inv" and out.dtype != x.dtype
-            return out.astype(x.dtype) if same else out
+            if isinstance(out, tuple):
+                return out
+            want = _out_dtype(name, x.dtype, 0, chunk_module)
+            return out if out.dtype == want else out.astype(want)
         x = x.rechunk({x.ndim - 2: -1, x.ndim - 1: -1})
         m, n = x.shape[-2:]
         shapes = core(m, n, kw)

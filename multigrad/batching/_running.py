@@ -97,7 +97,8 @@ def run_rule(prim: Primitive, args: list, batched: tuple, params: dict, size: in
         if not isinstance(o, Tensor):
             raise TypeError(f"{prim.name}: its batching rule returned {type(o).__name__} as "
                             f"output {k}; expected a multigrad Tensor")
-        if b and (o.ndim == 0 or not same_shape(o.shape[:1], (size,))):  # (nan: unknown)
+        if b and (o.ndim == 0 or o.shape[0] != size
+                  and not same_shape(o.shape[:1], (size,))):  # (nan: unknown, unequal)
             raise ValueError(f"{prim.name}: its batching rule says output {k} is batched, but "
                              f"its shape {o.shape} does not start with the batch size {size}")
     return outs, out_batched
